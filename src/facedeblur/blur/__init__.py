@@ -1,0 +1,35 @@
+"""Blur synthesis: camera-shake trajectories and kernels, blur in linear light, frame averaging, datasets on disk."""
+
+from .degrade import (
+    add_gaussian_noise,
+    blur_image,
+    convolve,
+    jpeg_compress,
+    linear_to_srgb,
+    sample_noise_sigma,
+    srgb_to_linear,
+)
+from .frames import DEFAULT_FRAME_COUNTS, Clip, average_frames, find_clips, open_clip
+from .kernels import (
+    REFERENCE_SIZE,
+    camera_shake_kernel,
+    delta_kernel,
+    gaussian_kernel,
+    kernel_centroid,
+    linear_kernel,
+    points_to_kernel,
+    trajectory_kernel,
+)
+from .pipeline import KernelBlurSettings, draw_kernel, random_kernel_blur
+from .samples import Sample, SampleSettings
+from .synth import SynthReport, parse_split, resynthesize, synthesize
+from .trajectory import Trajectory, TrajectoryParams, random_trajectory
+
+__all__ = [
+    "DEFAULT_FRAME_COUNTS", "REFERENCE_SIZE", "Clip", "KernelBlurSettings", "Sample", "SampleSettings",
+    "SynthReport", "Trajectory", "TrajectoryParams", "add_gaussian_noise", "average_frames", "blur_image",
+    "camera_shake_kernel", "convolve", "delta_kernel", "draw_kernel", "find_clips", "gaussian_kernel",
+    "jpeg_compress", "kernel_centroid", "linear_kernel", "linear_to_srgb", "open_clip", "parse_split",
+    "points_to_kernel", "random_kernel_blur", "random_trajectory", "resynthesize", "sample_noise_sigma",
+    "srgb_to_linear", "synthesize", "trajectory_kernel",
+]

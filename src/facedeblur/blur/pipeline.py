@@ -1,0 +1,96 @@
+"""One random kernel-blur draw: kernel, blur in linear light, noise, optional JPEG.
+
+Shared by the dataset builder (``facedeblur synth``) and the on-the-fly training dataset,
+so both produce exactly the same degradations from the same settings and seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .degrade import DEFAULT_GAMMA, NAH_NOISE_SCALE, add_gaussian_noise, blur_image, jpeg_compress, sample_noise_sigma
+from .kernels import REFERENCE_SIZE, camera_shake_kernel, gaussian_kernel, linear_kernel
+from .trajectory import TrajectoryParams
+
+KERNEL_TYPES = ("shake", "linear", "gaussian")
+
+
+@dataclass(frozen=True)
+class KernelBlurSettings:
+    """How strong and what kind of blur to draw.
+
+    Attributes:
+        kernel: ``shake`` (random camera trajectory), ``linear`` (straight motion of the same
+            length distribution, random angle) or ``gaussian`` (sigma = length / 6).
+        max_length: trajectory length L_max in px at a 512 px image; scaled to the image size.
+        exposure: range of the exposure fraction of the trajectory that is integrated.
+        support: odd kernel side; None fits the kernel to its trajectory.
+        gamma: camera response; blur happens in linear light (1.0 blurs pixel values).
+        noise_scale: sigma ~ |N(0, noise_scale^2)| per image; 0 disables noise.
+        jpeg_quality: (low, high) quality range for JPEG re-compression, or None for none.
+        trajectory: constants of the random-trajectory model.
+    """
+
+    kernel: str = "shake"
+    max_length: float = 60.0
+    exposure: tuple[float, float] = (0.25, 1.0)
+    support: int | None = None
+    gamma: float = DEFAULT_GAMMA
+    noise_scale: float = NAH_NOISE_SCALE
+    jpeg_quality: tuple[int, int] | None = None
+    trajectory: TrajectoryParams = field(default_factory=TrajectoryParams)
+
+    def __post_init__(self):
+        if self.kernel not in KERNEL_TYPES:
+            raise ValueError(f"unknown kernel type {self.kernel!r}; choose from {', '.join(KERNEL_TYPES)}")
+        lo, hi = self.exposure
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError("exposure range must satisfy 0 < low <= high <= 1")
+        if self.max_length <= 0:
+            raise ValueError("max_length must be positive")
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
+            raise ValueError("JPEG quality range must satisfy 1 <= low <= high <= 100")
+
+
+def draw_kernel(rng: np.random.Generator, settings: KernelBlurSettings, image_size: int) -> tuple[np.ndarray, dict]:
+    """Draw one kernel of the configured type for a square image of side ``image_size``."""
+    if settings.kernel == "shake":
+        return camera_shake_kernel(
+            rng,
+            max_length=settings.max_length,
+            output_size=image_size,
+            exposure=settings.exposure,
+            support=settings.support,
+            params=settings.trajectory,
+        )
+    length = settings.max_length * image_size / REFERENCE_SIZE * float(rng.uniform(*settings.exposure))
+    if settings.kernel == "linear":
+        angle = float(rng.uniform(0.0, 360.0))
+        kernel = linear_kernel(length, angle, settings.support)
+        return kernel, {"type": "linear", "length": length, "angle": angle, "support": int(kernel.shape[0])}
+    sigma = max(length / 6.0, 0.3)
+    kernel = gaussian_kernel(sigma, settings.support)
+    return kernel, {"type": "gaussian", "sigma": sigma, "support": int(kernel.shape[0])}
+
+
+def random_kernel_blur(
+    sharp: torch.Tensor, rng: np.random.Generator, settings: KernelBlurSettings = KernelBlurSettings()
+) -> tuple[torch.Tensor, np.ndarray, dict]:
+    """Blur a (C, H, W) sharp image with a freshly drawn kernel, then add noise and JPEG.
+
+    Returns:
+        (blurred image, kernel, record of every drawn parameter).
+    """
+    kernel, record = draw_kernel(rng, settings, max(sharp.shape[-2:]))
+    blurred = blur_image(sharp, kernel, settings.gamma)
+    sigma = sample_noise_sigma(rng, settings.noise_scale) if settings.noise_scale > 0 else 0.0
+    blurred = add_gaussian_noise(blurred, sigma, rng)
+    record = {"kernel": record, "gamma": settings.gamma, "noise_sigma": sigma, "jpeg_quality": None}
+    if settings.jpeg_quality is not None:
+        quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
+        blurred = jpeg_compress(blurred, quality)
+        record["jpeg_quality"] = quality
+    return blurred, kernel, record

@@ -1,0 +1,153 @@
+"""Making one synthetic training pair: crop a face, then blur it (kernel or frame averaging).
+
+These functions hold no state: given a source, a seed and the settings they always produce
+the same pixels, which is what lets a manifest line reproduce its sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError, NoFaceError
+from ..faces.detect import DlibHOGDetector, largest_face, square_face_box
+from ..imageops import center_square_box, crop_square, resize
+from ..io import image_to_tensor, tensor_to_image, to_uint8
+from .degrade import add_gaussian_noise, jpeg_compress, sample_noise_sigma
+from .frames import DEFAULT_FRAME_COUNTS, average_frames
+from .pipeline import KernelBlurSettings, random_kernel_blur
+
+CROP_TYPES = ("center", "face")
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """Everything that shapes a sample besides its source and seed.
+
+    Attributes:
+        mode: ``kernel`` (camera-shake or other kernels) or ``frames`` (video frame averaging).
+        size: side of the square output images in pixels.
+        crop: ``center`` (largest centred square) or ``face`` (detected face with margin).
+        margin: extra space around a detected face on each side, as a fraction of its size.
+        blur: kernel, noise and JPEG settings (frames mode uses its gamma, noise and JPEG).
+        frame_counts: the N to draw from in frames mode.
+    """
+
+    mode: str = "kernel"
+    size: int = 128
+    crop: str = "center"
+    margin: float = 0.4
+    blur: KernelBlurSettings = field(default_factory=KernelBlurSettings)
+    frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS
+
+    def __post_init__(self):
+        if self.mode not in ("kernel", "frames"):
+            raise ValueError(f"unknown mode {self.mode!r}; choose kernel or frames")
+        if self.crop not in CROP_TYPES:
+            raise ValueError(f"unknown crop {self.crop!r}; choose from {', '.join(CROP_TYPES)}")
+        if self.size < 16:
+            raise ValueError("output size must be at least 16 px")
+        if not self.frame_counts or min(self.frame_counts) < 1:
+            raise ValueError("frame counts must be positive")
+        if self.margin < 0:
+            raise ValueError("margin must be non-negative")
+
+
+@dataclass
+class Sample:
+    """One synthesized pair, as uint8 RGB arrays, with what was drawn to make it."""
+
+    blur: np.ndarray
+    sharp: np.ndarray
+    record: dict
+    kernel: np.ndarray | None = None
+    frames: list[np.ndarray] | None = None
+
+
+def detect_face_box(img: np.ndarray, margin: float, source: str | Path) -> tuple[tuple[int, int, int], float]:
+    """Square crop around the largest face found by dlib's HOG detector, and its score."""
+    upsample = 0 if min(img.shape[:2]) >= 400 else 1
+    face = largest_face(DlibHOGDetector(upsample=upsample)(img))
+    if face is None:
+        raise NoFaceError(source, "no face found")
+    return square_face_box(face, margin, img.shape[0], img.shape[1]), face.score
+
+
+def choose_crop(img: np.ndarray, settings: SampleSettings, source: str | Path) -> dict:
+    """The crop of an image (or a clip's middle frame) as a manifest-ready dict."""
+    if settings.crop == "center":
+        box, crop = center_square_box(img.shape[0], img.shape[1]), {"type": "center"}
+    else:
+        box, score = detect_face_box(img, settings.margin, source)
+        crop = {"type": "face", "margin": settings.margin, "face_score": round(score, 6)}
+    if box[2] < settings.size:
+        what = "image" if settings.crop == "center" else "face crop"
+        raise InputError(
+            source, f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), smaller than the {settings.size} px output"
+        )
+    crop["box"] = [int(v) for v in box]
+    return crop
+
+
+def _quantized(img: np.ndarray) -> np.ndarray:
+    """The image exactly as it will be stored (8-bit), back in float."""
+    return to_uint8(img).astype(np.float32) / 255.0
+
+
+def _noise_and_jpeg(img: torch.Tensor, rng: np.random.Generator, blur: KernelBlurSettings) -> tuple[torch.Tensor, dict]:
+    sigma = sample_noise_sigma(rng, blur.noise_scale) if blur.noise_scale > 0 else 0.0
+    img = add_gaussian_noise(img, sigma, rng)
+    quality = None
+    if blur.jpeg_quality is not None:
+        quality = int(rng.integers(blur.jpeg_quality[0], blur.jpeg_quality[1] + 1))
+        img = jpeg_compress(img, quality)
+    return img, {"gamma": blur.gamma, "noise_sigma": sigma, "jpeg_quality": quality}
+
+
+def kernel_sample(img: np.ndarray, source: str | Path, seed: int, settings: SampleSettings) -> Sample:
+    """Crop a sharp image to the output size and blur it with a random kernel."""
+    crop = choose_crop(img, settings, source)
+    sharp = _quantized(resize(crop_square(img, crop["box"]), settings.size))
+    rng = np.random.default_rng(seed)
+    blurred, kernel, record = random_kernel_blur(image_to_tensor(sharp), rng, settings.blur)
+    record = {"crop": crop, **record}
+    return Sample(to_uint8(tensor_to_image(blurred)), to_uint8(sharp), record, kernel=kernel)
+
+
+def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: str | Path) -> tuple[int, int]:
+    """Draw (start, N) for a clip of ``num_frames`` frames; N only among counts that fit."""
+    feasible = sorted(n for n in settings.frame_counts if n <= num_frames)
+    if not feasible:
+        raise InputError(
+            source, f"clip has {num_frames} frames, fewer than the smallest window N={min(settings.frame_counts)}"
+        )
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice(feasible))
+    start = int(rng.integers(0, num_frames - n + 1))
+    return start, n
+
+
+def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed: int, settings: SampleSettings) -> Sample:
+    """Average N consecutive frames (cropped around the middle frame's face) into one blurred face.
+
+    The middle frame (index N // 2) is the ground truth; all N cropped frames are kept.
+    """
+    n = len(frames)
+    middle = n // 2
+    crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle}")
+    sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
+    stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
+    blurred = average_frames(stack, settings.blur.gamma)
+    # The draw for (start, N) used the same seed; this generator only feeds the noise.
+    rng = np.random.default_rng([seed, 1])
+    blurred, degradation = _noise_and_jpeg(blurred, rng, settings.blur)
+    record = {"crop": crop, "start": start, "num_frames": n, "middle": start + middle, **degradation}
+    return Sample(
+        to_uint8(tensor_to_image(blurred)),
+        to_uint8(sharp_frames[middle]),
+        record,
+        frames=[to_uint8(f) for f in sharp_frames],
+    )

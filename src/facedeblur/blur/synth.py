@@ -1,0 +1,418 @@
+"""The dataset builder behind ``facedeblur synth``: paired blurred/sharp faces on disk.
+
+Layout (GoPro-style, one root per split when ``split`` is given)::
+
+    OUT[/<split>]/blur/<id>.png      blurred input
+    OUT[/<split>]/sharp/<id>.png     ground truth
+    OUT[/<split>]/kernel/<id>.npy    float kernel, and kernel/<id>.png to look at (kernel mode)
+    OUT[/<split>]/frames/<id>/NN.png the N sharp frames in time order (frames mode)
+    OUT[/<split>]/manifest.jsonl     one JSON line per sample: source, parameters, seed
+
+Samples are independent: sample ``i`` draws everything from its own seed, derived from the
+run seed and ``i``, so the output does not depend on processing order, and a second run
+with the same arguments is byte-identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import FaceDeblurError, InputError, UsageError
+from ..io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, save_array, write_image
+from ..sheets import contact_sheet, kernel_to_image
+from .frames import find_clips, open_clip
+from .pipeline import KernelBlurSettings
+from .samples import Sample, SampleSettings, frames_sample, kernel_sample, plan_window
+from .trajectory import TrajectoryParams
+
+OUTPUT_PARTS = ("blur", "sharp", "kernel", "frames", "manifest.jsonl")
+PREVIEW_ROWS = 8
+
+
+@dataclass
+class SynthReport:
+    """What a synthesis run did: samples written per split, problems, notes, preview path."""
+
+    out: Path
+    requested: int
+    written: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    preview: Path | None = None
+
+    @property
+    def total_written(self) -> int:
+        """Samples written over all splits."""
+        return sum(self.written.values())
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    sample_id: str
+    split: str
+    source: Path
+    seed: int
+
+
+def parse_split(text: str) -> dict[str, float]:
+    """Parse ``train=0.9,val=0.1`` into fractions that sum to 1."""
+    fractions: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise UsageError(f"bad split {part!r}: expected name=fraction, e.g. train=0.9,val=0.1")
+        try:
+            frac = float(value)
+        except ValueError:
+            raise UsageError(f"bad split fraction {value!r} for {name!r}") from None
+        if frac < 0 or name in fractions:
+            raise UsageError(f"bad split {part!r}: fractions must be non-negative and names unique")
+        fractions[name] = frac
+    total = sum(fractions.values())
+    if not fractions or abs(total - 1.0) > 1e-6:
+        raise UsageError(f"split fractions must sum to 1, got {total:g}")
+    return fractions
+
+
+def assign_splits(groups: list[str], fractions: dict[str, float], seed: int) -> dict[str, str]:
+    """Assign whole groups (people, clips) to splits in the given proportions, reproducibly."""
+    order = sorted(set(groups))
+    perm = np.random.default_rng([seed, 0x5B117]).permutation(len(order))
+    shuffled = [order[i] for i in perm]
+    assignment: dict[str, str] = {}
+    start = 0
+    cumulative = 0.0
+    names = list(fractions)
+    for k, name in enumerate(names):
+        cumulative += fractions[name]
+        end = len(shuffled) if k == len(names) - 1 else int(round(cumulative * len(shuffled)))
+        for g in shuffled[start:end]:
+            assignment[g] = name
+        start = end
+    return assignment
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample ``index`` in a run seeded with ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _safe_stem(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)[:60]
+
+
+def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) -> None:
+    if not src.exists():
+        raise InputError(src, "no such file or folder")
+    src_r, out_r = src.resolve(), out.resolve()
+    if src.is_dir() and (out_r == src_r or src_r in out_r.parents):
+        raise InputError(out, f"output folder is inside the source folder {src}; nothing is ever written into SRC")
+    if out_r in src_r.parents or (src.is_file() and src_r.parent == out_r):
+        raise InputError(out, f"output folder contains the source {src}; choose a separate OUT")
+    if preview is not None and src.is_dir() and src_r in preview.resolve().parents:
+        raise InputError(preview, f"preview is inside the source folder {src}")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise InputError(out, "output folder is not empty; pass --overwrite to replace a previous synthesis")
+        _clear_previous_output(out)
+
+
+def _clear_previous_output(out: Path) -> None:
+    """Remove what an earlier synthesis wrote (its folders and manifests), nothing else."""
+    roots = [out] + [d for d in out.iterdir() if d.is_dir() and (d / "manifest.jsonl").exists()]
+    for root in roots:
+        for part in OUTPUT_PARTS:
+            target = root / part
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
+def _groups_for_images(src: Path, images: list[Path]) -> tuple[list[str], str | None]:
+    """Person key of each image: its folder below SRC (LFW layout); flat folders have none."""
+    keys = [str(p.parent.relative_to(src)) for p in images]
+    if len(set(keys)) == 1:
+        return [str(p.relative_to(src)) for p in images], f"{src}: no person folders, so the split is by image"
+    return keys, None
+
+
+def _plan(src: Path, settings: SampleSettings, count: int | None, seed: int, split: dict[str, float] | None):
+    """List sources and their groups, then pick a source, split and seed for every sample."""
+    notes: list[str] = []
+    if settings.mode == "kernel":
+        if src.is_file():
+            if not is_image_file(src):
+                raise InputError(src, "not an image file")
+            sources, groups = [src], [src.name]
+        else:
+            sources = list_images(src)
+            if not sources:
+                raise InputError(src, "no images found (expected .png, .jpg, ... files)")
+            groups, note = _groups_for_images(src, sources)
+            if note and split:
+                notes.append(note)
+    else:
+        sources = find_clips(src)
+        if not sources:
+            raise InputError(src, "no videos or folders of frames found")
+        groups = [str(p) for p in sources]
+    n = len(sources)
+    count = n if count is None else count
+    if count < 1:
+        raise UsageError("--count must be at least 1")
+    assignment = assign_splits(groups, split, seed) if split else None
+    perm_rng = np.random.default_rng([seed, 0xC0DE])
+    jobs: list[_Job] = []
+    order: list[int] = []
+    for i in range(count):
+        if i % n == 0:
+            order = list(perm_rng.permutation(n)) if n > 1 else [0]
+        k = int(order[i % n])
+        source = sources[k]
+        split_name = assignment[groups[k]] if assignment else ""
+        jobs.append(_Job(i, f"{i:06d}_{_safe_stem(source)}", split_name, source, sample_seed(seed, i)))
+    return jobs, notes
+
+
+def _root(out: Path, split: str) -> Path:
+    return out / split if split else out
+
+
+def _write_sample(out: Path, job: _Job, sample: Sample, settings: SampleSettings) -> dict:
+    root = _root(out, job.split)
+    files = {"blur": f"blur/{job.sample_id}.png", "sharp": f"sharp/{job.sample_id}.png"}
+    write_image(root / files["blur"], sample.blur)
+    write_image(root / files["sharp"], sample.sharp)
+    if sample.kernel is not None:
+        files["kernel"] = f"kernel/{job.sample_id}.npy"
+        files["kernel_png"] = f"kernel/{job.sample_id}.png"
+        save_array(root / files["kernel"], sample.kernel.astype(np.float32))
+        write_image(root / files["kernel_png"], (sample.kernel / sample.kernel.max()).astype(np.float32))
+    if sample.frames is not None:
+        files["frames"] = [f"frames/{job.sample_id}/{t:02d}.png" for t in range(len(sample.frames))]
+        for rel, frame in zip(files["frames"], sample.frames):
+            write_image(root / rel, frame)
+    return {
+        "id": job.sample_id,
+        "index": job.index,
+        "split": job.split or None,
+        "mode": settings.mode,
+        "source": str(job.source.resolve()),
+        "seed": job.seed,
+        "size": settings.size,
+        **sample.record,
+        "files": files,
+        "settings": settings_to_dict(settings),
+    }
+
+
+def settings_to_dict(settings: SampleSettings) -> dict:
+    """JSON-ready form of sample settings (stored in every manifest line)."""
+    return dataclasses.asdict(settings)
+
+
+def settings_from_dict(data: dict) -> SampleSettings:
+    """Inverse of ``settings_to_dict``."""
+    blur = dict(data["blur"])
+    blur["trajectory"] = TrajectoryParams(**blur["trajectory"])
+    blur["exposure"] = tuple(blur["exposure"])
+    if blur.get("jpeg_quality") is not None:
+        blur["jpeg_quality"] = tuple(blur["jpeg_quality"])
+    rest = {k: v for k, v in data.items() if k != "blur"}
+    rest["frame_counts"] = tuple(rest["frame_counts"])
+    return SampleSettings(blur=KernelBlurSettings(**blur), **rest)
+
+
+def resynthesize(record: dict) -> Sample:
+    """Rebuild a sample from its manifest line alone (source file, settings and seed)."""
+    settings = settings_from_dict(record["settings"])
+    source = Path(record["source"])
+    if settings.mode == "kernel":
+        return kernel_sample(read_image(source), source, record["seed"], settings)
+    clip = open_clip(source)
+    start, n = record["start"], record["num_frames"]
+    frames = clip.read(range(start, start + n))
+    return frames_sample([frames[i] for i in range(start, start + n)], source, start, record["seed"], settings)
+
+
+class _Results:
+    """Manifest lines of written samples, plus the pixels of the first few for the preview."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.lines: dict[int, tuple[_Job, dict]] = {}
+        self.kept: dict[int, Sample] = {}
+
+    def add(self, job: _Job, sample: Sample, line: dict) -> None:
+        self.lines[job.index] = (job, line)
+        self.kept[job.index] = sample
+        if len(self.kept) > self.keep:
+            del self.kept[max(self.kept)]
+
+    def preview_samples(self) -> list[Sample]:
+        return [self.kept[i] for i in sorted(self.kept)]
+
+
+class _Problems:
+    """Collects per-sample problems, one line per distinct message."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def add(self, message: str) -> None:
+        self.counts[message] = self.counts.get(message, 0) + 1
+
+    def lines(self) -> list[str]:
+        return [m if c == 1 else f"{m} ({c} samples)" for m, c in self.counts.items()]
+
+
+def _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar):
+    for job in jobs:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ImageConversionWarning)
+                img = read_image(job.source)
+            for w in caught:
+                if issubclass(w.category, ImageConversionWarning):
+                    notes.add(str(w.message))
+            sample = kernel_sample(img, job.source, job.seed, settings)
+            records.add(job, sample, _write_sample(out, job, sample, settings))
+        except (InputError, ValueError, cv2.error) as exc:
+            problems.add(str(exc) if isinstance(exc, InputError) else f"{job.source}: {exc}")
+        bar.update(1)
+        bar.set_postfix(skipped=sum(problems.counts.values()))
+
+
+def _run_frames_jobs(jobs, settings, out, problems, records, bar):
+    by_clip: dict[Path, list[_Job]] = {}
+    for job in jobs:
+        by_clip.setdefault(job.source, []).append(job)
+    for source, clip_jobs in by_clip.items():
+        try:
+            clip = open_clip(source)
+        except InputError as exc:
+            for _ in clip_jobs:
+                problems.add(str(exc))
+            bar.update(len(clip_jobs))
+            continue
+        windows = {}
+        for job in clip_jobs:
+            try:
+                windows[job.index] = plan_window(clip.num_frames, job.seed, settings, source)
+            except InputError as exc:
+                problems.add(str(exc))
+        needed = {i for start, n in windows.values() for i in range(start, start + n)}
+        try:
+            frames = clip.read(needed)
+        except InputError as exc:
+            frames = {}
+            problems.add(str(exc))
+        for job in clip_jobs:
+            if job.index in windows:
+                start, n = windows[job.index]
+                try:
+                    missing = [i for i in range(start, start + n) if i not in frames]
+                    if missing:
+                        raise InputError(source, f"clip ended before frame {missing[0]} (window {start}..{start + n - 1})")
+                    window = [frames[i] for i in range(start, start + n)]
+                    sample = frames_sample(window, source, start, job.seed, settings)
+                    records.add(job, sample, _write_sample(out, job, sample, settings))
+                except (InputError, ValueError, cv2.error) as exc:
+                    problems.add(str(exc) if isinstance(exc, InputError) else f"{source}: {exc}")
+            bar.update(1)
+            bar.set_postfix(skipped=sum(problems.counts.values()))
+
+
+def _preview_rows(samples: list[Sample], mode: str, cell: int) -> tuple[list[list[np.ndarray]], list[str]]:
+    rows = []
+    # Kernels share one scale on the sheet, so their sizes can be compared.
+    support = max((s.kernel.shape[0] for s in samples if s.kernel is not None), default=1)
+    for s in samples[:PREVIEW_ROWS]:
+        sharp, blur = s.sharp.astype(np.float32) / 255.0, s.blur.astype(np.float32) / 255.0
+        if mode == "kernel":
+            pad = (support - s.kernel.shape[0]) // 2
+            rows.append([sharp, kernel_to_image(np.pad(s.kernel, pad), cell), blur])
+        else:
+            first, last = (s.frames[i].astype(np.float32) / 255.0 for i in (0, -1))
+            rows.append([first, sharp, last, blur])
+    titles = ["sharp", "kernel", "blurred"] if mode == "kernel" else ["first frame", "sharp (middle)", "last frame", "blurred"]
+    return rows, titles
+
+
+def write_preview(path: str | Path, samples: list[Sample], mode: str, cell: int = 160) -> Path:
+    """Contact sheet of samples: sharp | kernel | blurred, or first | middle | last | blurred frames."""
+    rows, titles = _preview_rows(samples, mode, cell)
+    if not rows:
+        raise FaceDeblurError("no samples were written, so there is no preview")
+    return write_image(path, contact_sheet(rows, titles, cell=cell))
+
+
+def synthesize(
+    src: str | Path,
+    out: str | Path,
+    settings: SampleSettings = SampleSettings(),
+    *,
+    count: int | None = None,
+    seed: int = 0,
+    split: dict[str, float] | None = None,
+    preview: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> SynthReport:
+    """Build a paired blurred/sharp dataset from sharp faces (kernel mode) or videos (frames mode).
+
+    Args:
+        src: an image, a folder of images (person sub-folders split by person), a video, or
+            a folder of videos / frame folders (frames mode). Never written to.
+        out: output root (must not be inside ``src``).
+        settings: output size, crop, blur and frame settings.
+        count: samples to make; default one per source. Sources are cycled in a seeded
+            order when ``count`` exceeds them, each time with a fresh blur.
+        seed: run seed; the same seed gives byte-identical output.
+        split: fractions per split name, e.g. {"train": 0.9, "val": 0.1}, by group.
+        preview: path of a contact sheet of the first samples.
+        overwrite: replace an earlier synthesis in ``out``.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        A ``SynthReport``; problems with single files are listed there instead of raised.
+    """
+    src, out = Path(src), Path(out)
+    preview = Path(preview) if preview is not None else None
+    if seed < 0:
+        raise UsageError("--seed must be non-negative")
+    _check_paths(src, out, preview, overwrite)
+    jobs, plan_notes = _plan(src, settings, count, seed, split)
+    report = SynthReport(out=out, requested=len(jobs), notes=list(plan_notes))
+    problems, notes = _Problems(), _Problems()
+    records = _Results(PREVIEW_ROWS)
+    with tqdm(total=len(jobs), desc=f"synth ({settings.mode})", unit="sample", disable=not progress) as bar:
+        if settings.mode == "kernel":
+            _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar)
+        else:
+            _run_frames_jobs(jobs, settings, out, problems, records, bar)
+    report.skipped = problems.lines()
+    report.notes += notes.lines()
+    done = [records.lines[i] for i in sorted(records.lines)]
+    for split_name in sorted({job.split for job, _ in done}):
+        lines = [json.dumps(line, sort_keys=True) for job, line in done if job.split == split_name]
+        atomic_write_text(_root(out, split_name) / "manifest.jsonl", "\n".join(lines) + "\n")
+        report.written[split_name or "all"] = len(lines)
+    if preview is not None and done:
+        report.preview = write_preview(preview, records.preview_samples(), settings.mode)
+    return report

@@ -1,0 +1,160 @@
+"""The ``facedeblur`` command: argument parsing only; the work happens in the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import FaceDeblurError, UsageError
+
+EXIT_BAD_INPUT = 2
+EXIT_PARTIAL = 1
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _range(kind):
+    def parse(text: str):
+        parts = text.split(",")
+        try:
+            values = [kind(p) for p in parts]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected LOW,HIGH or a single value, got {text!r}") from None
+        if len(values) == 1:
+            values = values * 2
+        if len(values) != 2 or values[0] > values[1]:
+            raise argparse.ArgumentTypeError(f"expected LOW,HIGH with LOW <= HIGH, got {text!r}")
+        return tuple(values)
+
+    return parse
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="make paired blurred/sharp faces from sharp images (kernel) or videos (frames)",
+        description="Synthesize motion-blurred faces. Writes OUT/blur, OUT/sharp (GoPro layout), "
+        "OUT/kernel or OUT/frames, and OUT/manifest.jsonl.",
+    )
+    p.add_argument("src", type=Path, help="image, folder of images (person sub-folders), video, or folder of videos")
+    p.add_argument("out", type=Path, help="output folder (never inside SRC)")
+    p.add_argument("--mode", choices=("kernel", "frames"), default="kernel", help="blur by kernels or by averaging video frames")
+    p.add_argument("--size", type=int, default=128, help="output side in pixels (default 128)")
+    p.add_argument("--count", type=int, default=None, help="samples to make (default: one per source)")
+    p.add_argument("--seed", type=int, default=0, help="run seed; same seed, same bytes (default 0)")
+    p.add_argument("--crop", choices=("center", "face"), default=None,
+                   help="centred square, or detected face with margin (default: center for kernel, face for frames)")
+    p.add_argument("--margin", type=float, default=0.4, help="space around a detected face per side, as a fraction (0.4)")
+    p.add_argument("--kernel", choices=("shake", "linear", "gaussian"), default="shake", help="kernel family (default shake)")
+    p.add_argument("--max-length", type=float, default=60.0, help="trajectory length L_max in px at a 512 px image, scaled to --size (60)")
+    p.add_argument("--exposure", type=_range(float), default=(0.25, 1.0), help="exposure fraction range LOW,HIGH (0.25,1.0)")
+    p.add_argument("--kernel-size", type=int, default=None, help="odd kernel support in px (default: fit the trajectory)")
+    p.add_argument("--noise-scale", type=float, default=2.0 / 255.0, help="noise sigma ~ |N(0, s^2)| per image; 0 for none (2/255)")
+    p.add_argument("--jpeg", type=_range(int), default=None, help="JPEG re-compression quality range LOW,HIGH (default off)")
+    p.add_argument("--gamma", type=float, default=2.2, help="camera response gamma; blur happens in linear light (2.2)")
+    p.add_argument("--frames", type=_int_list, default=(5, 7, 9, 11, 13), help="frame counts N to average (5,7,9,11,13)")
+    p.add_argument("--split", default=None, help="e.g. train=0.9,val=0.1: split by person folder or clip, never by image")
+    p.add_argument("--preview", type=Path, default=None, help="write a contact sheet (sharp | kernel | blurred) here")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier synthesis in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_synth(args) -> int:
+    from .blur import KernelBlurSettings, SampleSettings, TrajectoryParams, parse_split, synthesize
+
+    try:
+        blur = KernelBlurSettings(
+            kernel=args.kernel,
+            max_length=args.max_length,
+            exposure=args.exposure,
+            support=args.kernel_size,
+            gamma=args.gamma,
+            noise_scale=args.noise_scale,
+            jpeg_quality=args.jpeg,
+            trajectory=TrajectoryParams(),
+        )
+        settings = SampleSettings(
+            mode=args.mode,
+            size=args.size,
+            crop=args.crop or ("center" if args.mode == "kernel" else "face"),
+            margin=args.margin,
+            blur=blur,
+            frame_counts=args.frames,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    split = parse_split(args.split) if args.split else None
+    report = synthesize(
+        args.src, args.out, settings, count=args.count, seed=args.seed, split=split,
+        preview=args.preview, overwrite=args.overwrite, progress=not args.quiet,
+    )
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    per_split = ", ".join(f"{k} {v}" for k, v in report.written.items())
+    print(f"wrote {report.total_written} of {report.requested} samples to {report.out} ({per_split or 'none'})")
+    if report.preview:
+        print(f"preview: {report.preview}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} problem(s):", file=sys.stderr)
+        for line in report.skipped:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return 0
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="blur a bundled example face several ways and write a contact sheet")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
+
+
+def _run_demo(args) -> int:
+    from .demo import run_demo
+
+    sheet = run_demo(args.out)
+    print(f"demo sheet: {sheet}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``facedeblur`` command."""
+    parser = argparse.ArgumentParser(prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation.")
+    parser.add_argument("--version", action="version", version=f"facedeblur {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_synth(sub)
+    _add_demo(sub)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+COMMANDS = {"synth": _run_synth, "demo": _run_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a sub-command; errors become one line on stderr and an exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except FaceDeblurError as exc:
+        print(f"facedeblur {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"facedeblur {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Torch datasets (paired folders, on-the-fly blur, video moments) and paired augmentations."""
+
+from .augment import (
+    AUGMENTATIONS,
+    ChannelPermute,
+    Compose,
+    GaussianNoise,
+    RandomCrop,
+    RandomFlip,
+    RandomRescale,
+    RandomRot90,
+    SaturationJitter,
+    build_augmentations,
+    scale_saturation,
+)
+from .moments import VideoMoments, read_manifest
+from .onthefly import OnTheFlyBlur
+from .paired import PairedFolder, find_pairs
+from .seeding import DrawSeeder
+
+__all__ = [
+    "AUGMENTATIONS", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "OnTheFlyBlur", "PairedFolder",
+    "RandomCrop", "RandomFlip", "RandomRescale", "RandomRot90", "SaturationJitter", "VideoMoments",
+    "build_augmentations", "find_pairs", "read_manifest", "scale_saturation",
+]

@@ -1,0 +1,46 @@
+"""Locate and load dlib's face models shipped by the ``face-recognition-models`` package."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import warnings
+from pathlib import Path
+
+from ..errors import FaceDeblurError
+
+MODEL_FILES = {
+    "landmarks68": "shape_predictor_68_face_landmarks.dat",
+    "landmarks5": "shape_predictor_5_face_landmarks.dat",
+    "face_descriptor": "dlib_face_recognition_resnet_model_v1.dat",
+    "mmod_detector": "mmod_human_face_detector.dat",
+}
+
+
+def model_path(name: str) -> Path:
+    """Path of one of dlib's model files (``landmarks68``, ``landmarks5``, ``face_descriptor``, ``mmod_detector``)."""
+    if name not in MODEL_FILES:
+        raise KeyError(f"unknown dlib model {name!r}; choose from {', '.join(MODEL_FILES)}")
+    try:
+        with warnings.catch_warnings():
+            # The package's own __init__ imports the deprecated pkg_resources.
+            warnings.simplefilter("ignore", UserWarning)
+            resource = importlib.resources.files("face_recognition_models") / "models" / MODEL_FILES[name]
+    except ModuleNotFoundError as exc:
+        raise FaceDeblurError(
+            f"dlib face models unavailable ({exc}); install face-recognition-models and setuptools<81"
+        ) from None
+    path = Path(str(resource))
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: dlib model file missing; reinstall face-recognition-models")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def load_dlib():
+    """Import dlib with a clear error when it is missing."""
+    try:
+        import dlib
+    except ImportError as exc:
+        raise FaceDeblurError(f"dlib is not installed ({exc}); install dlib-bin") from None
+    return dlib

@@ -1,0 +1,216 @@
+"""Image and video input/output: validation, colour order, atomic writes.
+
+Everything outside this module sees float32 RGB images in [0, 1] (HWC numpy arrays or
+CHW/NCHW tensors). uint8 and OpenCV's BGR order exist only here.
+"""
+
+from __future__ import annotations
+
+import io as _bytes_io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import InputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+class ImageConversionWarning(UserWarning):
+    """An image was usable only after a conversion (grayscale, alpha, 16-bit)."""
+
+
+def is_image_file(path: Path) -> bool:
+    """True when the file name has an image extension."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video_file(path: Path) -> bool:
+    """True when the file name has a video extension."""
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder``, sorted by path (hidden files skipped)."""
+    folder = Path(folder)
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(
+        p for p in pattern
+        if p.is_file() and is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """Reject truncated JPEG and PNG files, which decoders would silently pad with grey."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg") and data[:2] == b"\xff\xd8":
+        if b"\xff\xd9" not in data[-64:]:
+            raise InputError(path, "truncated JPEG (no end-of-image marker)")
+    if suffix == ".png" and data[:8] == b"\x89PNG\r\n\x1a\n":
+        if b"IEND" not in data[-32:]:
+            raise InputError(path, "truncated PNG (no IEND chunk)")
+
+
+def decode_image(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
+
+    Grayscale is replicated to three channels, alpha is composited on white and 16-bit
+    images are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``.
+    """
+    path = Path(path)
+    _check_complete(path, data)
+    raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.size == 0:
+        raise InputError(path, "not a readable image (corrupt file or unsupported format)")
+    if raw.dtype == np.uint8:
+        img = raw.astype(np.float32) / 255.0
+    elif raw.dtype == np.uint16:
+        img = raw.astype(np.float32) / 65535.0
+        warnings.warn(f"{path}: 16-bit image converted to 8-bit precision", ImageConversionWarning, stacklevel=2)
+    else:
+        raise InputError(path, f"unsupported pixel type {raw.dtype}")
+    if img.ndim == 2 or img.shape[2] == 1:
+        img = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+        warnings.warn(f"{path}: grayscale image converted to RGB", ImageConversionWarning, stacklevel=2)
+    elif img.shape[2] == 4:
+        alpha = img[:, :, 3:4]
+        img = img[:, :, :3] * alpha + (1.0 - alpha)
+        warnings.warn(f"{path}: alpha channel composited on white", ImageConversionWarning, stacklevel=2)
+    elif img.shape[2] != 3:
+        raise InputError(path, f"unsupported image with {img.shape[2]} channels")
+    return np.ascontiguousarray(img[:, :, ::-1], dtype=np.float32)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as float32 RGB in [0, 1], shape (H, W, 3).
+
+    Raises ``InputError`` naming the file when it is missing, unreadable or not an image.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if not path.is_file():
+        raise InputError(path, "not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise InputError(path, "empty file")
+    return decode_image(data, path)
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] to uint8 with rounding (values outside are clipped)."""
+    return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def encode_png(img: np.ndarray) -> bytes:
+    """Encode a float RGB (H, W, 3) or grayscale (H, W) image in [0, 1], or uint8, as PNG bytes."""
+    arr = img if img.dtype == np.uint8 else to_uint8(img)
+    if arr.ndim == 3:
+        arr = arr[:, :, ::-1]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_image(path: str | Path, img: np.ndarray) -> Path:
+    """Write a float RGB image in [0, 1] (or uint8) as PNG, atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: only PNG output is supported")
+    return atomic_write_bytes(path, encode_png(img))
+
+
+def save_array(path: str | Path, array: np.ndarray) -> Path:
+    """Save a numpy array as ``.npy``, atomically."""
+    buf = _bytes_io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """HWC float image to a CHW float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """CHW tensor to an HWC float32 numpy image."""
+    return tensor.detach().to(torch.float32).cpu().numpy().transpose(1, 2, 0).copy()
+
+
+def video_info(path: str | Path) -> tuple[int, float, tuple[int, int]]:
+    """Frame count (as stored in the container), frame rate and (height, width) of a video."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such video file")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(path, "not a readable video")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+    finally:
+        cap.release()
+    if count <= 0 or size[0] <= 0:
+        raise InputError(path, "video has no frames")
+    return count, fps, size
+
+
+def read_video_frames(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
+    """Decode a video once, front to back, keeping the wanted frames as uint8 RGB arrays.
+
+    Decoding sequentially (rather than seeking) gives the same frames on every platform.
+    Frames past the end of the stream are simply absent from the result.
+    """
+    path = Path(path)
+    wanted = set(int(i) for i in indices)
+    frames: dict[int, np.ndarray] = {}
+    if not wanted:
+        return frames
+    last = max(wanted)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(path, "not a readable video")
+        index = 0
+        while index <= last:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index in wanted:
+                frames[index] = np.ascontiguousarray(frame[:, :, ::-1])
+            index += 1
+    finally:
+        cap.release()
+    return frames
