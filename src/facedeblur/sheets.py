@@ -9,12 +9,16 @@ from .imageops import resize
 from .io import to_uint8
 
 
+def heatmap(values: np.ndarray, vmax: float) -> np.ndarray:
+    """A 2-D array as a float RGB image: inferno colour map over [0, vmax]."""
+    norm = values / vmax if vmax > 0 else values
+    gray = np.clip(np.rint(norm * 255.0), 0, 255).astype(np.uint8)
+    return cv2.applyColorMap(gray, cv2.COLORMAP_INFERNO)[:, :, ::-1].astype(np.float32) / 255.0
+
+
 def kernel_to_image(kernel: np.ndarray, size: int | None = None) -> np.ndarray:
     """A kernel as a float RGB image: scaled to its peak, inferno colour map, nearest upscaling."""
-    peak = kernel.max()
-    norm = kernel / peak if peak > 0 else kernel
-    gray = np.clip(np.rint(norm * 255.0), 0, 255).astype(np.uint8)
-    rgb = cv2.applyColorMap(gray, cv2.COLORMAP_INFERNO)[:, :, ::-1].astype(np.float32) / 255.0
+    rgb = heatmap(kernel, kernel.max())
     if size is not None and size != kernel.shape[0]:
         rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_NEAREST)
     return rgb

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..errors import FaceDeblurError, InputError, UsageError
 from ..io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, save_array, write_image
-from ..sheets import contact_sheet, kernel_to_image
+from ..sheets import contact_sheet, heatmap, kernel_to_image
 from .frames import find_clips, open_clip
 from .pipeline import KernelBlurSettings
 from .samples import Sample, SampleSettings, frames_sample, kernel_sample, plan_window
@@ -349,13 +349,19 @@ def _preview_rows(samples: list[Sample], mode: str, cell: int) -> tuple[list[lis
             rows.append([sharp, kernel_to_image(np.pad(s.kernel, pad), cell), blur])
         else:
             first, last = (s.frames[i].astype(np.float32) / 255.0 for i in (0, -1))
-            rows.append([first, sharp, last, blur])
-    titles = ["sharp", "kernel", "blurred"] if mode == "kernel" else ["first frame", "sharp (middle)", "last frame", "blurred"]
+            # Where the picture changed: the moving face lights up, a static background stays dark.
+            change = heatmap(np.abs(blur - sharp).mean(axis=2), vmax=0.25)
+            rows.append([first, sharp, last, blur, change])
+    titles = (
+        ["sharp", "kernel", "blurred"]
+        if mode == "kernel"
+        else ["first frame", "sharp (middle)", "last frame", "blurred", "|blurred - sharp|"]
+    )
     return rows, titles
 
 
 def write_preview(path: str | Path, samples: list[Sample], mode: str, cell: int = 160) -> Path:
-    """Contact sheet of samples: sharp | kernel | blurred, or first | middle | last | blurred frames."""
+    """Contact sheet of samples: sharp | kernel | blurred, or first | middle | last frame | blurred | change."""
     rows, titles = _preview_rows(samples, mode, cell)
     if not rows:
         raise FaceDeblurError("no samples were written, so there is no preview")

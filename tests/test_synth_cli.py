@@ -1,0 +1,195 @@
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facedeblur.blur import resynthesize
+from facedeblur.cli import main
+from facedeblur.demo import run_demo
+from facedeblur.io import read_image, write_image
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / mse)
+
+
+def manifest(root: Path) -> list[dict]:
+    return [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_synth_end_to_end_with_person_split_preview_and_reproducibility(lfw_tree, tmp_path, capsys):
+    out1, out2 = tmp_path / "a", tmp_path / "b"
+    args = ["--count", "16", "--size", "64", "--seed", "3", "--split", "train=0.5,val=0.5", "--quiet"]
+    before = tree_digest(lfw_tree)
+    assert main(["synth", str(lfw_tree), str(out1), *args, "--preview", str(tmp_path / "sheet.png")]) == 0
+    assert main(["synth", str(lfw_tree), str(out2), *args]) == 0
+    assert tree_digest(lfw_tree) == before, "SRC must never change"
+    assert tree_digest(out1) == tree_digest(out2), "same seed must give byte-identical output"
+    assert "wrote 16 of 16 samples" in capsys.readouterr().out
+
+    people = {}
+    for split in ("train", "val"):
+        records = manifest(out1 / split)
+        assert records, f"split {split} is empty"
+        for r in records:
+            people.setdefault(Path(r["source"]).parent.name, set()).add(split)
+            for key in ("blur", "sharp", "kernel", "kernel_png"):
+                assert (out1 / split / r["files"][key]).is_file()
+            assert np.load(out1 / split / r["files"]["kernel"]).sum() == pytest.approx(1.0, abs=1e-5)
+    assert all(len(s) == 1 for s in people.values()), "a person must not appear in two splits"
+
+    sheet = read_image(tmp_path / "sheet.png")
+    assert sheet.shape[0] > 3 * 64 and sheet.shape[1] > 3 * 64
+
+    record = manifest(out1 / "train")[0]
+    again = resynthesize(record)
+    assert np.array_equal(again.blur, cv2.imread(str(out1 / "train" / record["files"]["blur"]))[:, :, ::-1])
+
+
+def test_blur_lowers_psnr_into_a_realistic_band(lfw_tree, tmp_path):
+    out = tmp_path / "out"
+    assert main(["synth", str(lfw_tree), str(out), "--count", "12", "--size", "128", "--seed", "1", "--quiet"]) == 0
+    values = [
+        psnr(cv2.imread(str(out / r["files"]["sharp"])), cv2.imread(str(out / r["files"]["blur"]))) for r in manifest(out)
+    ]
+    assert 17.0 < float(np.mean(values)) < 32.0
+
+
+def test_frames_mode_writes_triplets_of_averaged_frames(short_video, tmp_path):
+    out = tmp_path / "frames"
+    code = main(["synth", str(short_video), str(out), "--mode", "frames", "--count", "3", "--size", "64",
+                 "--frames", "5,7", "--noise-scale", "0", "--seed", "4", "--quiet", "--preview", str(tmp_path / "f.png")])
+    assert code == 0
+    import torch
+
+    from facedeblur.blur import average_frames
+    from facedeblur.io import image_to_tensor
+
+    for r in manifest(out):
+        assert r["num_frames"] in (5, 7) and r["crop"]["type"] == "face"
+        frames = [read_image(out / f) for f in r["files"]["frames"]]
+        assert len(frames) == r["num_frames"]
+        sharp = read_image(out / r["files"]["sharp"])
+        assert np.array_equal(sharp, frames[r["num_frames"] // 2])
+        expected = average_frames(torch.stack([image_to_tensor(f) for f in frames]))
+        blurred = image_to_tensor(read_image(out / r["files"]["blur"]))
+        assert float((expected - blurred).abs().max()) <= 0.5 / 255 + 1e-6
+    assert (tmp_path / "f.png").is_file()
+
+
+def _write_bad_inputs(src: Path, good: Path) -> None:
+    src.mkdir()
+    img = read_image(good)
+    (src / "good.jpg").write_bytes(good.read_bytes())
+    data = good.read_bytes()
+    (src / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (src / "notes.jpg").write_text("this is not an image")
+    cv2.imwrite(str(src / "gray.png"), (img[:, :, 0] * 255).astype(np.uint8))
+    rgba = np.dstack([(img[:, :, ::-1] * 255).astype(np.uint8), np.full(img.shape[:2], 255, np.uint8)])
+    cv2.imwrite(str(src / "rgba.png"), rgba)
+    cv2.imwrite(str(src / "deep.png"), (img[:, :, ::-1] * 65535).astype(np.uint16))
+    write_image(src / "tiny.png", img[:40, :40])
+
+
+def test_bad_files_are_reported_one_line_each_and_the_batch_goes_on(lfw_people, tmp_path, capsys):
+    src = tmp_path / "src"
+    _write_bad_inputs(src, sorted(lfw_people[0].glob("*.jpg"))[0])
+    before = tree_digest(src)
+    code = main(["synth", str(src), str(tmp_path / "out"), "--size", "128", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err + captured.out
+    err_lines = captured.err.splitlines()
+    for name, problem in [("truncated.jpg", "truncated JPEG"), ("notes.jpg", "not a readable image"), ("tiny.png", "smaller than the 128 px")]:
+        assert sum(name in line and problem in line for line in err_lines) == 1, captured.err
+    for name, note in [("gray.png", "grayscale"), ("rgba.png", "alpha"), ("deep.png", "16-bit")]:
+        assert any(name in line and note in line for line in err_lines), captured.err
+    assert "wrote 4 of 7 samples" in captured.out
+    written = {r["source"].rsplit("/", 1)[-1] for r in manifest(tmp_path / "out")}
+    assert written == {"good.jpg", "gray.png", "rgba.png", "deep.png"}
+    assert tree_digest(src) == before
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (lambda t: (t / "empty").mkdir(), "no images found"),
+        (lambda t: None, "no such file or folder"),
+    ],
+)
+def test_empty_or_missing_source_is_one_line_and_exit_2(tmp_path, capsys, setup, expected):
+    setup(tmp_path)
+    code = main(["synth", str(tmp_path / "empty"), str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_inside_source_is_refused(lfw_tree, capsys):
+    before = tree_digest(lfw_tree)
+    code = main(["synth", str(lfw_tree), str(lfw_tree / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "inside the source folder" in err
+    assert tree_digest(lfw_tree) == before and not (lfw_tree / "out").exists()
+
+
+def test_non_empty_output_needs_overwrite(lfw_tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["synth", str(lfw_tree), str(out), "--count", "2", "--size", "64", "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["synth", str(lfw_tree), str(out), "--count", "2", "--size", "64", "--quiet", "--overwrite"]) == 0
+    assert (out / "keep.txt").read_text() == "mine"
+    assert main(["synth", str(lfw_tree), str(out), "--count", "1", "--size", "64", "--quiet", "--overwrite"]) == 0
+    assert len(list((out / "blur").iterdir())) == 1, "an overwrite replaces the earlier synthesis"
+
+
+@pytest.mark.parametrize("option", [["--split", "train=0.7,val=0.7"], ["--frames", "0,5"], ["--exposure", "0,2"], ["--count", "0"]])
+def test_bad_options_exit_2_without_traceback(lfw_tree, tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        code = main(["synth", str(lfw_tree), str(tmp_path / "out"), "--quiet", *option])
+        raise SystemExit(code)
+    captured = capsys.readouterr()
+    assert exc.value.code == 2 and "Traceback" not in captured.err
+
+
+def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsys):
+    src = tmp_path / "clips"
+    src.mkdir()
+    (src / "talk.mp4").symlink_to(short_video)
+    blank = src / "wall"
+    gradient = np.tile(np.linspace(0.2, 0.8, 96, dtype=np.float32), (96, 1))
+    for i in range(6):
+        write_image(blank / f"{i:02d}.png", np.dstack([gradient] * 3))
+    code = main(["synth", str(src), str(tmp_path / "out"), "--mode", "frames", "--frames", "5", "--count", "2", "--size", "64", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert any("wall" in line and "no face found" in line for line in captured.err.splitlines())
+
+    code = main(["synth", str(short_video), str(tmp_path / "out2"), "--mode", "frames", "--frames", "17", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert any("d1.mp4" in line and "fewer than the smallest window N=17" in line for line in captured.err.splitlines())
+
+
+def test_demo_writes_a_contact_sheet(tmp_path):
+    sheet = run_demo(tmp_path / "demo", count=2)
+    assert sheet.is_file() and read_image(sheet).shape[1] > 3 * 128
+
+
+def test_console_script_reports_errors_on_one_line(tmp_path):
+    exe = Path(sys.executable).with_name("facedeblur")
+    result = subprocess.run([str(exe), "synth", str(tmp_path / "missing"), str(tmp_path / "o")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"facedeblur synth: error: {tmp_path / 'missing'}: no such file or folder"]
