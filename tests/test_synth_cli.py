@@ -155,7 +155,10 @@ def test_non_empty_output_needs_overwrite(lfw_tree, tmp_path, capsys):
     assert len(list((out / "blur").iterdir())) == 1, "an overwrite replaces the earlier synthesis"
 
 
-@pytest.mark.parametrize("option", [["--split", "train=0.7,val=0.7"], ["--frames", "0,5"], ["--exposure", "0,2"], ["--count", "0"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--split", "train=0.7,val=0.7"], ["--frames", "0,5"], ["--exposure", "0,2"], ["--count", "0"], ["--kernel-size", "8"]],
+)
 def test_bad_options_exit_2_without_traceback(lfw_tree, tmp_path, capsys, option):
     with pytest.raises(SystemExit) as exc:
         code = main(["synth", str(lfw_tree), str(tmp_path / "out"), "--quiet", *option])

@@ -51,6 +51,8 @@ class KernelBlurSettings:
             raise ValueError("exposure range must satisfy 0 < low <= high <= 1")
         if self.max_length <= 0:
             raise ValueError("max_length must be positive")
+        if self.support is not None and (self.support < 1 or self.support % 2 == 0):
+            raise ValueError(f"kernel support must be a positive odd number, got {self.support}")
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
             raise ValueError("JPEG quality range must satisfy 1 <= low <= high <= 100")
 

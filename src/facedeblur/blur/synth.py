@@ -119,7 +119,7 @@ def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) ->
     src_r, out_r = src.resolve(), out.resolve()
     if src.is_dir() and (out_r == src_r or src_r in out_r.parents):
         raise InputError(out, f"output folder is inside the source folder {src}; nothing is ever written into SRC")
-    if out_r in src_r.parents or (src.is_file() and src_r.parent == out_r):
+    if out_r in src_r.parents:
         raise InputError(out, f"output folder contains the source {src}; choose a separate OUT")
     if preview is not None and src.is_dir() and src_r in preview.resolve().parents:
         raise InputError(preview, f"preview is inside the source folder {src}")
