@@ -44,14 +44,27 @@ def test_epochs_replay_exactly(faces):
     assert not torch.equal(other, run1[0])
 
 
-def test_dataloader_workers_are_reproducible(faces):
-    def epoch_blurs(seed):
-        ds = OnTheFlyBlur(faces, size=32, seed=seed)
-        loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2)
-        return torch.cat([batch["blur"] for batch in loader])
+def _loader_blurs(dataset, workers):
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=workers)
+    return torch.cat([batch["blur"] for batch in loader])
 
-    assert torch.equal(epoch_blurs(2), epoch_blurs(2))
-    assert not torch.equal(epoch_blurs(2), epoch_blurs(3))
+
+def test_epoch_draws_do_not_depend_on_the_workers(faces):
+    single = OnTheFlyBlur(faces, size=32, seed=2)
+    single.set_epoch(0)
+    pooled = OnTheFlyBlur(faces, size=32, seed=2)
+    pooled.set_epoch(0)
+    assert torch.equal(_loader_blurs(single, 0), _loader_blurs(pooled, 2))
+
+
+def test_workers_without_epochs_follow_the_torch_seed_and_change_per_epoch(faces):
+    ds = OnTheFlyBlur(faces, size=32, seed=2)
+    torch.manual_seed(0)
+    first = _loader_blurs(ds, 2)
+    second = _loader_blurs(ds, 2)
+    torch.manual_seed(0)
+    assert torch.equal(_loader_blurs(ds, 2), first)
+    assert not torch.equal(first, second), "each epoch must draw fresh kernels"
 
 
 @pytest.fixture()

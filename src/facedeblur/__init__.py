@@ -11,11 +11,12 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
 from . import blur
 from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from .inference import Deblurrer, load_model
 from .io import read_image, write_image
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "FaceDeblurError", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings", "SynthReport",
-    "UsageError", "__version__", "blur", "read_image", "synthesize", "write_image",
+    "Deblurrer", "FaceDeblurError", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings", "SynthReport",
+    "UsageError", "__version__", "blur", "load_model", "read_image", "synthesize", "write_image",
 ]

@@ -124,12 +124,65 @@ def _run_demo(args) -> int:
     return 0
 
 
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a deblurring network from a YAML config or preset",
+                       description="Train from CONFIG (a YAML file or a preset name). Several processes: "
+                       "torchrun --nproc_per_node N -m facedeblur train CONFIG")
+    p.add_argument("config", nargs="?", default=None, help="YAML file or preset name (not needed with --resume)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.steps=500 (repeatable)")
+    p.add_argument("--run-dir", type=Path, default=None, help="run directory (default OUT_DIR/NAME from the config)")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue a killed or finished run")
+    p.add_argument("--list-presets", action="store_true", help="print the shipped presets and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_train(args) -> int:
+    from .train import preset_names, train
+
+    if args.list_presets:
+        print("\n".join(preset_names()))
+        return 0
+    if args.config is None and args.resume is None:
+        raise UsageError("give a CONFIG (file or preset) or --resume RUN_DIR")
+    run_dir, metrics = train(args.config, args.overrides, args.run_dir, args.resume, progress=not args.quiet)
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    print(f"run: {run_dir}" + (f" ({summary})" if summary else ""))
+    print(f"weights: {run_dir / 'generator.safetensors'}")
+    return 0
+
+
+def _add_deblur(sub) -> None:
+    p = sub.add_parser("deblur", help="restore blurred images with a trained model")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)")
+    p.add_argument("--model", type=Path, default=None, help="generator.safetensors written by facedeblur train")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tile", type=int, default=512, help="restore larger images in tiles of this side (0: never)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_deblur(args) -> int:
+    from .restore import deblur_files
+
+    report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet)
+    print(f"restored {len(report.written)} image(s) into {args.out}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} problem(s):", file=sys.stderr)
+        for line in report.skipped:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``facedeblur`` command."""
     parser = argparse.ArgumentParser(prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation.")
     parser.add_argument("--version", action="version", version=f"facedeblur {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_synth(sub)
+    _add_train(sub)
+    _add_deblur(sub)
     _add_demo(sub)
     return parser
 
@@ -140,7 +193,7 @@ def _version() -> str:
     return __version__
 
 
-COMMANDS = {"synth": _run_synth, "demo": _run_demo}
+COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "demo": _run_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

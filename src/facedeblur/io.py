@@ -143,12 +143,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_image(path: str | Path, img: np.ndarray) -> Path:
-    """Write a float RGB image in [0, 1] (or uint8) as PNG, atomically."""
+def write_image(path: str | Path, img: np.ndarray, jpeg_quality: int = 95) -> Path:
+    """Write a float RGB image in [0, 1] (or uint8) as PNG or JPEG (by extension), atomically."""
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"{path}: only PNG output is supported")
-    return atomic_write_bytes(path, encode_png(img))
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return atomic_write_bytes(path, encode_png(img))
+    if suffix in (".jpg", ".jpeg"):
+        arr = img if img.dtype == np.uint8 else to_uint8(img)
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        return atomic_write_bytes(path, buf.tobytes())
+    raise ValueError(f"{path}: only PNG and JPEG output are supported")
 
 
 def save_array(path: str | Path, array: np.ndarray) -> Path:

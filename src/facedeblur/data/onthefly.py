@@ -11,6 +11,9 @@ from ..io import image_to_tensor, list_images, read_image
 from .augment import Compose
 from .base import SeededDataset
 
+MAX_UPSCALE = 1.1
+"""Sharp images may be enlarged this much (LFW's 250 px faces serve 256 px presets), no more."""
+
 
 class OnTheFlyBlur(SeededDataset):
     """Blur sharp face images as they are drawn, with the same degradations as ``facedeblur synth``.
@@ -43,8 +46,8 @@ class OnTheFlyBlur(SeededDataset):
         path = self.files[index]
         img = read_image(path)
         box = center_square_box(img.shape[0], img.shape[1])
-        if box[2] < self.size:
-            raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, smaller than the {self.size} px crop")
+        if box[2] * MAX_UPSCALE < self.size:
+            raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, too small for {self.size} px samples")
         sharp = image_to_tensor(resize(crop_square(img, box), self.size))
         rng, gen = self.draw(index)
         blurred, _, _ = random_kernel_blur(sharp, rng, self.settings)

@@ -10,31 +10,38 @@ from torch.utils.data import get_worker_info
 class DrawSeeder:
     """Hands out a generator for every draw of a dataset item.
 
-    The generator of a draw is seeded from (seed, epoch, worker id, index, k), where k counts
-    earlier draws of the same index in this process and epoch. Within an epoch that a trainer
-    announces with ``set_epoch``, each index is drawn once (k = 0), so the stream depends only
-    on the seed, the epoch and the worker; repeated draws without ``set_epoch`` still differ.
+    Once a trainer announces epochs with ``set_epoch``, the generator of a draw is seeded
+    from (seed, epoch, index, k), where k counts earlier draws of the same index in this
+    process and epoch (0 when each index is drawn once per epoch). Draws then do not depend
+    on which worker makes them, so an epoch replays exactly, even when resumed half-way.
+
+    Without ``set_epoch``, draws are seeded from (seed, worker seed, index, k): in the main
+    process k makes every draw fresh; DataLoader workers get a new worker seed per epoch
+    from the main process's torch generator, so they are reproducible under
+    ``torch.manual_seed`` and still differ from epoch to epoch.
     """
 
     def __init__(self, seed: int = 0):
         if seed < 0:
             raise ValueError("seed must be non-negative")
         self.seed = seed
-        self.epoch = 0
+        self.epoch: int | None = None
         self._draws: dict[int, int] = {}
 
     def set_epoch(self, epoch: int) -> None:
-        """Start a new epoch: its draws are reproducible from (seed, epoch)."""
+        """Make the draws of this epoch depend only on (seed, epoch)."""
         self.epoch = int(epoch)
         self._draws.clear()
 
     def entropy(self, index: int) -> list[int]:
         """The seed words of the next draw of ``index``."""
-        info = get_worker_info()
-        worker = info.id if info is not None else 0
         k = self._draws.get(index, 0)
         self._draws[index] = k + 1
-        return [self.seed, self.epoch, worker, int(index), k]
+        if self.epoch is not None:
+            return [self.seed, 0, self.epoch, int(index), k]
+        info = get_worker_info()
+        worker_seed = info.seed % (2**63) if info is not None else 0
+        return [self.seed, 1, worker_seed, int(index), k]
 
     def generators(self, index: int) -> tuple[np.random.Generator, torch.Generator]:
         """A numpy and a torch generator for the next draw of ``index`` (both from the same words)."""

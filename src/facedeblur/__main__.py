@@ -1,0 +1,7 @@
+"""``python -m facedeblur`` (used with ``torchrun -m facedeblur train ...``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""Running a deblurring network on images of any size: padding, tiling with blended seams."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import FaceDeblurError
+from .weights import load_network
+
+
+def _final(output):
+    return output[-1] if isinstance(output, (list, tuple)) else output
+
+
+class Deblurrer:
+    """A network ready to restore images; keeps every input's size.
+
+    Args:
+        model: a generator taking and returning float RGB in [0, 1] (or a list, finest last).
+        device: ``cpu`` or ``cuda``.
+        tile: restore images larger than this side tile by tile (0 = whole image at once).
+        overlap: overlap of neighbouring tiles in pixels; seams are blended linearly.
+        header: the weights header, kept for reports.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", tile: int = 0, overlap: int = 32, header: dict | None = None):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.multiple = int(getattr(model, "pad_multiple", 1))
+        if tile and tile <= 2 * overlap:
+            raise FaceDeblurError(f"tile size {tile} must be larger than twice the overlap ({overlap})")
+        self.tile, self.overlap = tile, overlap
+        self.header = header or {}
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        pad_h = (-height) % self.multiple
+        pad_w = (-width) % self.multiple
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
+        return _final(self.model(padded.to(self.device))).float().cpu()[..., :height, :width].clamp(0.0, 1.0)
+
+    def _tiled(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        step = self.tile - self.overlap
+        out = torch.zeros_like(x)
+        weight = torch.zeros((1, 1, height, width))
+        ramp = torch.ones(self.tile)
+        ramp[: self.overlap] = torch.linspace(0.0, 1.0, self.overlap + 2)[1:-1]
+        ramp[-self.overlap:] = torch.linspace(1.0, 0.0, self.overlap + 2)[1:-1]
+        for top in _starts(height, self.tile, step):
+            for left in _starts(width, self.tile, step):
+                patch = x[..., top:top + self.tile, left:left + self.tile]
+                ph, pw = patch.shape[-2:]
+                w = (ramp[:ph, None] * ramp[None, :pw])[None, None]
+                out[..., top:top + ph, left:left + pw] += self._run(patch) * w
+                weight[..., top:top + ph, left:left + pw] += w
+        return out / weight
+
+    def deblur(self, image):
+        """Restore an image: HWC numpy (float in [0, 1] or uint8), or a CHW / NCHW tensor in [0, 1].
+
+        Returns the same kind of array or tensor, float in [0, 1], at the input's size.
+        """
+        is_numpy = isinstance(image, np.ndarray)
+        if is_numpy:
+            arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+            x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+        else:
+            x = image[None] if image.dim() == 3 else image
+        if x.shape[-3] != 3:
+            raise FaceDeblurError(f"expected an RGB image, got {x.shape[-3]} channels")
+        x = x.float()
+        big = self.tile and max(x.shape[-2:]) > self.tile
+        y = self._tiled(x) if big else self._run(x)
+        if is_numpy:
+            return y[0].numpy().transpose(1, 2, 0).copy()
+        return y[0] if image.dim() == 3 else y
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - tile) / step) + 1
+    return sorted({min(i * step, length - tile) for i in range(count)})
+
+
+def load_model(path: str | Path | None = None, device: str = "cpu", tile: int = 0) -> Deblurrer:
+    """Load a deblurring model from a facedeblur safetensors file (its header names the architecture)."""
+    if path is None:
+        raise FaceDeblurError("no default model is shipped yet; pass the path of a trained generator.safetensors")
+    model, header = load_network(path)
+    return Deblurrer(model, device=device, tile=tile, header=header)

@@ -1,0 +1,52 @@
+"""Full-reference image quality: PSNR and SSIM on RGB tensors in [0, 1].
+
+SSIM follows Wang et al. (2004): Gaussian window of side 11 and sigma 1.5, K1 = 0.01,
+K2 = 0.03, population covariances, computed on each RGB channel over the valid region (no
+padding) and averaged over channels. This equals scikit-image's ``structural_similarity``
+with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis`` .
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def psnr(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image PSNR in dB of (N, C, H, W) (or (C, H, W)) tensors; returns shape (N,)."""
+    if output.dim() == 3:
+        output, target = output.unsqueeze(0), target.unsqueeze(0)
+    mse = ((output.double() - target.double()) ** 2).flatten(1).mean(dim=1)
+    return (10.0 * torch.log10(data_range**2 / mse.clamp(min=1e-20))).float()
+
+
+def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
+    r = torch.arange(size, device=device, dtype=dtype) - size // 2
+    g = torch.exp(-0.5 * (r / sigma) ** 2)
+    return g / g.sum()
+
+
+def ssim(
+    output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
+    """Per-image SSIM of (N, C, H, W) (or (C, H, W)) tensors, averaged over channels; shape (N,)."""
+    if output.dim() == 3:
+        output, target = output.unsqueeze(0), target.unsqueeze(0)
+    x, y = output.double(), target.double()
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"SSIM needs images of at least {window}x{window} pixels")
+    c = x.shape[1]
+    g = _gaussian_window(window, sigma, x.device, x.dtype)
+    kh = g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    kv = g.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+
+    def blur(t):
+        return F.conv2d(F.conv2d(t, kh, groups=c), kv, groups=c)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.flatten(2).mean(dim=2).mean(dim=1).float()

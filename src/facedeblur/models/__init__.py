@@ -1,0 +1,41 @@
+"""The networks, and the one name -> class table that configs and weights headers use to build them."""
+
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from ..errors import UsageError
+from . import ops
+from .deblurgan import DeblurGANGenerator, PatchGANDiscriminator, receptive_field
+from .deepdeblur import DeepDeblur, NahDiscriminator
+
+MODELS: dict[str, type[nn.Module]] = {
+    "deblurgan": DeblurGANGenerator,
+    "patchgan": PatchGANDiscriminator,
+    "deepdeblur": DeepDeblur,
+    "nah_discriminator": NahDiscriminator,
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build the network ``MODELS[name]`` with keyword arguments ``kwargs``.
+
+    Raises ``UsageError`` with a one-line message for an unknown name or arguments the
+    network does not take.
+    """
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}")
+    cls = MODELS[name]
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        takes = ", ".join(inspect.signature(cls).parameters)
+        raise UsageError(f"bad arguments for model {name!r} ({exc}); it takes: {takes}") from None
+
+
+__all__ = [
+    "MODELS", "build_model", "ops", "receptive_field",
+    "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator",
+]

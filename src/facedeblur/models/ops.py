@@ -1,0 +1,42 @@
+"""Small operations shared by the model families and the losses."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def to_signed(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] images to [-1, 1]."""
+    return x * 2.0 - 1.0
+
+
+def from_signed(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] images to [0, 1]."""
+    return (x + 1.0) * 0.5
+
+
+def _gaussian_taps(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    radius = max(1, int(round(3 * sigma)))
+    r = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
+    taps = torch.exp(-0.5 * (r / sigma) ** 2)
+    return taps / taps.sum()
+
+
+def gaussian_downsample(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Blur (N, C, H, W) with a separable Gaussian (reflect padding), then keep every other pixel."""
+    taps = _gaussian_taps(sigma, x.dtype, x.device)
+    c, r = x.shape[1], taps.numel() // 2
+    horizontal = taps.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    vertical = taps.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), horizontal, groups=c)
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), vertical, groups=c)
+    return y[..., ::2, ::2]
+
+
+def gaussian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """Gaussian pyramid with ratio 0.5, coarsest first: [x / 2^(levels-1), ..., x / 2, x]."""
+    pyramid = [x]
+    for _ in range(levels - 1):
+        pyramid.append(gaussian_downsample(pyramid[-1]))
+    return pyramid[::-1]

@@ -1,0 +1,222 @@
+"""Training configuration: YAML presets mapped to dataclasses, with ``section.key=value`` overrides.
+
+Every key is checked: an unknown key or a value of the wrong type is a ``UsageError`` naming
+the config file and the key, on one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import UsageError
+
+
+@dataclass
+class DataConfig:
+    """Where batches come from.
+
+    ``kind: onthefly`` blurs the sharp faces under ``train`` as they are drawn and, when
+    ``val`` is empty, holds out ``val_fraction`` of the person folders for validation;
+    ``kind: paired`` reads ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro).
+    """
+
+    kind: str = "onthefly"
+    train: str = "../shared/data/lfw/images"
+    val: str = ""
+    val_fraction: float = 0.1
+    val_count: int = 16
+    size: int = 128
+    crop: int = 128
+    max_length: float = 60.0
+    exposure: tuple = (0.25, 1.0)
+    noise_scale: float = 2.0 / 255.0
+    jpeg_quality: tuple | None = None
+    augment: list = field(default_factory=lambda: ["flip"])
+    workers: int = 0
+    limit: int = 0
+
+
+@dataclass
+class NetConfig:
+    """A network from the ``models`` table and its keyword arguments."""
+
+    name: str = "deblurgan"
+    args: dict = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    """Content and adversarial terms: total = content_weight * content + adversarial_weight * adversarial."""
+
+    content: str = "l1"
+    content_args: dict = field(default_factory=dict)
+    content_weight: float = 1.0
+    adversarial: str = "none"
+    adversarial_weight: float = 1.0
+    critic_steps: int = 1
+    gp_weight: float = 10.0
+
+
+@dataclass
+class OptimConfig:
+    """Adam for both networks and the learning-rate schedule.
+
+    ``schedule``: ``constant``; ``linear`` (constant, then linearly to 0 from ``decay_start``
+    as a fraction of the steps); ``step`` (multiply by ``gamma`` at step ``step_at``).
+    """
+
+    lr: float = 1e-4
+    d_lr: float = 0.0
+    betas: tuple = (0.5, 0.999)
+    schedule: str = "constant"
+    decay_start: float = 0.5
+    step_at: int = 0
+    gamma: float = 0.1
+    grad_clip: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Loop length, batching, logging, checkpoints, devices."""
+
+    steps: int = 1000
+    batch_size: int = 4
+    seed: int = 0
+    val_every: int = 200
+    ckpt_every: int = 100
+    log_every: int = 10
+    device: str = "auto"
+    ema: float = 0.0
+    bf16: bool = True
+    channels_last: bool = False
+
+
+@dataclass
+class RunConfig:
+    """One training run: what the preset files contain."""
+
+    name: str = "run"
+    description: str = ""
+    out_dir: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: NetConfig = field(default_factory=NetConfig)
+    discriminator: NetConfig = field(default_factory=lambda: NetConfig(name=""))
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with the package."""
+    root = importlib.resources.files("facedeblur") / "configs"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def _coerce(value, hint, where: str):
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint in (int, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if hint is int and float(value) != int(value):
+                raise UsageError(f"{where}: expected an integer, got {value!r}")
+            return hint(value)
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif hint is tuple or origin is tuple:
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+    elif hint is list or hint is dict:
+        if isinstance(value, hint):
+            return value
+    elif origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(hint) if a is not type(None)][0]
+        return _coerce(value, inner, where)
+    elif dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    raise UsageError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {type(value).__name__} {value!r}")
+
+
+def _build(cls, data, where: str):
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UsageError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(names))})")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()})
+
+
+def _override(raw: dict, assignment: str) -> None:
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--set {assignment!r}: expected section.key=value")
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {assignment!r}: {part} is not a section")
+    node[parts[-1]] = yaml.safe_load(text)
+
+
+def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read a config file or a preset name, apply ``section.key=value`` overrides, validate."""
+    path = Path(source)
+    if not path.is_file():
+        if str(source) not in preset_names():
+            raise UsageError(f"{source}: no such config file or preset (presets: {', '.join(preset_names())})")
+        path = Path(str(importlib.resources.files("facedeblur") / "configs" / f"{source}.yaml"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    for assignment in overrides:
+        _override(raw, assignment)
+    config = _build(RunConfig, raw, "")
+    validate(config, str(path))
+    return config
+
+
+def validate(config: RunConfig, where: str) -> None:
+    """Check value ranges and choices that types alone cannot."""
+    checks = [
+        (config.data.kind in ("onthefly", "paired"), "data.kind must be onthefly or paired"),
+        (config.optim.schedule in ("constant", "linear", "step"), "optim.schedule must be constant, linear or step"),
+        (config.train.steps > 0, "train.steps must be positive"),
+        (config.train.batch_size > 0, "train.batch_size must be positive"),
+        (config.loss.critic_steps >= 1, "loss.critic_steps must be at least 1"),
+        (0.0 <= config.train.ema < 1.0, "train.ema must be in [0, 1)"),
+        (config.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+        (config.loss.adversarial == "none" or bool(config.discriminator.name),
+         "loss.adversarial needs a discriminator.name"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(f"{where}: {message}")
+
+
+def to_dict(config: RunConfig) -> dict:
+    """Plain-data form of a config (tuples as lists), as written to a run directory."""
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(config))

@@ -1,0 +1,118 @@
+"""Training and validation data from a ``DataConfig``, and a resumable stream of batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..blur.pipeline import KernelBlurSettings
+from ..blur.synth import assign_splits
+from ..data import OnTheFlyBlur, PairedFolder
+from ..errors import InputError, UsageError
+from ..io import list_images
+from .config import DataConfig
+
+
+def _augment(cfg: DataConfig) -> list:
+    steps = list(cfg.augment)
+    if cfg.crop < cfg.size:
+        steps.append({"name": "crop", "size": cfg.crop})
+    return steps
+
+
+def _person_split(root: Path, fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    files = list_images(root)
+    if not files:
+        raise InputError(root, "no images found")
+    groups = [str(p.parent.relative_to(root)) for p in files]
+    assignment = assign_splits(groups, {"train": 1.0 - fraction, "val": fraction}, seed)
+    train = [p for p, g in zip(files, groups) if assignment[g] == "train"]
+    val = [p for p, g in zip(files, groups) if assignment[g] == "val"]
+    return train, val
+
+
+def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
+    """The training dataset and a fixed list of validation samples (person-disjoint)."""
+    train_root = Path(cfg.train)
+    if not train_root.exists():
+        raise InputError(train_root, "training data not found (set data.train)")
+    if cfg.kind == "paired":
+        train = PairedFolder(train_root, augment=_augment(cfg), seed=seed)
+        if not cfg.val:
+            raise UsageError("data.kind paired needs data.val (a held-out blur/sharp folder)")
+        val_ds = PairedFolder(cfg.val)
+    else:
+        settings = KernelBlurSettings(
+            max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
+            jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
+        )
+        if cfg.val:
+            train_files, val_files = list_images(train_root), list_images(cfg.val)
+        else:
+            train_files, val_files = _person_split(train_root, cfg.val_fraction, seed)
+        if cfg.limit:
+            rng = np.random.default_rng([seed, 7])
+            train_files = [train_files[i] for i in sorted(rng.permutation(len(train_files))[: cfg.limit])]
+        if not train_files or not val_files:
+            raise InputError(train_root, "not enough people for a train/validation split")
+        train = OnTheFlyBlur(train_files, cfg.size, settings, augment=_augment(cfg), seed=seed)
+        val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
+    val_ds.set_epoch(0)
+    val = [val_ds[i] for i in range(min(cfg.val_count, len(val_ds)))]
+    return train, val
+
+
+class BatchStream:
+    """Endless batches in a seeded order per epoch, resumable at any (epoch, position).
+
+    Each epoch is a permutation drawn from (seed, epoch); rank r of w processes takes every
+    w-th batch. The dataset is told the epoch, so its random draws replay exactly on resume.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, workers: int = 0, rank: int = 0, world: int = 1):
+        if len(dataset) < batch_size * world:
+            raise UsageError(f"{len(dataset)} training samples are fewer than one batch of {batch_size} x {world} processes")
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.workers, self.rank, self.world = workers, rank, world
+        self.epoch, self.position = 0, 0
+        self._iter = None
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]))
+        perm = torch.randperm(len(self.dataset), generator=gen).tolist()
+        full = len(perm) // (self.batch_size * self.world) * self.world
+        batches = [perm[i * self.batch_size:(i + 1) * self.batch_size] for i in range(full)]
+        return batches[self.rank::self.world]
+
+    def state(self) -> dict:
+        """Where the stream is: epoch and batches consumed in it."""
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state(self, state: dict) -> None:
+        """Continue from a saved position."""
+        self.epoch, self.position = state["epoch"], state["position"]
+        self._iter = None
+
+    def __next__(self) -> dict:
+        if self._iter is None:
+            batches = self._batches(self.epoch)
+            if self.position >= len(batches):
+                self.epoch, self.position = self.epoch + 1, 0
+                batches = self._batches(self.epoch)
+            self.dataset.set_epoch(self.epoch)
+            # A private generator: creating a loader must not consume the global RNG, or a
+            # resumed run would draw different dropout masks than an uninterrupted one.
+            loader = DataLoader(self.dataset, batch_sampler=batches[self.position:], num_workers=self.workers,
+                                generator=torch.Generator().manual_seed(self.seed + 7919 * self.epoch))
+            self._iter = iter(loader)
+        try:
+            batch = next(self._iter)
+        except StopIteration:
+            self._iter = None
+            self.epoch, self.position = self.epoch + 1, 0
+            return next(self)
+        self.position += 1
+        return batch

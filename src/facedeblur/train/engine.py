@@ -1,0 +1,303 @@
+"""The training loop: one engine for every preset (GAN, LSGAN, WGAN-GP, hinge, content only).
+
+A run directory holds ``config.yaml`` (resolved), ``run.json`` (git commit, versions),
+``metrics.jsonl``, ``samples/`` (blurry | restored | sharp grids), ``checkpoints/last.pt`` and
+``best.pt``, and the final ``generator.safetensors`` that ``facedeblur.load_model`` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from tqdm import tqdm
+
+from ..errors import UsageError
+from ..io import atomic_write_text, tensor_to_image, write_image
+from ..losses import AdversarialLoss, build_content_loss, gradient_penalty
+from ..metrics import psnr, ssim
+from ..models import build_model
+from ..sheets import contact_sheet
+from ..weights import save_weights
+from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from .config import RunConfig, to_dict
+from .data import BatchStream, build_datasets
+from .schedule import build_scheduler
+
+GRID_ROWS = 4
+
+
+def _final(output):
+    return output[-1] if isinstance(output, (list, tuple)) else output
+
+
+def _git_commit() -> str:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent)
+        return result.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict:
+    import cv2
+    import skimage
+
+    from .. import __version__
+
+    return {"facedeblur": __version__, "torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
+            "scikit-image": skimage.__version__, "python": platform.python_version()}
+
+
+class Trainer:
+    """Train a generator (and optionally a discriminator) as a ``RunConfig`` says.
+
+    Args:
+        config: the resolved configuration.
+        run_dir: the run directory (created; with ``resume`` it must hold a checkpoint).
+        resume: continue from ``run_dir/checkpoints/last.pt``.
+        progress: show a progress bar (rank 0 only).
+    """
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True):
+        self.cfg = config
+        self.run_dir = Path(run_dir)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() and config.train.device != "cpu" else "gloo"
+            dist.init_process_group(backend)
+        self.main = self.rank == 0
+        self.progress = progress and self.main
+        self.device = self._device()
+        t = config.train
+        torch.manual_seed(t.seed + self.rank)
+        np.random.seed((t.seed + self.rank) % 2**32)
+        import random
+
+        random.seed(t.seed + self.rank)
+        self.generator = build_model(config.generator.name, **config.generator.args).to(self.device)
+        self.discriminator = (
+            build_model(config.discriminator.name, **config.discriminator.args).to(self.device)
+            if config.loss.adversarial != "none" else None
+        )
+        if t.channels_last and self.device.type == "cuda":
+            self.generator = self.generator.to(memory_format=torch.channels_last)
+        self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(self.device)
+        self.adversarial = AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        self.ema = copy.deepcopy(self.generator).eval() if t.ema > 0 else None
+        betas = tuple(config.optim.betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.optim.lr, betas=betas)
+        self.sched_g = build_scheduler(self.opt_g, t.steps, config.optim)
+        self.opt_d = self.sched_d = None
+        if self.discriminator is not None:
+            self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.optim.d_lr or config.optim.lr, betas=betas)
+            self.sched_d = build_scheduler(self.opt_d, t.steps, config.optim)
+        self.g_train = self.generator
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_train = torch.nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
+            # The critic runs several times per step (and twice more for the gradient penalty),
+            # which DDP's reducer does not allow; its gradients are averaged by hand instead.
+            if self.discriminator is not None:
+                for tensor in self.discriminator.state_dict().values():
+                    dist.broadcast(tensor, src=0)
+        train_ds, self.val = build_datasets(config.data, t.seed)
+        self.stream = BatchStream(train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world)
+        self.step = 0
+        self.best = {"val_psnr": -float("inf"), "step": 0}
+        if resume:
+            self._load(load_checkpoint(self.run_dir / "checkpoints" / "last.pt"))
+        elif self.main:
+            self._write_run_files()
+
+    def _device(self) -> torch.device:
+        want = self.cfg.train.device
+        if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+            if not torch.cuda.is_available():
+                raise UsageError("train.device is cuda but no CUDA device is available")
+            index = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(index)
+            return torch.device("cuda", index)
+        return torch.device("cpu")
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.cfg.train.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _write_run_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
+        info = {"git_commit": _git_commit(), "versions": _versions(), "world_size": self.world,
+                "device": str(self.device), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
+
+    def _state(self) -> dict:
+        state = {
+            "step": self.step, "best": self.best, "data": self.stream.state(), "rng": rng_state(),
+            "generator": self.generator.state_dict(), "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict(),
+            "config": to_dict(self.cfg),
+        }
+        if self.discriminator is not None:
+            state.update(discriminator=self.discriminator.state_dict(), opt_d=self.opt_d.state_dict(),
+                         sched_d=self.sched_d.state_dict())
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def _load(self, state: dict) -> None:
+        self.step, self.best = state["step"], state["best"]
+        self.generator.load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.sched_d.load_state_dict(state["sched_d"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.stream.load_state(state["data"])
+        restore_rng_state(state["rng"])
+
+    def _average_discriminator_grads(self) -> None:
+        if self.world > 1:
+            for p in self.discriminator.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= self.world
+
+    def _clip(self, module) -> None:
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.optim.grad_clip)
+
+    def train_step(self, batch: dict) -> dict:
+        """One generator step (after ``critic_steps`` discriminator steps when adversarial)."""
+        blur = batch["blur"].to(self.device, non_blocking=True)
+        sharp = batch["sharp"].to(self.device, non_blocking=True)
+        lc = self.cfg.loss
+        losses = {}
+        with self._autocast():
+            fake = self.g_train(blur)
+        final = _final(fake)
+        if self.discriminator is not None:
+            n = sharp.shape[0]
+            for _ in range(lc.critic_steps):
+                self.opt_d.zero_grad(set_to_none=True)
+                with self._autocast():
+                    logits = self.discriminator(torch.cat([sharp, final.detach()]))
+                    d_loss = self.adversarial.discriminator_loss(logits[:n], logits[n:])
+                if self.adversarial.uses_gradient_penalty:
+                    gp = gradient_penalty(self.discriminator, sharp, final.detach().float(), weight=lc.gp_weight)
+                    losses["gp"] = gp.item()
+                    d_loss = d_loss + gp
+                d_loss.backward()
+                self._average_discriminator_grads()
+                self._clip(self.discriminator)
+                self.opt_d.step()
+            losses["d"] = d_loss.item()
+            self.sched_d.step()
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            content = self.content_loss(fake, sharp)
+            g_loss = lc.content_weight * content
+            if self.discriminator is not None:
+                adv = self.adversarial.generator_loss(self.discriminator(final))
+                losses["g_adv"] = adv.item()
+                g_loss = g_loss + lc.adversarial_weight * adv
+        g_loss.backward()
+        self._clip(self.generator)
+        self.opt_g.step()
+        self.sched_g.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for e, p in zip(self.ema.parameters(), self.generator.parameters()):
+                    e.lerp_(p, 1.0 - self.cfg.train.ema)
+        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
+        return losses
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """PSNR/SSIM of restored and of blurry against sharp on the held-out faces; writes a grid."""
+        net = self.ema or self.generator
+        net.eval()
+        rows, restored_psnr, restored_ssim, blurry_psnr, blurry_ssim = [], [], [], [], []
+        for item in self.val:
+            blur, sharp = item["blur"][None].to(self.device), item["sharp"][None].to(self.device)
+            with self._autocast():
+                out = _final(net(blur))
+            out = out.float().clamp(0, 1)
+            restored_psnr.append(float(psnr(out, sharp)[0]))
+            restored_ssim.append(float(ssim(out, sharp)[0]))
+            blurry_psnr.append(float(psnr(blur, sharp)[0]))
+            blurry_ssim.append(float(ssim(blur, sharp)[0]))
+            if len(rows) < GRID_ROWS:
+                rows.append([tensor_to_image(t[0].cpu()) for t in (blur, out, sharp)])
+        self.generator.train()
+        grid = contact_sheet(rows, ["blurry", "restored", "sharp"], cell=128)
+        write_image(self.run_dir / "samples" / f"val_{self.step:07d}.png", grid)
+        return {"val_psnr": float(np.mean(restored_psnr)), "val_ssim": float(np.mean(restored_ssim)),
+                "blurry_psnr": float(np.mean(blurry_psnr)), "blurry_ssim": float(np.mean(blurry_ssim))}
+
+    def _log(self, record: dict) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def save(self) -> None:
+        """Write ``checkpoints/last.pt`` (rank 0)."""
+        if self.main:
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self._state())
+
+    def export(self) -> Path:
+        """Write the generator (EMA weights when enabled) as ``generator.safetensors`` with its header."""
+        net = self.ema or self.generator
+        return save_weights(
+            self.run_dir / "generator.safetensors", net, self.cfg.generator.name, self.cfg.generator.args,
+            data={"kind": self.cfg.data.kind, "train": self.cfg.data.train, "size": self.cfg.data.size,
+                  "blur": {"max_length": self.cfg.data.max_length, "exposure": list(self.cfg.data.exposure), "gamma": 2.2}},
+            metrics=self.best, steps=self.step, preset=self.cfg.name,
+        )
+
+    def fit(self, until: int | None = None) -> dict:
+        """Train until ``train.steps`` (or stop early after step ``until``, with a checkpoint).
+
+        Returns the last validation metrics.
+        """
+        t = self.cfg.train
+        stop = min(t.steps, until) if until is not None else t.steps
+        last_val: dict = {}
+        bar = tqdm(total=t.steps, initial=self.step, desc=self.cfg.name, unit="step", disable=not self.progress)
+        while self.step < stop:
+            losses = self.train_step(next(self.stream))
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items() if k != "lr"})
+            if self.main and (self.step % t.log_every == 0 or self.step == t.steps):
+                self._log({"step": self.step, **losses})
+            if self.main and (self.step % t.val_every == 0 or self.step == t.steps):
+                last_val = self.validate()
+                self._log({"step": self.step, **last_val})
+                if last_val["val_psnr"] > self.best["val_psnr"]:
+                    self.best = {**last_val, "step": self.step}
+                    save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self._state())
+                bar.write(f"step {self.step}: val PSNR {last_val['val_psnr']:.2f} dB (blurry {last_val['blurry_psnr']:.2f}), "
+                          f"SSIM {last_val['val_ssim']:.4f} (blurry {last_val['blurry_ssim']:.4f})")
+            if self.step % t.ckpt_every == 0 or self.step == stop:
+                self.save()
+        bar.close()
+        if self.main and self.step == t.steps:
+            self.export()
+        if self.world > 1:
+            dist.barrier()
+        return last_val

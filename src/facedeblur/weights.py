@@ -1,0 +1,60 @@
+"""Released weights: safetensors whose JSON header names the architecture and its arguments.
+
+The header (safetensors ``__metadata__``, key ``facedeblur``) holds ``{"architecture",
+"args", "data", "metrics", ...}``, so ``load_network`` rebuilds the model without code edits
+and a file that does not fit its architecture is an error, never random weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from .errors import FaceDeblurError
+from .io import atomic_write_bytes
+
+HEADER_KEY = "facedeblur"
+
+
+def save_weights(path: str | Path, model: torch.nn.Module, architecture: str, args: dict, **info) -> Path:
+    """Write ``model``'s state dict with a header {architecture, args, **info}, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    header = {"architecture": architecture, "args": args, **info}
+    data = save_safetensors_bytes(tensors, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
+    return atomic_write_bytes(path, data)
+
+
+def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The header and tensors of a weights file, with one-line errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: no such weights file")
+    data = path.read_bytes()
+    try:
+        tensors = load_safetensors_bytes(data)
+        length = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8:8 + length]).get("__metadata__", {})
+    except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
+        raise FaceDeblurError(f"{path}: not a safetensors weights file ({exc})") from None
+    if HEADER_KEY not in metadata:
+        raise FaceDeblurError(f"{path}: weights carry no facedeblur header (architecture and arguments)")
+    return json.loads(metadata[HEADER_KEY]), tensors
+
+
+def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the network a weights file describes and load it strictly; returns (model, header)."""
+    from .models import build_model
+
+    header, tensors = read_weights(path)
+    model = build_model(header["architecture"], **header.get("args", {}))
+    result = model.load_state_dict(tensors, strict=False)
+    problems = list(result.missing_keys) + list(result.unexpected_keys)
+    if problems:
+        raise FaceDeblurError(f"{path}: weights do not fit {header['architecture']} (keys: {', '.join(problems[:4])})")
+    model.eval()
+    return model, header

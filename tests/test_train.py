@@ -1,0 +1,256 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from facedeblur.cli import main
+from facedeblur.errors import FaceDeblurError, InputError, UsageError
+from facedeblur.train import Trainer, load_config, preset_names, train
+from facedeblur.train.config import OptimConfig
+from facedeblur.train.schedule import lr_factor
+
+BIN = Path(sys.executable).parent
+
+
+def tiny_config(tmp_path: Path, data: Path, adversarial: str = "wgan-gp", **train_overrides) -> Path:
+    """A seconds-long run on a few real LFW faces (32 px, one residual block)."""
+    config = {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "runs"),
+        "data": {"kind": "onthefly", "train": str(data), "size": 32, "crop": 32, "val_fraction": 0.34,
+                 "val_count": 4, "augment": ["flip"]},
+        "generator": {"name": "deblurgan", "args": {"n_blocks": 1, "ngf": 8}},
+        "discriminator": {"name": "patchgan", "args": {"n_layers": 3, "ndf": 8}},
+        "loss": {"content": "charbonnier", "content_weight": 100.0, "adversarial": adversarial, "critic_steps": 2},
+        "optim": {"lr": 1e-3, "schedule": "linear", "decay_start": 0.5},
+        "train": {"steps": 6, "batch_size": 2, "val_every": 3, "ckpt_every": 3, "log_every": 1, "seed": 1,
+                  **train_overrides},
+    }
+    path = tmp_path / f"tiny-{adversarial}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def losses_by_step(run_dir: Path) -> dict[int, dict]:
+    out = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "g" in record:
+            out[record["step"]] = record
+    return out
+
+
+def test_every_preset_parses_and_states_its_data():
+    names = preset_names()
+    for required in ("deblurgan-gan", "deblurgan-lsgan", "deblurgan-wgangp", "deblurgan", "deepdeblur",
+                     "deblurgan-gan-cpu", "deblurgan-lsgan-cpu", "deblurgan-wgangp-cpu", "deepdeblur-cpu"):
+        assert required in names
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.name == name and cfg.description
+    fan = load_config("deblurgan-wgangp")
+    assert (fan.data.crop, fan.generator.args["n_blocks"], fan.loss.content_weight, fan.optim.lr, fan.loss.critic_steps) == (
+        256, 6, 100.0, 1e-4, 5)
+    nah = load_config("deepdeblur")
+    assert (nah.optim.lr, nah.train.batch_size, nah.loss.adversarial_weight, nah.optim.step_at) == (5e-5, 2, 1e-4, 300000)
+    assert load_config("deblurgan").train.batch_size == 1
+    for name in names:
+        if name.endswith("-cpu"):
+            assert load_config(name).loss.content != "perceptual"
+
+
+def test_overrides_and_bad_configs(tmp_path):
+    cfg = load_config("deblurgan-gan-cpu", ["train.steps=7", "loss.content=l1", "data.augment=[flip, rot90]"])
+    assert cfg.train.steps == 7 and cfg.loss.content == "l1" and cfg.data.augment == ["flip", "rot90"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss: {contnet: l1}\n")
+    with pytest.raises(UsageError, match="unknown key 'contnet'"):
+        load_config(bad)
+    bad.write_text("train: {steps: many}\n")
+    with pytest.raises(UsageError, match="train.steps: expected int"):
+        load_config(bad)
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        load_config(bad)
+    with pytest.raises(UsageError, match="no such config file or preset"):
+        load_config("no-such-preset")
+
+
+def test_bad_config_on_the_cli_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {lr: fast}\n")
+    assert main(["train", str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "optim.lr" in err[0]
+    assert main(["train", "deblurgan-gan-cpu", "--set", f"data.train={tmp_path / 'nowhere'}", "--quiet",
+                 "--run-dir", str(tmp_path / "run")]) == 2
+    assert "training data not found" in capsys.readouterr().err
+
+
+def test_vgg_without_weights_fails_clearly(tmp_path, lfw_tree, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    cfg = load_config("deblurgan-wgangp", [f"data.train={lfw_tree}", "data.size=32", "data.crop=32", "data.workers=0"])
+    with pytest.raises(FaceDeblurError, match="vgg19"):
+        Trainer(cfg, tmp_path / "run", progress=False)
+
+
+def test_learning_rate_schedules():
+    linear = OptimConfig(schedule="linear", decay_start=0.5)
+    assert [lr_factor(s, 100, linear) for s in (0, 49, 50, 75, 100)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    step = OptimConfig(schedule="step", step_at=30, gamma=0.1)
+    assert lr_factor(29, 100, step) == 1.0 and lr_factor(30, 100, step) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("adversarial", ["gan", "lsgan", "wgan-gp", "hinge"])
+def test_one_step_per_adversarial_loss_reaches_every_parameter(tmp_path, lfw_tree, adversarial):
+    cfg = load_config(tiny_config(tmp_path, lfw_tree, adversarial))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    losses = trainer.train_step(next(trainer.stream))
+    assert all(math.isfinite(v) for v in losses.values())
+    assert ("gp" in losses) == (adversarial == "wgan-gp")
+    for net in (trainer.generator, trainer.discriminator):
+        for name, p in net.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+            if p.dim() > 1:  # biases right before an InstanceNorm get (numerically) zero gradient by design
+                assert p.grad.abs().sum() > 0, name
+
+
+def test_multiscale_preset_trains_a_step(tmp_path, lfw_tree):
+    cfg = load_config("deepdeblur-cpu", [f"data.train={lfw_tree}", "data.val_fraction=0.34", "data.val_count=2",
+                                         "data.size=32", "data.crop=32", "train.batch_size=2", "data.limit=0"])
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    losses = trainer.train_step(next(trainer.stream))
+    assert math.isfinite(losses["content"]) and math.isfinite(losses["g_adv"])
+
+
+def test_resume_continues_with_identical_losses(tmp_path, lfw_tree):
+    config = tiny_config(tmp_path, lfw_tree, "wgan-gp")
+    full_dir, _ = train(config, run_dir=tmp_path / "full", progress=False)
+    cfg = load_config(config)
+    Trainer(cfg, tmp_path / "killed", progress=False).fit(until=3)
+    assert not (tmp_path / "killed" / "generator.safetensors").exists()
+    train(None, resume=tmp_path / "killed", progress=False)
+    full, resumed = losses_by_step(full_dir), losses_by_step(tmp_path / "killed")
+    assert sorted(resumed) == sorted(full) == [1, 2, 3, 4, 5, 6]
+    for step in (4, 5, 6):
+        for key in ("g", "d", "gp", "content", "lr"):
+            assert resumed[step][key] == full[step][key], (step, key)
+    for name in ("config.yaml", "run.json", "generator.safetensors", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (full_dir / name).is_file(), name
+    assert list((full_dir / "samples").glob("val_*.png"))
+    val = [json.loads(l) for l in (full_dir / "metrics.jsonl").read_text().splitlines() if "val_psnr" in l]
+    assert len(val) == 2 and all(v["blurry_psnr"] > 0 for v in val)
+
+
+def test_starting_over_an_existing_run_is_refused(tmp_path, lfw_tree):
+    config = tiny_config(tmp_path, lfw_tree, "lsgan", steps=1)
+    train(config, run_dir=tmp_path / "run", progress=False)
+    with pytest.raises(UsageError, match="--resume"):
+        train(config, run_dir=tmp_path / "run", progress=False)
+
+
+def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
+    config = tiny_config(tmp_path, lfw_tree, "gan", steps=400, ckpt_every=5, val_every=1000, log_every=5)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([str(BIN / "facedeblur"), "train", str(config), "--run-dir", str(run_dir), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run_dir / "checkpoints" / "last.pt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert last.exists()
+    saved = torch.load(last, weights_only=False)["step"]
+    assert 0 < saved < 400
+    code = main(["train", "--resume", str(run_dir), "--set", "train.steps=" + str(saved + 5), "--quiet"])
+    assert code == 0
+    steps = sorted(losses_by_step(run_dir))
+    assert steps[-1] == saved + 5
+    assert torch.load(last, weights_only=False)["step"] == saved + 5
+
+
+def test_two_process_ddp_on_gloo(tmp_path, lfw_tree):
+    config = tiny_config(tmp_path, lfw_tree, "lsgan", steps=2, val_every=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", "29517", "-m", "facedeblur", "train",
+         str(config), "--run-dir", str(tmp_path / "ddp"), "--quiet"],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "ddp" / "generator.safetensors").is_file()
+    assert json.loads((tmp_path / "ddp" / "run.json").read_text())["world_size"] == 2
+
+
+@pytest.fixture()
+def trained_run(tmp_path, lfw_tree):
+    run_dir, _ = train(tiny_config(tmp_path, lfw_tree, "lsgan", steps=2), run_dir=tmp_path / "run", progress=False)
+    return run_dir
+
+
+def test_deblur_cli_round_trip(trained_run, tmp_path, lfw_tree, capsys):
+    from facedeblur import load_model
+    from facedeblur.io import read_image, write_image
+
+    src = tmp_path / "blurred"
+    first = sorted(lfw_tree.rglob("*.jpg"))[:3]
+    for i, path in enumerate(first):
+        write_image(src / f"face{i}.png", read_image(path)[:37, :45])
+    (src / "broken.png").write_bytes(b"not a png")
+    before = {p: p.read_bytes() for p in src.iterdir()}
+    code = main(["deblur", str(src), "-o", str(tmp_path / "out"), "--model", str(trained_run / "generator.safetensors"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and "broken.png" in captured.err and "Traceback" not in captured.err
+    outs = sorted((tmp_path / "out" / "blurred").glob("*.png"))
+    assert [p.name for p in outs] == ["face0.png", "face1.png", "face2.png"]
+    assert read_image(outs[0]).shape == (37, 45, 3)
+    assert {p: p.read_bytes() for p in src.iterdir()} == before
+
+    model = load_model(trained_run / "generator.safetensors")
+    assert model.header["architecture"] == "deblurgan" and model.header["steps"] == 2
+    out = model.deblur(np.random.default_rng(0).random((30, 50, 3), dtype=np.float32))
+    assert out.shape == (30, 50, 3)
+    assert main(["deblur", str(src / "face0.png"), "-o", str(src / "face0.png"), "--model",
+                 str(trained_run / "generator.safetensors"), "--quiet"]) == 1
+    assert "overwrite an input" in capsys.readouterr().err
+
+
+def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
+    from facedeblur import load_model
+    from facedeblur.models import build_model
+    from facedeblur.weights import save_weights
+
+    wrong = tmp_path / "wrong.safetensors"
+    save_weights(wrong, build_model("deblurgan", n_blocks=2, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8})
+    with pytest.raises(FaceDeblurError, match="do not fit"):
+        load_model(wrong)
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(FaceDeblurError, match="not a safetensors"):
+        load_model(tmp_path / "junk.safetensors")
+    with pytest.raises(FaceDeblurError, match="no such weights file"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+def test_tiles_blend_without_seams():
+    from facedeblur.inference import Deblurrer
+    from facedeblur.models import build_model
+
+    net = build_model("deblurgan", n_blocks=1, ngf=4)
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    image = torch.rand(3, 150, 211)
+    tiled = Deblurrer(net, tile=64, overlap=16).deblur(image)
+    assert tiled.shape == image.shape
+    assert torch.allclose(tiled, image, atol=1e-6)
