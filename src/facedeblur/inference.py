@@ -10,11 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import FaceDeblurError
+from .models.ops import final_output
 from .weights import load_network
-
-
-def _final(output):
-    return output[-1] if isinstance(output, (list, tuple)) else output
 
 
 class Deblurrer:
@@ -44,7 +41,7 @@ class Deblurrer:
         pad_w = (-width) % self.multiple
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        return _final(self.model(padded.to(self.device))).float().cpu()[..., :height, :width].clamp(0.0, 1.0)
+        return final_output(self.model(padded.to(self.device))).float().cpu()[..., :height, :width].clamp(0.0, 1.0)
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

@@ -6,6 +6,11 @@ import torch
 import torch.nn.functional as F
 
 
+def final_output(output: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    """The full-resolution result of a model: the tensor itself, or the last of a multi-scale list."""
+    return output[-1] if isinstance(output, (list, tuple)) else output
+
+
 def to_signed(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] images to [-1, 1]."""
     return x * 2.0 - 1.0

@@ -125,6 +125,12 @@ def _coerce(value, hint, where: str):
         if isinstance(value, bool):
             return value
     elif hint in (int, float):
+        if isinstance(value, str):
+            # YAML 1.1 reads "5e-4" (no dot) as a string; accept any number Python can parse.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if hint is int and float(value) != int(value):
                 raise UsageError(f"{where}: expected an integer, got {value!r}")

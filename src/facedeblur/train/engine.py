@@ -27,6 +27,7 @@ from ..io import atomic_write_text, tensor_to_image, write_image
 from ..losses import AdversarialLoss, build_content_loss, gradient_penalty
 from ..metrics import psnr, ssim
 from ..models import build_model
+from ..models.ops import final_output
 from ..sheets import contact_sheet
 from ..weights import save_weights
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
@@ -35,10 +36,6 @@ from .data import BatchStream, build_datasets
 from .schedule import build_scheduler
 
 GRID_ROWS = 4
-
-
-def _final(output):
-    return output[-1] if isinstance(output, (list, tuple)) else output
 
 
 def _git_commit() -> str:
@@ -58,6 +55,15 @@ def _versions() -> dict:
 
     return {"facedeblur": __version__, "torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
             "scikit-image": skimage.__version__, "python": platform.python_version()}
+
+
+def _tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer in ``run_dir/tensorboard`` when tensorboard is installed, else False."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return False
+    return SummaryWriter(str(run_dir / "tensorboard"))
 
 
 class Trainer:
@@ -117,6 +123,7 @@ class Trainer:
         self.stream = BatchStream(train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world)
         self.step = 0
         self.best = {"val_psnr": -float("inf"), "step": 0}
+        self._tensorboard = None
         if resume:
             self._load(load_checkpoint(self.run_dir / "checkpoints" / "last.pt"))
         elif self.main:
@@ -190,7 +197,7 @@ class Trainer:
         losses = {}
         with self._autocast():
             fake = self.g_train(blur)
-        final = _final(fake)
+        final = final_output(fake)
         if self.discriminator is not None:
             n = sharp.shape[0]
             for _ in range(lc.critic_steps):
@@ -236,7 +243,7 @@ class Trainer:
         for item in self.val:
             blur, sharp = item["blur"][None].to(self.device), item["sharp"][None].to(self.device)
             with self._autocast():
-                out = _final(net(blur))
+                out = final_output(net(blur))
             out = out.float().clamp(0, 1)
             restored_psnr.append(float(psnr(out, sharp)[0]))
             restored_ssim.append(float(ssim(out, sharp)[0]))
@@ -253,6 +260,13 @@ class Trainer:
     def _log(self, record: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+        if self._tensorboard is None:
+            self._tensorboard = _tensorboard_writer(self.run_dir)
+        if self._tensorboard:
+            for key, value in record.items():
+                if key != "step":
+                    self._tensorboard.add_scalar(key, value, record["step"])
+            self._tensorboard.flush()
 
     def save(self) -> None:
         """Write ``checkpoints/last.pt`` (rank 0)."""
@@ -298,6 +312,7 @@ class Trainer:
         bar.close()
         if self.main and self.step == t.steps:
             self.export()
-        if self.world > 1:
+        if self.world > 1 and dist.is_initialized():
             dist.barrier()
+            dist.destroy_process_group()
         return last_val
