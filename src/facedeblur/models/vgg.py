@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import FaceDeblurError, InputError, UsageError
+from ..statedicts import state_dict_problems
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 
@@ -112,11 +113,6 @@ def _reference_shapes() -> dict[str, torch.Size]:
     return {k: v.shape for k, v in full.state_dict().items()}
 
 
-def _first(keys: list[str], limit: int = 3) -> str:
-    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
-
-
 def load_vgg19_weights(model: VGG19, path: str | Path) -> VGG19:
     """Load a torchvision-format VGG-19 state dict (e.g. ``vgg19-dcbb9e9d.pth``) into ``model``.
 
@@ -144,17 +140,7 @@ def load_vgg19_weights(model: VGG19, path: str | Path) -> VGG19:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(path, f"not a VGG-19 state dict (expected a dict of tensors, as {VGG19_WEIGHTS_FILE})")
     expected = _reference_shapes()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(s)}" for k, s in expected.items()
-             if k in state and state[k].shape != s]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_first(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_first(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shapes {_first(wrong)}")
+    problems = state_dict_problems(state, expected)
     if problems:
         raise InputError(path, "not torchvision's VGG-19 state dict: " + "; ".join(problems))
     own = model.state_dict()
