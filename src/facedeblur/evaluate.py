@@ -119,6 +119,8 @@ def _summarise(rows: list[dict], methods: list[str]) -> dict:
             "mean_confidence": float(np.mean(found)) if found else None,
             "false_positives": int(sum(r["false_positives"] for r in mine)),
             "ms_per_image": float(np.mean([r["ms"] for r in mine])),
+            "detector_images_per_second": (1000.0 / float(np.mean([r["detect_ms"] for r in mine]))
+                                           if mine and "detect_ms" in mine[0] else None),
         }
     return summary
 
@@ -160,11 +162,14 @@ def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limi
                 out = method.restore(blur_t, kernel).clamp(0.0, 1.0)
             ms = 1000.0 * (time.perf_counter() - start)
             out_img = tensor_to_image(out)
+            detect_start = time.perf_counter()
             dets = detect(out_img)
+            detect_ms = 1000.0 * (time.perf_counter() - detect_start)
             distance = None
             if describe is not None and reference is not None:
                 distance = float(np.linalg.norm(describe(out_img, reference.box) - sharp_desc))
-            result.rows.append(_row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance))
+            row = _row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance)
+            result.rows.append({**row, "detect_ms": detect_ms})
     if not result.rows:
         raise InputError(data, "no pair could be evaluated")
     result.summary = _summarise(result.rows, names)

@@ -16,7 +16,7 @@ from .metrics.detection import iou
 from .sheets import contact_sheet
 
 CSV_FIELDS = ["id", "method", "psnr", "ssim", "psnr_gain", "identity_distance", "faces", "has_reference", "found",
-              "score", "false_positives", "ms"]
+              "score", "false_positives", "ms", "detect_ms"]
 
 
 def _fmt(value, digits: int = 2, percent: bool = False) -> str:
@@ -39,14 +39,15 @@ def markdown(result: EvalResult, data: str) -> str:
         "",
         "## Face detection",
         "",
-        "| method | no face found | missed at IoU 0.5 | mean confidence | false positives |",
-        "|---|---|---|---|---|",
+        "| method | no face found | missed at IoU 0.5 | mean confidence | false positives | detector images/s |",
+        "|---|---|---|---|---|---|",
     ]
     for name in ["sharp"] + result.methods:
         m = s[name]
         missed = "reference" if name == "sharp" else _fmt(m["failure_rate"], percent=True)
         lines.append(f"| {name} | {_fmt(m['no_face_rate'], percent=True)} | {missed} | "
-                     f"{_fmt(m['mean_confidence'], 4)} | {m['false_positives']} |")
+                     f"{_fmt(m['mean_confidence'], 4)} | {m['false_positives']} | "
+                     f"{_fmt(m['detector_images_per_second'], 1)} |")
     lines += ["", "## Restoration quality", "",
               "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | ms / image |",
               "|---|---|---|---|---|---|---|"]
@@ -55,6 +56,8 @@ def markdown(result: EvalResult, data: str) -> str:
         lines.append(f"| {name} | {_fmt(m['psnr'])} | {_fmt(m['ssim'], 4)} | {_fmt(m['psnr_gain'])} | "
                      f"{_fmt(m['identity_distance'], 4)} | {_fmt(m['verification_accuracy'], 1, True)} | "
                      f"{_fmt(m['ms_per_image'], 1)} |")
+    lines += ["", "LPIPS and FID: not computed here; they need official weights that are not bundled "
+              "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). MS-SSIM needs images above 160 px.", ""]
     if result.skipped:
         lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [f"- {line}" for line in result.skipped[:50]]
     lines += ["", "Pictures: `failure_rates.png`, `psnr_gain.png`, `cases.png` (best, median, worst).", ""]
