@@ -11,15 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blur.degrade import DEFAULT_GAMMA, convolve, linear_to_srgb, srgb_to_linear
+from .blur.degrade import DEFAULT_GAMMA, convolve, kernel_spectrum, linear_to_srgb, srgb_to_linear
 from .blur.kernels import gaussian_kernel
-
-
-def _kernel_spectrum(kernel: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
-    r = kernel.shape[0] // 2
-    padded = torch.zeros(shape, dtype=torch.float64)
-    padded[: kernel.shape[0], : kernel.shape[1]] = torch.as_tensor(kernel, dtype=torch.float64)
-    return torch.fft.rfft2(torch.roll(padded, shifts=(-r, -r), dims=(0, 1)))
 
 
 def wiener(blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gamma: float = DEFAULT_GAMMA) -> torch.Tensor:
@@ -33,7 +26,7 @@ def wiener(blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gam
     height, width = linear.shape[-2:]
     pad = min(r * 2, height - 1, width - 1)
     padded = F.pad(linear, (pad, pad, pad, pad), mode="reflect")
-    k = _kernel_spectrum(kernel, padded.shape[-2:])
+    k = kernel_spectrum(kernel, padded.shape[-2:])
     restored = torch.fft.irfft2(torch.fft.rfft2(padded) * k.conj() / (k.abs() ** 2 + balance), s=padded.shape[-2:])
     restored = restored[..., pad:pad + height, pad:pad + width][0]
     return linear_to_srgb(restored.clamp(0.0, 1.0), gamma).to(blurred.dtype)

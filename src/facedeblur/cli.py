@@ -12,6 +12,16 @@ EXIT_BAD_INPUT = 2
 EXIT_PARTIAL = 1
 
 
+def _batch_exit(skipped: list[str]) -> int:
+    """List a batch's problems on stderr, one per line; exit code 1 if there were any."""
+    if not skipped:
+        return 0
+    print(f"skipped {len(skipped)} problem(s):", file=sys.stderr)
+    for line in skipped:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_PARTIAL
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
@@ -103,12 +113,7 @@ def _run_synth(args) -> int:
     print(f"wrote {report.total_written} of {report.requested} samples to {report.out} ({per_split or 'none'})")
     if report.preview:
         print(f"preview: {report.preview}")
-    if report.skipped:
-        print(f"skipped {len(report.skipped)} problem(s):", file=sys.stderr)
-        for line in report.skipped:
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_PARTIAL
-    return 0
+    return _batch_exit(report.skipped)
 
 
 def _add_demo(sub) -> None:
@@ -167,12 +172,7 @@ def _run_deblur(args) -> int:
 
     report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet)
     print(f"restored {len(report.written)} image(s) into {args.out}")
-    if report.skipped:
-        print(f"skipped {len(report.skipped)} problem(s):", file=sys.stderr)
-        for line in report.skipped:
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_PARTIAL
-    return 0
+    return _batch_exit(report.skipped)
 
 
 def _add_evaluate(sub) -> None:
@@ -198,10 +198,7 @@ def _run_evaluate(args) -> int:
                       identity=not args.no_identity, progress=not args.quiet)
     report = write_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} problem(s); see {report}", file=sys.stderr)
-        return EXIT_PARTIAL
-    return 0
+    return _batch_exit(result.skipped)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ reference box, the detection on the sharp image, at IoU >= 0.5), plus runtime pe
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,13 @@ import torch
 from tqdm import tqdm
 
 from .baselines import richardson_lucy, unsharp_mask, wiener
+from .data.moments import read_manifest
 from .data.paired import find_pairs
 from .errors import InputError, UsageError
 from .faces import build_detector
+from .faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
 from .io import image_to_tensor, read_image, tensor_to_image
 from .metrics import psnr, ssim
-from .faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
 from .metrics.detection import match_face
 
 
@@ -64,7 +64,14 @@ class PairFiles:
     blur: Path
     sharp: Path
     kernel: Path | None = None
-    gamma: float | None = None
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(sharp, blurred, kernel or None), checking that the two images have the same size."""
+        sharp, blur = read_image(self.sharp), read_image(self.blur)
+        if sharp.shape != blur.shape:
+            raise InputError(self.blur, "size differs from its sharp image")
+        kernel = np.load(self.kernel).astype(np.float64) if self.kernel is not None else None
+        return sharp, blur, kernel
 
 
 def list_pairs(root: str | Path) -> list[PairFiles]:
@@ -73,13 +80,10 @@ def list_pairs(root: str | Path) -> list[PairFiles]:
     manifest = root / "manifest.jsonl"
     if manifest.is_file():
         pairs = []
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
+        for record in read_manifest(manifest):
             files = record["files"]
             kernel = root / files["kernel"] if "kernel" in files else None
-            pairs.append(PairFiles(record["id"], root / files["blur"], root / files["sharp"], kernel, record.get("gamma")))
+            pairs.append(PairFiles(record["id"], root / files["blur"], root / files["sharp"], kernel))
         if not pairs:
             raise InputError(manifest, "manifest lists no samples")
         return pairs
@@ -140,10 +144,7 @@ def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limi
     result = EvalResult(names, detector)
     for pair in tqdm(pairs, desc="evaluate", unit="image", disable=not progress):
         try:
-            sharp, blur = read_image(pair.sharp), read_image(pair.blur)
-            if sharp.shape != blur.shape:
-                raise InputError(pair.blur, "size differs from its sharp image")
-            kernel = np.load(pair.kernel).astype(np.float64) if pair.kernel is not None else None
+            sharp, blur, kernel = pair.load()
         except (InputError, OSError, ValueError) as exc:
             result.skipped.append(str(exc))
             continue
@@ -188,8 +189,7 @@ def _cases(result: EvalResult, pairs: dict, methods: list[Method], detect) -> li
     cases = []
     for label, pair_id in (("best", ranked[-1]), ("median", ranked[len(ranked) // 2]), ("worst", ranked[0])):
         pair = pairs[pair_id]
-        sharp, blur = read_image(pair.sharp), read_image(pair.blur)
-        kernel = np.load(pair.kernel).astype(np.float64) if pair.kernel is not None else None
+        sharp, blur, kernel = pair.load()
         outputs = {}
         for method in methods:
             if method.needs_kernel and kernel is None:

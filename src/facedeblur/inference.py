@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import FaceDeblurError
+from .io import image_to_tensor, tensor_to_image
 from .models.ops import final_output
 from .weights import load_network
 
@@ -67,8 +68,8 @@ class Deblurrer:
         """
         is_numpy = isinstance(image, np.ndarray)
         if is_numpy:
-            arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-            x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+            arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
+            x = image_to_tensor(arr)[None]
         else:
             x = image[None] if image.dim() == 3 else image
         if x.shape[-3] != 3:
@@ -77,7 +78,7 @@ class Deblurrer:
         big = self.tile and max(x.shape[-2:]) > self.tile
         y = self._tiled(x) if big else self._run(x)
         if is_numpy:
-            return y[0].numpy().transpose(1, 2, 0).copy()
+            return tensor_to_image(y[0])
         return y[0] if image.dim() == 3 else y
 
 

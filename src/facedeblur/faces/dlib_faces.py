@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .detect import Detection, DlibHOGDetector, _as_uint8, largest_face
+from ..io import to_uint8
+from .detect import Detection, DlibHOGDetector, largest_face
 from .dlib_models import load_dlib, model_path
 
 DLIB_MATCH_THRESHOLD = 0.6
@@ -66,11 +67,11 @@ class DlibCNNDetector:
 
     def __call__(self, img: np.ndarray) -> list[Detection]:
         """Detect faces in one RGB image; best (highest confidence) first."""
-        return _detections(_cnn_detector()(_as_uint8(img), self.upsample))
+        return _detections(_cnn_detector()(to_uint8(img), self.upsample))
 
     def detect_batch(self, images: Sequence[np.ndarray], batch_size: int = 32) -> list[list[Detection]]:
         """Detect faces in many images; equal-size images run as dlib batches, mixed sizes one by one."""
-        arrays = [_as_uint8(img) for img in images]
+        arrays = [to_uint8(img) for img in images]
         if not arrays:
             return []
         if len({a.shape for a in arrays}) != 1:
@@ -81,7 +82,7 @@ class DlibCNNDetector:
 
 def landmarks68(img: np.ndarray, box: Sequence[float]) -> np.ndarray:
     """dlib's 68 iBUG landmarks of the face in ``box`` (x0, y0, x1, y1): (68, 2) float (x, y)."""
-    shape = _shape_predictor("landmarks68")(_as_uint8(img), _rect(box))
+    shape = _shape_predictor("landmarks68")(to_uint8(img), _rect(box))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
@@ -128,7 +129,7 @@ class FaceDescriptor:
 
     def __call__(self, img: np.ndarray, box: Sequence[float] | None = None) -> np.ndarray:
         """The (128,) float32 descriptor of the face in ``box`` (x0, y0, x1, y1) of an RGB image."""
-        arr = _as_uint8(img)
+        arr = to_uint8(img)
         if box is None:
             box = self.face_box(arr)
         shape = _shape_predictor("landmarks5")(arr, _rect(box))

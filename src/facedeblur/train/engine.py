@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import platform
+import random
 import subprocess
 import time
 from pathlib import Path
@@ -90,8 +91,6 @@ class Trainer:
         t = config.train
         torch.manual_seed(t.seed + self.rank)
         np.random.seed((t.seed + self.rank) % 2**32)
-        import random
-
         random.seed(t.seed + self.rank)
         self.generator = build_model(config.generator.name, **config.generator.args).to(self.device)
         self.discriminator = (
