@@ -4,6 +4,7 @@ import torch
 
 from facedeblur.blur import KernelBlurSettings, SampleSettings, synthesize
 from facedeblur.data import (
+    MixedDataset,
     OnTheFlyBlur,
     PairedFolder,
     RandomFlip,
@@ -154,3 +155,37 @@ def test_video_moments_returns_the_frames_of_each_blur(short_video, tmp_path):
     assert np.allclose(item["times"].numpy(), [0, 0.25, 0.5, 0.75, 1.0])
     with pytest.raises(InputError, match="N=7"):
         VideoMoments(out, num_frames=7)
+
+
+def test_crop_jitter_moves_and_scales_the_sharp_crop(faces):
+    plain = OnTheFlyBlur(faces, size=64, seed=3)
+    jittered = OnTheFlyBlur(faces, size=64, seed=3, jitter=0.2)
+    plain.set_epoch(0)
+    jittered.set_epoch(0)
+    sharp_plain, sharp_jittered = plain[0]["sharp"], jittered[0]["sharp"]
+    assert sharp_jittered.shape == sharp_plain.shape == (3, 64, 64)
+    assert not torch.equal(sharp_plain, sharp_jittered)
+    jittered.set_epoch(0)
+    assert torch.equal(jittered[0]["sharp"], sharp_jittered), "jitter follows the draw seed"
+    with pytest.raises(ValueError, match="jitter"):
+        OnTheFlyBlur(faces, size=64, jitter=1.0)
+
+
+def test_mixed_dataset_draws_the_secondary_at_the_asked_rate(faces, synth_root):
+    primary = OnTheFlyBlur(faces * 3, size=128, seed=0)
+    secondary = PairedFolder(synth_root, augment=["flip", "rot90"], seed=0)
+    ids = sorted(secondary[i]["id"] for i in range(len(secondary)))
+    mixed = MixedDataset(primary, secondary, fraction=0.4, seed=1)
+    assert len(mixed) == 12 + 8
+    mixed.set_epoch(1)
+    first_pass = [mixed[12 + i] for i in range(4)]
+    second_pass = [mixed[16 + i] for i in range(4)]
+    assert sorted(item["id"] for item in first_pass) == ids, "every secondary item before any repeats"
+    assert sorted(item["id"] for item in second_pass) == ids
+    assert mixed[0]["id"] == faces[0].stem
+    again = MixedDataset(primary, secondary, fraction=0.4, seed=1)
+    again.set_epoch(1)
+    assert all(torch.equal(again[12 + i]["blur"], first_pass[i]["blur"]) for i in range(4)), "draws replay"
+    assert len(MixedDataset(primary, secondary, fraction=0.1)) == 12 + 2
+    with pytest.raises(ValueError, match="fraction"):
+        MixedDataset(primary, secondary, fraction=1.0)

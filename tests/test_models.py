@@ -129,10 +129,10 @@ def test_nah_discriminator_gives_one_logit_per_image(size):
 
 
 def test_model_table_and_build_model():
-    assert set(MODELS) == {"deblurgan", "patchgan", "deepdeblur", "nah_discriminator"}
+    assert set(MODELS) == {"deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet"}
     model = build_model("deblurgan", n_blocks=1, ngf=4)
     assert isinstance(model, DeblurGANGenerator)
-    with pytest.raises(UsageError, match="deblurgan, deepdeblur, nah_discriminator, patchgan"):
+    with pytest.raises(UsageError, match="deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan"):
         build_model("unet")
     with pytest.raises(UsageError, match="'deepdeblur'") as info:
         build_model("deepdeblur", n_blocks=3)
@@ -163,3 +163,37 @@ def test_gradients_reach_every_parameter(name, kwargs, size, only_weights):
         assert torch.isfinite(p.grad).all(), pname
         if not only_weights or p.dim() > 1:
             assert p.grad.abs().sum() > 0, pname
+
+
+def test_nafnet_keeps_shape_and_starts_with_identity_blocks():
+    torch.manual_seed(0)
+    model = build_model("nafnet", width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1)).eval()
+    assert model.pad_multiple == 4
+    x = _image(2, 3, 36, 44)
+    with torch.no_grad():
+        y = model(x)
+        features = torch.randn(1, 8, 12, 12)
+        block = model.encoders[0][0]
+        assert torch.equal(block(features), features), "zero branch scales make a fresh block the identity"
+    assert y.shape == x.shape
+
+
+def test_nafnet_layer_norm_normalises_each_pixel_over_channels():
+    from facedeblur.models.nafnet import LayerNorm2d
+
+    x = torch.randn(2, 6, 5, 7) * 3 + 2
+    y = LayerNorm2d(6)(x)
+    assert torch.allclose(y.mean(1), torch.zeros(2, 5, 7), atol=1e-5)
+    assert torch.allclose(y.var(1, unbiased=False), torch.ones(2, 5, 7), atol=1e-3)
+
+
+def test_nafnet_gradients_reach_every_parameter_once_branches_open():
+    torch.manual_seed(0)
+    model = build_model("nafnet", width=8, enc_blocks=(1,), middle_blocks=1, dec_blocks=(1,)).train()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("beta", "gamma")):
+                p.fill_(0.5)
+    model(_image(2, 3, 16, 16)).sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name

@@ -10,7 +10,6 @@ import pytest
 
 from facedeblur.blur import resynthesize
 from facedeblur.cli import main
-from facedeblur.demo import run_demo
 from facedeblur.io import read_image, write_image
 
 
@@ -184,11 +183,6 @@ def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsy
     captured = capsys.readouterr()
     assert code == 1
     assert any("d1.mp4" in line and "fewer than the smallest window N=17" in line for line in captured.err.splitlines())
-
-
-def test_demo_writes_a_contact_sheet(tmp_path):
-    sheet = run_demo(tmp_path / "demo", count=2)
-    assert sheet.is_file() and read_image(sheet).shape[1] > 3 * 128
 
 
 def test_console_script_reports_errors_on_one_line(tmp_path):

@@ -12,10 +12,12 @@ import pytest
 import torch
 import yaml
 
+from facedeblur.blur import SampleSettings, synthesize
 from facedeblur.cli import main
 from facedeblur.errors import FaceDeblurError, InputError, UsageError
 from facedeblur.train import Trainer, load_config, preset_names, train
 from facedeblur.train.config import OptimConfig
+from facedeblur.train.data import build_datasets
 from facedeblur.train.schedule import lr_factor
 
 BIN = Path(sys.executable).parent
@@ -123,6 +125,30 @@ def test_one_step_per_adversarial_loss_reaches_every_parameter(tmp_path, lfw_tre
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
             if p.dim() > 1:  # biases right before an InstanceNorm get (numerically) zero gradient by design
                 assert p.grad.abs().sum() > 0, name
+
+
+def test_ema_leaves_the_random_initial_weights_behind_within_a_few_steps(tmp_path, lfw_tree):
+    cfg = load_config(tiny_config(tmp_path, lfw_tree, "none", steps=3, ema=0.999))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    initial = [p.detach().clone() for p in trainer.ema.parameters()]
+    trainer.fit()
+    averaged = [p.detach() for p in trainer.ema.parameters()]
+    trained = [p.detach() for p in trainer.generator.parameters()]
+    to_initial = sum(float((e - i).abs().sum()) for e, i in zip(averaged, initial))
+    to_trained = sum(float((e - g).abs().sum()) for e, g in zip(averaged, trained))
+    assert to_trained < 0.25 * to_initial
+
+
+def test_a_paired_folder_mixes_into_training_and_validation(tmp_path, lfw_tree):
+    pairs = tmp_path / "pairs"
+    synthesize(lfw_tree, pairs, SampleSettings(size=32), count=3, seed=0, progress=False)
+    cfg = load_config(tiny_config(tmp_path, lfw_tree, "none"),
+                      [f"data.mix_train={pairs}", f"data.mix_val={pairs}", "data.mix_fraction=0.5", "data.mix_val_count=2"])
+    train_set, val = build_datasets(cfg.data, seed=0)
+    lfw_only, lfw_val = build_datasets(load_config(tiny_config(tmp_path, lfw_tree, "none")).data, seed=0)
+    assert len(train_set) == 2 * len(lfw_only)
+    assert len(val) == len(lfw_val) + 2
+    assert {item["id"] for item in val[-2:]} <= {p.stem for p in (pairs / "blur").glob("*.png")}
 
 
 def test_multiscale_preset_trains_a_step(tmp_path, lfw_tree):

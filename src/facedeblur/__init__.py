@@ -6,6 +6,9 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
     kernel, record = blur.camera_shake_kernel(numpy_rng, output_size=128)
     blurred = blur.blur_image(sharp_chw, kernel)
     report = synthesize("faces/", "out/", SampleSettings(size=128), count=200, seed=3)
+    restored = deblur(read_image("face.png"), "generator.safetensors")          # the whole image
+    restored = deblur(read_image("photo.jpg"), "generator.safetensors", faces=True)  # each face
+    result = restore_faces(photo, load_model("generator.safetensors"))        # faces + per-face records
 """
 
 from . import blur
@@ -13,10 +16,12 @@ from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from .inference import Deblurrer, load_model
 from .io import read_image, write_image
+from .photo import FaceRestoreResult, deblur, restore_faces
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Deblurrer", "FaceDeblurError", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings", "SynthReport",
-    "UsageError", "__version__", "blur", "load_model", "read_image", "synthesize", "write_image",
+    "Deblurrer", "FaceDeblurError", "FaceRestoreResult", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings",
+    "SynthReport", "UsageError", "__version__", "blur", "deblur", "load_model", "read_image", "restore_faces", "synthesize",
+    "write_image",
 ]

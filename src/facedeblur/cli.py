@@ -117,15 +117,19 @@ def _run_synth(args) -> int:
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="blur a bundled example face several ways and write a contact sheet")
+    p = sub.add_parser("demo", help="blur a real face photo, restore it with the default model, write a sheet")
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
+    p.add_argument("--model", type=Path, default=None, help="weights to use (default: the shipped model)")
 
 
 def _run_demo(args) -> int:
     from .demo import run_demo
 
-    sheet = run_demo(args.out)
-    print(f"demo sheet: {sheet}")
+    result = run_demo(args.out, model=args.model)
+    print(f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> restored {result.restored_psnr:.2f} dB")
+    print(f"identity distance to the sharp face (dlib): blurry {result.blurry_identity:.3f} -> "
+          f"restored {result.restored_identity:.3f}")
+    print(f"wrote {result.blurry}, {result.restored}, {result.sheet}")
     return 0
 
 
@@ -161,16 +165,30 @@ def _add_deblur(sub) -> None:
     p = sub.add_parser("deblur", help="restore blurred images with a trained model")
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)")
-    p.add_argument("--model", type=Path, default=None, help="generator.safetensors written by facedeblur train")
+    p.add_argument("--model", type=Path, default=None, help="weights .safetensors (default: the shipped model); with --backend onnxruntime also a .onnx")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--tile", type=int, default=512, help="restore larger images in tiles of this side (0: never)")
+    p.add_argument("--backend", default="torch",
+                   help="torch | onnxruntime (default torch); onnxruntime also runs a .onnx --model")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: the backend's own)")
+    p.add_argument("--faces", action="store_true",
+                   help="restore only the detected faces and paste them back (default: the whole image)")
+    p.add_argument("--detector", default="mtcnn", help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
+    p.add_argument("--margin", type=float, default=0.5, help="with --faces: space around a face per side, as a fraction (0.5)")
+    p.add_argument("--min-face", type=int, default=32, help="with --faces: leave faces smaller than this many pixels (32)")
+    p.add_argument("--save-crops", type=Path, default=None, metavar="DIR",
+                   help="with --faces: write each face's crop before and after, and side by side, into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _run_deblur(args) -> int:
     from .restore import deblur_files
 
-    report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet)
+    report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet,
+                          faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
+                          save_crops=args.save_crops, backend=args.backend, threads=args.threads)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"restored {len(report.written)} image(s) into {args.out}")
     return _batch_exit(report.skipped)
 
@@ -181,7 +199,7 @@ def _add_evaluate(sub) -> None:
                        "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime.")
     p.add_argument("--data", type=Path, required=True, help="pairs folder (blur/, sharp/, manifest.jsonl for kernels)")
     p.add_argument("--method", dest="methods", action="append", required=True,
-                   help="blurry | wiener | richardson-lucy | unsharp | model:PATH (repeatable)")
+                   help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable)")
     p.add_argument("--detector", default="mtcnn", help="mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N pairs")
@@ -201,6 +219,24 @@ def _run_evaluate(args) -> int:
     return _batch_exit(result.skipped)
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch and image size)",
+                       description="Export a generator to ONNX, check it against torch, and write it atomically. "
+                       "Run it with: facedeblur deblur --backend onnxruntime --model MODEL.onnx")
+    p.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--model", type=Path, default=None, help="weights .safetensors (default: the shipped default model)")
+    p.add_argument("--size", type=int, default=128, help="side of the input the graph is traced on (default 128)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+
+
+def _run_export(args) -> int:
+    from .export import export_onnx
+
+    path = export_onnx(args.model, args.onnx, size=args.size, opset=args.opset)
+    print(f"wrote {path} (checked against torch)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``facedeblur`` command."""
     parser = argparse.ArgumentParser(prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation.")
@@ -210,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_deblur(sub)
     _add_evaluate(sub)
+    _add_export(sub)
     _add_demo(sub)
     return parser
 
@@ -220,7 +257,8 @@ def _version() -> str:
     return __version__
 
 
-COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "evaluate": _run_evaluate, "demo": _run_demo}
+COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "evaluate": _run_evaluate, "demo": _run_demo,
+            "export": _run_export}
 
 
 def main(argv: list[str] | None = None) -> int:

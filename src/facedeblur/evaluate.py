@@ -38,7 +38,7 @@ class Method:
 
 
 def build_method(spec: str, device: str = "cpu") -> Method:
-    """``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp`` or ``model:PATH``."""
+    """``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model) or ``model:PATH``."""
     if spec == "blurry":
         return Method("blurry", lambda blur, kernel: blur)
     if spec == "wiener":
@@ -47,13 +47,14 @@ def build_method(spec: str, device: str = "cpu") -> Method:
         return Method("richardson-lucy (oracle kernel)", lambda blur, kernel: richardson_lucy(blur, kernel), needs_kernel=True)
     if spec == "unsharp":
         return Method("unsharp mask", lambda blur, kernel: unsharp_mask(blur))
-    if spec.startswith("model:"):
+    if spec == "default" or spec.startswith("model:"):
         from .inference import load_model
 
-        path = Path(spec[len("model:"):])
+        path = None if spec == "default" else Path(spec[len("model:"):])
         deblurrer = load_model(path, device=device)
-        return Method(f"model {path.parent.name or path.stem}", lambda blur, kernel: deblurrer.deblur(blur))
-    raise UsageError(f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp or model:PATH")
+        name = "default model" if path is None else f"model {path.parent.name or path.stem}"
+        return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
+    raise UsageError(f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default or model:PATH")
 
 
 @dataclass

@@ -18,10 +18,11 @@ def crop_square(img: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
     return img[y0:y0 + side, x0:x0 + side]
 
 
-def resize(img: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+def resize(img: np.ndarray, size: int | tuple[int, int], clip: bool = True) -> np.ndarray:
     """Resize an (H, W, C) float image to ``size`` (square side or (height, width)).
 
-    Uses area averaging when shrinking (no aliasing) and bicubic when enlarging.
+    Uses area averaging when shrinking (no aliasing) and bicubic when enlarging. Float results
+    are clipped to [0, 1] unless ``clip`` is false (signed images such as differences).
     """
     height, width = (size, size) if isinstance(size, int) else size
     if (img.shape[0], img.shape[1]) == (height, width):
@@ -31,4 +32,4 @@ def resize(img: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     out = cv2.resize(img, (width, height), interpolation=interp)
     if out.ndim == 2:
         out = out[:, :, None]
-    return np.clip(out, 0.0, 1.0) if out.dtype != np.uint8 else out
+    return np.clip(out, 0.0, 1.0) if clip and out.dtype != np.uint8 else out

@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import FaceDeblurError
+from .errors import FaceDeblurError, UsageError
 from .io import image_to_tensor, tensor_to_image
 from .models.ops import final_output
 from .weights import load_network
+
+DEFAULT_MODEL_FILE = "default.safetensors"
+BACKENDS = ("torch", "onnxruntime")
 
 
 class Deblurrer:
     """A network ready to restore images; keeps every input's size.
 
     Args:
-        model: a generator taking and returning float RGB in [0, 1] (or a list, finest last).
+        model: a generator taking and returning float RGB in [0, 1] (or a list, finest last): an
+            ``nn.Module``, or any callable with a ``pad_multiple`` (e.g. ``onnx_runner.OnnxRunner``).
         device: ``cpu`` or ``cuda``.
         tile: restore images larger than this side tile by tile (0 = whole image at once).
         overlap: overlap of neighbouring tiles in pixels; seams are blended linearly.
         header: the weights header, kept for reports.
     """
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", tile: int = 0, overlap: int = 32, header: dict | None = None):
+    def __init__(self, model: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], device: str = "cpu",
+                 tile: int = 0, overlap: int = 32, header: dict | None = None):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.multiple = int(getattr(model, "pad_multiple", 1))
         if tile and tile <= 2 * overlap:
             raise FaceDeblurError(f"tile size {tile} must be larger than twice the overlap ({overlap})")
@@ -61,6 +68,16 @@ class Deblurrer:
                 weight[..., top:top + ph, left:left + pw] += w
         return out / weight
 
+    def deblur_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Restore several HWC images of one size in a single network call (e.g. face crops)."""
+        if not images:
+            return []
+        shapes = {img.shape for img in images}
+        if len(shapes) > 1:
+            raise FaceDeblurError(f"a batch needs images of one size, got {sorted(shapes)}")
+        x = torch.stack([image_to_tensor(_as_float(img)) for img in images])
+        return [tensor_to_image(y) for y in self._run(x)]
+
     def deblur(self, image):
         """Restore an image: HWC numpy (float in [0, 1] or uint8), or a CHW / NCHW tensor in [0, 1].
 
@@ -68,8 +85,7 @@ class Deblurrer:
         """
         is_numpy = isinstance(image, np.ndarray)
         if is_numpy:
-            arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
-            x = image_to_tensor(arr)[None]
+            x = image_to_tensor(_as_float(image))[None]
         else:
             x = image[None] if image.dim() == 3 else image
         if x.shape[-3] != 3:
@@ -82,6 +98,10 @@ class Deblurrer:
         return y[0] if image.dim() == 3 else y
 
 
+def _as_float(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
+
+
 def _starts(length: int, tile: int, step: int) -> list[int]:
     if length <= tile:
         return [0]
@@ -89,9 +109,60 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     return sorted({min(i * step, length - tile) for i in range(count)})
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu", tile: int = 0) -> Deblurrer:
-    """Load a deblurring model from a facedeblur safetensors file (its header names the architecture)."""
-    if path is None:
-        raise FaceDeblurError("no default model is shipped yet; pass the path of a trained generator.safetensors")
+def default_model_path() -> Path:
+    """The shipped default face deblurrer (``facedeblur/pretrained/default.safetensors``).
+
+    Raises ``FaceDeblurError`` when this installation lacks the file.
+    """
+    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / DEFAULT_MODEL_FILE))
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: the shipped default model is missing from this installation; "
+                              "reinstall facedeblur or pass --model")
+    return path
+
+
+def load_model(path: str | Path | None = None, device: str = "cpu", tile: int = 0, backend: str = "torch",
+               threads: int | None = None) -> Deblurrer:
+    """Load a deblurring model from a facedeblur safetensors file (its header names the architecture).
+
+    With no ``path``, the default model shipped inside the package (see MODEL_CARD.md).
+
+    Args:
+        path: weights (``.safetensors``), or for the onnxruntime backend also a ``.onnx`` file
+            written by ``facedeblur export``; a weights file is then exported in memory first.
+        device: ``cpu`` or ``cuda``.
+        tile: restore images larger than this side tile by tile (0 = whole image at once).
+        backend: ``torch`` or ``onnxruntime``.
+        threads: CPU threads. For onnxruntime the session's intra-op threads (default: one per
+            core); for torch this calls ``torch.set_num_threads``, which holds for the whole
+            process (default: torch's own setting is left alone).
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    if threads is not None and threads < 1:
+        raise UsageError(f"threads must be at least 1, got {threads}")
+    path = default_model_path() if path is None else Path(path)
+    if backend == "onnxruntime":
+        runner = _onnx_runner(path, device, threads)
+        return Deblurrer(runner, device=device, tile=tile, header=runner.header)
+    if path.suffix.lower() == ".onnx":
+        raise UsageError(f"{path}: an ONNX model runs with the onnxruntime backend, not torch")
+    if threads is not None:
+        torch.set_num_threads(threads)
     model, header = load_network(path)
     return Deblurrer(model, device=device, tile=tile, header=header)
+
+
+def _onnx_runner(path: Path, device: str, threads: int | None):
+    """An OnnxRunner for an ``.onnx`` file, or for weights exported to ONNX in memory."""
+    from .onnx_runner import OnnxRunner, import_onnxruntime
+
+    import_onnxruntime()  # fail before a costly export when it is missing
+    if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise FaceDeblurError(f"{path}: no such ONNX file")
+        return OnnxRunner(path.read_bytes(), threads=threads, device=device, name=str(path))
+    from .export import onnx_bytes
+
+    model, header = load_network(path)
+    return OnnxRunner(onnx_bytes(model, header), threads=threads, device=device, name=str(path))

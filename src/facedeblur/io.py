@@ -20,6 +20,10 @@ from .errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+# Larger images are refused: one is 1.2 GB as float32 RGB, far beyond any face photo.
+MAX_IMAGE_PIXELS = 100_000_000
+# JPEG start-of-frame markers (they carry the image size): C0-CF except DHT, JPG and DAC.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 class ImageConversionWarning(UserWarning):
@@ -57,17 +61,48 @@ def _check_complete(path: Path, data: bytes) -> None:
             raise InputError(path, "truncated PNG (no IEND chunk)")
 
 
-def decode_image(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from a PNG or JPEG header without decoding; None for other formats."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 9 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in _JPEG_SOF:
+            return int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 7:pos + 9], "big")
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length field
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return None
+
+
+def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and height * width > max_pixels:
+        raise InputError(path, f"{width}x{height} image ({height * width / 1e6:.0f} megapixels) is over the "
+                               f"{max_pixels / 1e6:.0f} megapixel limit; downscale it first")
+
+
+def decode_image(data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
 
     Grayscale is replicated to three channels, alpha is composited on white and 16-bit
     images are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``.
+    Images of more than ``max_pixels`` pixels are refused (PNG and JPEG before decoding).
     """
     path = Path(path)
     _check_complete(path, data)
+    size = _header_size(data)
+    if size is not None:
+        _check_pixels(path, *size, max_pixels)
     raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.size == 0:
         raise InputError(path, "not a readable image (corrupt file or unsupported format)")
+    _check_pixels(path, raw.shape[0], raw.shape[1], max_pixels)
     if raw.dtype == np.uint8:
         img = raw.astype(np.float32) / 255.0
     elif raw.dtype == np.uint16:
@@ -87,10 +122,11 @@ def decode_image(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1], dtype=np.float32)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read an image file as float32 RGB in [0, 1], shape (H, W, 3).
 
-    Raises ``InputError`` naming the file when it is missing, unreadable or not an image.
+    Raises ``InputError`` naming the file when it is missing, unreadable, not an image or
+    larger than ``max_pixels`` pixels (None: no limit beyond OpenCV's own).
     """
     path = Path(path)
     if not path.exists():
@@ -103,7 +139,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
     if not data:
         raise InputError(path, "empty file")
-    return decode_image(data, path)
+    return decode_image(data, path, max_pixels)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:

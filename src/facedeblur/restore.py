@@ -8,17 +8,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import FaceDeblurError, InputError
+from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from .faces.pasteback import DEFAULT_MARGIN
+from .faces.registry import build_detector
 from .inference import load_model
 from .io import IMAGE_EXTENSIONS, ImageConversionWarning, is_image_file, list_images, read_image, write_image
+from .photo import DEFAULT_MIN_FACE, FaceRestoreResult, restore_faces
+from .sheets import contact_sheet
 
 
 @dataclass
 class RestoreReport:
-    """Files written and one line per input that could not be restored."""
+    """Files written, one line per input that could not be restored, and notes (e.g. faces left out)."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
@@ -38,16 +43,63 @@ def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     return [(src, dst if dst.suffix.lower() in (".jpg", ".jpeg", ".png") else dst.with_suffix(".png")) for src, dst in pairs]
 
 
+def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
+    """Where the face crops of the image written to ``dst`` go: its path under ``out``, suffix as ``_jpg``."""
+    rel = dst.relative_to(out) if dst != out and dst.is_relative_to(out) else Path(dst.name)
+    return save_crops / rel.with_name(rel.name.replace(".", "_"))
+
+
+def _face_crops(folder: Path, result: FaceRestoreResult, sources: set[Path]) -> list[tuple[Path, object]]:
+    """(path, picture) of faceN_before.png, faceN_after.png and faceN_side_by_side.png per restored face."""
+    planned = []
+    for number, face in enumerate(result.faces, start=1):
+        if face.before is None:
+            continue
+        side = face.crop_box[2]
+        pictures = {"before": face.before, "after": face.after,
+                    "side_by_side": contact_sheet([[face.before, face.after]], ["before", "after"], cell=min(max(side, 128), 512))}
+        for kind, picture in pictures.items():
+            path = folder / f"face{number}_{kind}.png"
+            if path.resolve() in sources:
+                raise InputError(path, "face crop would overwrite an input; choose another --save-crops")
+            planned.append((path, picture))
+    return planned
+
+
+def _faces_restored(src: Path, result: FaceRestoreResult, min_face: int, report: RestoreReport) -> None:
+    """Raise when a photo had no face to restore; note the faces left out of one that had."""
+    if result.problem:
+        raise NoFaceError(src, f"{result.problem}; nothing written (without --faces the whole image is restored)")
+    if result.skipped:
+        report.notes.append(f"{src}: left {len(result.skipped)} of {len(result.faces)} faces as they were "
+                            f"(smaller than --min-face {min_face} px)")
+
+
 def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | None, device: str = "cpu",
-                 tile: int = 512, progress: bool = True) -> RestoreReport:
-    """Restore every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten."""
+                 tile: int = 512, progress: bool = True, faces: bool = False, detector: str = "mtcnn",
+                 margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE,
+                 save_crops: str | Path | None = None, backend: str = "torch",
+                 threads: int | None = None) -> RestoreReport:
+    """Restore every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
+
+    With ``faces``, only the detected faces of each photo are restored and pasted back
+    (``photo.restore_faces``); a photo without a usable face is reported and nothing is written
+    for it. ``save_crops`` (with ``faces``) is a folder that receives, per photo, each face's
+    crop before and after restoration and the two side by side. ``backend`` and ``threads`` go to
+    ``inference.load_model``.
+    """
     inputs, out = [Path(p) for p in inputs], Path(out)
+    if save_crops is not None and not faces:
+        raise UsageError("--save-crops needs --faces (face crops exist only when faces are restored)")
+    if margin < 0:
+        raise UsageError(f"--margin must be non-negative, got {margin}")
     missing = [p for p in inputs if not p.exists()]
     if missing:
         raise InputError(missing[0], "no such file or folder")
     pairs = _plan(inputs, out)
     sources = {p.resolve() for p, _ in pairs}
-    deblurrer = load_model(model, device=device, tile=tile)
+    deblurrer = load_model(model, device=device, tile=tile, backend=backend, threads=threads)
+    detect = build_detector(detector) if faces else None
     report = RestoreReport()
     for src, dst in tqdm(pairs, desc="deblur", unit="image", disable=not progress):
         try:
@@ -58,7 +110,15 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ImageConversionWarning)
                 image = read_image(src)
-            write_image(dst, deblurrer.deblur(image))
+            if faces:
+                result = restore_faces(image, deblurrer, detect, margin=margin, min_face=min_face)
+                _faces_restored(src, result, min_face, report)
+                crops = _face_crops(_crops_folder(Path(save_crops), dst, out), result, sources) if save_crops else []
+                write_image(dst, result.image)
+                for path, picture in crops:
+                    write_image(path, picture)
+            else:
+                write_image(dst, deblurrer.deblur(image))
             report.written.append(dst)
         except (InputError, FaceDeblurError) as exc:
             report.skipped.append(str(exc))

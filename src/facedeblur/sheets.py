@@ -29,10 +29,12 @@ def _put_text(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> No
     cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
-def contact_sheet(rows: list[list[np.ndarray]], titles: list[str] | None = None, cell: int = 160, gap: int = 4) -> np.ndarray:
+def contact_sheet(rows: list[list[np.ndarray]], titles: list[str] | None = None, cell: int = 160, gap: int = 4,
+                  captions: list[list[str]] | None = None) -> np.ndarray:
     """Lay out rows of float RGB images as one sheet with optional column titles.
 
-    Every image is resized to ``cell`` x ``cell``; the result is a uint8 RGB image.
+    Every image is resized to ``cell`` x ``cell``; ``captions`` (one list per row, one text per
+    image) are written across the bottom of the images. The result is a uint8 RGB image.
     """
     if not rows:
         raise ValueError("a contact sheet needs at least one row")
@@ -49,4 +51,6 @@ def contact_sheet(rows: list[list[np.ndarray]], titles: list[str] | None = None,
         for c, img in enumerate(row):
             left = gap + c * (cell + gap)
             sheet[top:top + cell, left:left + cell] = to_uint8(resize(np.asarray(img, dtype=np.float32), cell)[:, :, :3])
+            if captions and r < len(captions) and c < len(captions[r]):
+                _put_text(sheet, captions[r][c], left + 4, top + cell - 8, 0.8 * scale)
     return sheet

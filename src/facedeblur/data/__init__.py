@@ -13,13 +13,14 @@ from .augment import (
     build_augmentations,
     scale_saturation,
 )
+from .mixed import MixedDataset
 from .moments import VideoMoments, read_manifest
 from .onthefly import OnTheFlyBlur
 from .paired import PairedFolder, find_pairs
 from .seeding import DrawSeeder
 
 __all__ = [
-    "AUGMENTATIONS", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "OnTheFlyBlur", "PairedFolder",
+    "AUGMENTATIONS", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "MixedDataset", "OnTheFlyBlur", "PairedFolder",
     "RandomCrop", "RandomFlip", "RandomRescale", "RandomRot90", "SaturationJitter", "VideoMoments",
     "build_augmentations", "find_pairs", "read_manifest", "scale_saturation",
 ]

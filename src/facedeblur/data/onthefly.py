@@ -19,7 +19,9 @@ class OnTheFlyBlur(SeededDataset):
     """Blur sharp face images as they are drawn, with the same degradations as ``facedeblur synth``.
 
     Each image is cropped to its largest centred square and resized to ``size`` (pass faces
-    already cropped, e.g. a ``synth --crop face`` sharp folder or aligned LFW/CelebA). Items
+    already cropped, e.g. a ``synth --crop face`` sharp folder or aligned LFW/CelebA). With
+    ``jitter`` j > 0 the square's side is drawn from [1 - j, 1] of that and its place at random
+    inside it, so a model learns to tolerate the framing noise of a face detector. Items
     are dicts with ``blur``, ``sharp`` (3, size, size) and ``id``. Draws are reproducible
     per seed, epoch and worker and differ between draws (see ``DrawSeeder``).
     """
@@ -31,8 +33,12 @@ class OnTheFlyBlur(SeededDataset):
         settings: KernelBlurSettings = KernelBlurSettings(),
         augment: Compose | list | None = None,
         seed: int = 0,
+        jitter: float = 0.0,
     ):
         super().__init__(augment, seed)
+        if not 0.0 <= jitter < 1.0:
+            raise ValueError(f"crop jitter must lie in [0, 1), got {jitter}")
+        self.jitter = jitter
         self.files = list(root) if isinstance(root, list) else list_images(root)
         if not self.files:
             raise InputError(root, "no images found")
@@ -46,9 +52,18 @@ class OnTheFlyBlur(SeededDataset):
         path = self.files[index]
         img = read_image(path)
         box = center_square_box(img.shape[0], img.shape[1])
-        if box[2] * MAX_UPSCALE < self.size:
+        if box[2] * (1.0 - self.jitter) * MAX_UPSCALE < self.size:
             raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, too small for {self.size} px samples")
-        sharp = image_to_tensor(resize(crop_square(img, box), self.size))
         rng, gen = self.draw(index)
+        if self.jitter:
+            box = _jittered(box, rng.uniform(1.0 - self.jitter, 1.0), rng.uniform(size=2))
+        sharp = image_to_tensor(resize(crop_square(img, box), self.size))
         blurred, _, _ = random_kernel_blur(sharp, rng, self.settings)
         return self.finish({"blur": blurred, "sharp": sharp, "id": path.stem}, gen)
+
+
+def _jittered(box: tuple[int, int, int], scale: float, place) -> tuple[int, int, int]:
+    """A square of ``scale`` times the side of ``box``, at relative position ``place`` inside it."""
+    left, top, side = box
+    inner = max(1, int(round(side * scale)))
+    return left + int(place[0] * (side - inner)), top + int(place[1] * (side - inner)), inner

@@ -10,12 +10,14 @@ from ..errors import UsageError
 from . import ops
 from .deblurgan import DeblurGANGenerator, PatchGANDiscriminator, receptive_field
 from .deepdeblur import DeepDeblur, NahDiscriminator
+from .nafnet import NAFNet
 
 MODELS: dict[str, type[nn.Module]] = {
     "deblurgan": DeblurGANGenerator,
     "patchgan": PatchGANDiscriminator,
     "deepdeblur": DeepDeblur,
     "nah_discriminator": NahDiscriminator,
+    "nafnet": NAFNet,
 }
 
 
@@ -37,5 +39,5 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 __all__ = [
     "MODELS", "build_model", "ops", "receptive_field",
-    "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator",
+    "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator", "NAFNet",
 ]

@@ -31,12 +31,13 @@ def _gaussian_taps(sigma: float, dtype: torch.dtype, device: torch.device) -> to
 def gaussian_downsample(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Blur (N, C, H, W) with a separable Gaussian (reflect padding), then keep every other pixel."""
     taps = _gaussian_taps(sigma, x.dtype, x.device)
-    c, r = x.shape[1], taps.numel() // 2
-    horizontal = taps.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    vertical = taps.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), horizontal, groups=c)
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), vertical, groups=c)
-    return y[..., ::2, ::2]
+    r = taps.numel() // 2
+    # Each channel as its own single-channel image: the kernels' shapes do not depend on the
+    # input, which keeps ONNX export with dynamic sizes possible.
+    planes = x.reshape(-1, 1, *x.shape[-2:])
+    y = F.conv2d(F.pad(planes, (r, r, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), taps.view(1, 1, -1, 1))
+    return y.reshape(x.shape)[..., ::2, ::2]
 
 
 def gaussian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:

@@ -25,6 +25,10 @@ class DataConfig:
     ``kind: onthefly`` blurs the sharp faces under ``train`` as they are drawn and, when
     ``val`` is empty, holds out ``val_fraction`` of the person folders for validation;
     ``kind: paired`` reads ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro).
+    ``jitter`` randomises the on-the-fly crop (see ``OnTheFlyBlur``). ``mix_train`` names a
+    paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
+    ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
+    the validation samples.
     """
 
     kind: str = "onthefly"
@@ -41,6 +45,11 @@ class DataConfig:
     augment: list = field(default_factory=lambda: ["flip"])
     workers: int = 0
     limit: int = 0
+    jitter: float = 0.0
+    mix_train: str = ""
+    mix_val: str = ""
+    mix_fraction: float = 0.25
+    mix_val_count: int = 0
 
 
 @dataclass

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.synth import assign_splits
-from ..data import OnTheFlyBlur, PairedFolder
+from ..data import MixedDataset, OnTheFlyBlur, PairedFolder
 from ..errors import InputError, UsageError
 from ..io import list_images
 from .config import DataConfig
@@ -58,10 +58,19 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             train_files = [train_files[i] for i in sorted(rng.permutation(len(train_files))[: cfg.limit])]
         if not train_files or not val_files:
             raise InputError(train_root, "not enough people for a train/validation split")
-        train = OnTheFlyBlur(train_files, cfg.size, settings, augment=_augment(cfg), seed=seed)
+        train = OnTheFlyBlur(train_files, cfg.size, settings, augment=_augment(cfg), seed=seed, jitter=cfg.jitter)
         val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
     val_ds.set_epoch(0)
     val = [val_ds[i] for i in range(min(cfg.val_count, len(val_ds)))]
+    if cfg.mix_train:
+        train = MixedDataset(train, PairedFolder(cfg.mix_train, augment=_augment(cfg), seed=seed + 2), cfg.mix_fraction,
+                             seed=seed + 3)
+    if cfg.mix_val and cfg.mix_val_count:
+        mix_val = PairedFolder(cfg.mix_val)
+        mix_val.set_epoch(0)
+        # Evenly spaced, so every validation clip is represented, not only the first.
+        picks = sorted({int(i) for i in np.linspace(0, len(mix_val) - 1, min(cfg.mix_val_count, len(mix_val)))})
+        val += [mix_val[i] for i in picks]
     return train, val
 
 

@@ -227,9 +227,12 @@ class Trainer:
         self.opt_g.step()
         self.sched_g.step()
         if self.ema is not None:
+            # Warm-up: an average over the first steps must not keep the random initial weights
+            # (0.999 ** 600 is still 55% of them); the decay grows to train.ema as steps accrue.
+            decay = min(self.cfg.train.ema, (1.0 + self.step) / (10.0 + self.step))
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), self.generator.parameters()):
-                    e.lerp_(p, 1.0 - self.cfg.train.ema)
+                    e.lerp_(p, 1.0 - decay)
         losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
         return losses
 
@@ -272,14 +275,22 @@ class Trainer:
         if self.main:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self._state())
 
-    def export(self) -> Path:
-        """Write the generator (EMA weights when enabled) as ``generator.safetensors`` with its header."""
+    def export(self, metrics: dict | None = None) -> Path:
+        """Write the generator (EMA weights when enabled) as ``generator.safetensors`` with its header.
+
+        ``metrics`` are those of these weights (the last validation); the header also keeps the best.
+        """
         net = self.ema or self.generator
+        d = self.cfg.data
+        data = {"kind": d.kind, "train": d.train, "size": d.size, "crop": d.crop, "jitter": d.jitter,
+                "validation": {"val": d.val, "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed},
+                "blur": {"max_length": d.max_length, "exposure": list(d.exposure), "gamma": 2.2,
+                         "noise_scale": d.noise_scale, "jpeg_quality": list(d.jpeg_quality) if d.jpeg_quality else None}}
+        if d.mix_train:
+            data["mix"] = {"train": d.mix_train, "fraction": d.mix_fraction}
         return save_weights(
             self.run_dir / "generator.safetensors", net, self.cfg.generator.name, self.cfg.generator.args,
-            data={"kind": self.cfg.data.kind, "train": self.cfg.data.train, "size": self.cfg.data.size,
-                  "blur": {"max_length": self.cfg.data.max_length, "exposure": list(self.cfg.data.exposure), "gamma": 2.2}},
-            metrics=self.best, steps=self.step, preset=self.cfg.name,
+            data=data, metrics=metrics or {}, best=self.best, steps=self.step, preset=self.cfg.name,
         )
 
     def fit(self, until: int | None = None) -> dict:
@@ -310,7 +321,7 @@ class Trainer:
                 self.save()
         bar.close()
         if self.main and self.step == t.steps:
-            self.export()
+            self.export(last_val)
         if self.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

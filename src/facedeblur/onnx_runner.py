@@ -1,0 +1,78 @@
+"""Running an exported generator with onnxruntime, behind the same call as a torch model.
+
+An ``OnnxRunner`` is what ``Deblurrer`` needs from a network: it is called on an NCHW float
+tensor whose sides are multiples of ``pad_multiple`` and returns the restored NCHW tensor, so
+padding, tiling and batching stay in ``Deblurrer``. ``pad_multiple`` and the weights header
+come from the model's metadata (key ``facedeblur``), which ``export.export_onnx`` writes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from .errors import FaceDeblurError, UsageError
+from .weights import HEADER_KEY
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def import_onnxruntime():
+    """The ``onnxruntime`` module, or a one-line error saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise FaceDeblurError("the onnxruntime backend needs onnxruntime: pip install onnxruntime "
+                              "(or use the torch backend)") from None
+    return onnxruntime
+
+
+class OnnxRunner:
+    """An onnxruntime session over a facedeblur ONNX model, callable like the generator it came from.
+
+    Args:
+        model: the serialized ONNX model (bytes of a ``.onnx`` file).
+        threads: onnxruntime's intra-op threads (None: onnxruntime's default, one per core).
+        device: ``cpu``, or ``cuda`` where onnxruntime was built with CUDA.
+        name: how errors name the model (e.g. its path).
+    """
+
+    def __init__(self, model: bytes, threads: int | None = None, device: str = "cpu", name: str = "ONNX model"):
+        ort = import_onnxruntime()
+        provider = PROVIDERS.get(str(device).split(":")[0])
+        if provider not in ort.get_available_providers():
+            raise UsageError(f"this onnxruntime cannot run on {device!r} "
+                             f"(it has {', '.join(ort.get_available_providers())})")
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(model, options, providers=[provider])
+        except Exception as exc:  # onnxruntime's own exception types derive from Exception only
+            raise FaceDeblurError(f"{name}: onnxruntime cannot load it ({_first_line(exc)})") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        if HEADER_KEY not in metadata:
+            raise FaceDeblurError(f"{name}: ONNX model carries no facedeblur header; make it with `facedeblur export`")
+        try:
+            self.header = json.loads(metadata[HEADER_KEY])
+        except json.JSONDecodeError:
+            raise FaceDeblurError(f"{name}: its facedeblur header is not valid JSON") from None
+        self.pad_multiple = int(self.header.get("pad_multiple", 1))
+        self.input_name = self.session.get_inputs()[0].name
+        self.name = name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Restore (N, 3, H, W) float in [0, 1], H and W multiples of ``pad_multiple``; returns a CPU tensor."""
+        feed = {self.input_name: x.detach().float().cpu().contiguous().numpy()}
+        try:
+            output = self.session.run(None, feed)[0]
+        except Exception as exc:  # see __init__
+            raise FaceDeblurError(f"{self.name}: onnxruntime failed on a {tuple(x.shape)} input "
+                                  f"({_first_line(exc)})") from None
+        return torch.from_numpy(output)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
