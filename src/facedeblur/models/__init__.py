@@ -10,6 +10,7 @@ from ..errors import UsageError
 from . import ops
 from .deblurgan import DeblurGANGenerator, PatchGANDiscriminator, receptive_field
 from .deepdeblur import DeepDeblur, NahDiscriminator
+from .deform import ModulatedDeformConv2d, modulated_deform_conv2d
 from .nafnet import NAFNet
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -40,4 +41,5 @@ def build_model(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "MODELS", "build_model", "ops", "receptive_field",
     "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator", "NAFNet",
+    "ModulatedDeformConv2d", "modulated_deform_conv2d",
 ]
