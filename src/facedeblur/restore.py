@@ -98,8 +98,9 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
         raise InputError(missing[0], "no such file or folder")
     pairs = _plan(inputs, out)
     sources = {p.resolve() for p, _ in pairs}
-    deblurrer = load_model(model, device=device, tile=tile, backend=backend, threads=threads)
+    # The detector first: a wrong name is reported before a model is loaded (or exported to ONNX).
     detect = build_detector(detector) if faces else None
+    deblurrer = load_model(model, device=device, tile=tile, backend=backend, threads=threads)
     report = RestoreReport()
     for src, dst in tqdm(pairs, desc="deblur", unit="image", disable=not progress):
         try:
