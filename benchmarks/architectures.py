@@ -15,7 +15,6 @@ gives PSNR gain over the blurry input per millisecond.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
@@ -23,7 +22,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from speed import seconds_per_call  # the sibling script benchmarks/speed.py
+
 from facedeblur.faces.dlib_faces import FaceDescriptor, identity_distance
+from facedeblur.inference import Deblurrer
 from facedeblur.io import tensor_to_image
 from facedeblur.metrics import psnr, ssim
 from facedeblur.models.ops import final_output
@@ -35,16 +37,9 @@ def time_per_face(model: torch.nn.Module, threads: int = 2, repeats: int = 20) -
     """Median milliseconds for one 128x128 face (batch 1) with torch on ``threads`` threads."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    x = torch.rand(1, 3, 128, 128)
-    times = []
-    with torch.no_grad():
-        for i in range(repeats + 3):
-            start = time.perf_counter()
-            model(x)
-            if i >= 3:
-                times.append(time.perf_counter() - start)
+    seconds = seconds_per_call(Deblurrer(model), batch=1, size=128, warmup=3, repeats=repeats)
     torch.set_num_threads(previous)
-    return 1000.0 * statistics.median(times)
+    return 1000.0 * seconds
 
 
 def gmacs(model: torch.nn.Module) -> float:

@@ -35,7 +35,8 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def _seconds_per_call(deblurrer: Deblurrer, batch: int, size: int, warmup: int, repeats: int) -> float:
+def seconds_per_call(deblurrer: Deblurrer, batch: int, size: int, warmup: int, repeats: int) -> float:
+    """Median seconds of one ``deblur`` call on a batch of ``batch`` random size x size images, after warm-up."""
     x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
     for _ in range(warmup):
         deblurrer.deblur(x)
@@ -88,7 +89,7 @@ def main() -> None:
             for threads in args.threads:
                 deblurrer = _deblurrer(net, net_header, backend, threads, args.size, cache)
                 for batch in args.batches:
-                    seconds = _seconds_per_call(deblurrer, batch, args.size, args.warmup, args.repeats)
+                    seconds = seconds_per_call(deblurrer, batch, args.size, args.warmup, args.repeats)
                     speed[label, backend, threads, batch] = batch / seconds
                     print(f"  {label} {backend} threads={threads} batch={batch}: {1000 * seconds / batch:.1f} ms/face",
                           flush=True)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import FaceDeblurError, UsageError
-from .io import image_to_tensor, tensor_to_image
+from .io import image_to_tensor, tensor_to_image, to_float32
 from .models.ops import final_output
 from .weights import load_network
 
@@ -75,7 +75,7 @@ class Deblurrer:
         shapes = {img.shape for img in images}
         if len(shapes) > 1:
             raise FaceDeblurError(f"a batch needs images of one size, got {sorted(shapes)}")
-        x = torch.stack([image_to_tensor(_as_float(img)) for img in images])
+        x = torch.stack([image_to_tensor(to_float32(img)) for img in images])
         return [tensor_to_image(y) for y in self._run(x)]
 
     def deblur(self, image):
@@ -85,7 +85,7 @@ class Deblurrer:
         """
         is_numpy = isinstance(image, np.ndarray)
         if is_numpy:
-            x = image_to_tensor(_as_float(image))[None]
+            x = image_to_tensor(to_float32(image))[None]
         else:
             x = image[None] if image.dim() == 3 else image
         if x.shape[-3] != 3:
@@ -96,10 +96,6 @@ class Deblurrer:
         if is_numpy:
             return tensor_to_image(y[0])
         return y[0] if image.dim() == 3 else y
-
-
-def _as_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:

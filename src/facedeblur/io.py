@@ -149,6 +149,13 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
+def to_float32(img: np.ndarray) -> np.ndarray:
+    """uint8 image to float32 in [0, 1]; a float image is returned as float32 (not copied when it is already)."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    return img.astype(np.float32, copy=False)
+
+
 def encode_png(img: np.ndarray) -> bytes:
     """Encode a float RGB (H, W, 3) or grayscale (H, W) image in [0, 1], or uint8, as PNG bytes."""
     arr = to_uint8(img)

@@ -14,6 +14,7 @@ from .faces.pasteback import DEFAULT_MARGIN, crop_with_padding, face_crop_box, f
 from .faces.registry import build_detector
 from .imageops import resize
 from .inference import Deblurrer, load_model
+from .io import to_float32
 
 # Faces are searched on a copy whose longer side is at most this (detectors find faces of 20+ px).
 DETECT_MAX_SIDE = 1600
@@ -115,7 +116,7 @@ def restore_faces(image: np.ndarray, deblurrer: Deblurrer, detector: str | Calla
     """
     if image.ndim != 3 or image.shape[2] != 3 or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
         raise FaceDeblurError(f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}")
-    image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32, copy=False)
+    image = to_float32(image)
     if margin < 0:
         raise FaceDeblurError(f"margin must be non-negative, got {margin}")
     detect = build_detector(detector) if isinstance(detector, str) else detector
