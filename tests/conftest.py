@@ -49,3 +49,34 @@ def lfw_tree(tmp_path, lfw_people) -> Path:
 def short_video(data_dir) -> Path:
     """A real 16-frame, 512x512 talking-face clip."""
     return data_dir / "videos" / "liveportrait" / "d1.mp4"
+
+
+@pytest.fixture(scope="session")
+def lpips_files(tmp_path_factory):
+    """LPIPS weight files (AlexNet backbone, linear heads) made here with random values: the real
+    loading code runs, without the official weights that these machines cannot download."""
+    import torch
+
+    from facedeblur.metrics.lpips import ALEX_CHANNELS, AlexNetFeatures
+
+    root = tmp_path_factory.mktemp("lpips")
+    torch.manual_seed(0)
+    backbone = AlexNetFeatures().state_dict()
+    backbone["classifier.6.bias"] = torch.zeros(1000)  # torchvision's file also holds the classifier
+    torch.save(backbone, root / "alexnet-owt-7be5be79.pth")
+    lins = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(ALEX_CHANNELS)}
+    torch.save(lins, root / "alex.pth")
+    return root / "alexnet-owt-7be5be79.pth", root / "alex.pth"
+
+
+@pytest.fixture(scope="session")
+def moments_root(tmp_path_factory, short_video) -> Path:
+    """A frames-mode synth output (train and val splits of one real clip's windows), FMR cached."""
+    from facedeblur.blur import KernelBlurSettings, SampleSettings, synthesize
+
+    out = tmp_path_factory.mktemp("moments") / "synth"
+    settings = SampleSettings(mode="frames", size=64, crop="face", margin=0.7, frame_counts=(5, 7),
+                              blur=KernelBlurSettings(noise_scale=0.0))
+    synthesize(short_video, out / "train", settings, count=6, seed=1, progress=False)
+    synthesize(short_video, out / "val", settings, count=3, seed=2, progress=False)
+    return out

@@ -1,10 +1,12 @@
-"""CFMD-GAN building blocks: mapping network, channel attention and the ContAda block."""
+"""CFMD-GAN networks: mapping network, channel attention, ContAda block, generator, U-Net discriminator."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from facedeblur.models.cfmd import ChannelAttention, ContAdaBlock, MappingNetwork
+from facedeblur.models import UNetDiscriminator, build_model
+from facedeblur.models.cfmd import BLOCK_KINDS, CFMDGenerator, ChannelAttention, ContAdaBlock, MappingNetwork
 
 
 def _x(seed: int = 0, n: int = 2, c: int = 8, h: int = 12, w: int = 10) -> torch.Tensor:
@@ -18,6 +20,12 @@ def test_mapping_network_shape_and_dependence_on_u():
     assert maps.shape == (4, 16, 6, 5)
     assert not torch.allclose(maps[0], maps[1])
     torch.testing.assert_close(maps[2], maps[3], rtol=0, atol=0)
+
+
+def test_mapping_network_keeps_u_visible_through_its_layers():
+    torch.manual_seed(0)
+    maps = MappingNetwork(channels=64, layers=8)(torch.linspace(0, 1, 11), (1, 1)).flatten(1)
+    assert float(maps.std(dim=0).mean()) > 0.02, "the control map must change with u from the first step"
 
 
 def test_channel_attention_shape_and_range():
@@ -65,3 +73,70 @@ def test_contada_gradients_reach_every_parameter():
         assert param.grad is not None, name
         assert torch.isfinite(param.grad).all(), name
         assert param.grad.abs().sum() > 0, name
+
+
+# ---------------------------------------------------------------- generator and discriminator
+
+
+def _tiny_generator(**kwargs) -> CFMDGenerator:
+    torch.manual_seed(0)
+    return CFMDGenerator(channels=8, blocks=1, control_channels=8, mapping_layers=2, **kwargs).eval()
+
+
+def _trained_like(net: torch.nn.Module) -> torch.nn.Module:
+    """Give the zero-initialised offset/mask convs small weights, as training would."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if "offset_conv" in name or "mask_conv" in name:
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+    return net
+
+
+def test_generator_outputs_three_scales_for_any_size():
+    net = _tiny_generator()
+    blur = torch.rand(2, 3, 30, 22)
+    outs = net(blur, torch.tensor([0.0, 1.0]))
+    assert [tuple(o.shape) for o in outs] == [(2, 3, 8, 6), (2, 3, 15, 11), (2, 3, 30, 22)]
+    assert net(blur)[-1].shape == blur.shape, "u defaults to the centre moment"
+
+
+def test_generator_is_deterministic_for_a_fixed_u_and_differs_across_u():
+    net = _trained_like(_tiny_generator())
+    blur = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        a = net(blur, torch.tensor([0.2]))[-1]
+        b = net(blur, torch.tensor([0.2]))[-1]
+        c = net(blur, torch.tensor([0.9]))[-1]
+        centre = net(blur)[-1]
+        half = net(blur, 0.5)[-1]
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (a - c).abs().max() > 1e-4
+    torch.testing.assert_close(centre, half, rtol=0, atol=0)
+
+
+def test_generator_block_kinds_and_errors():
+    sizes = {kind: sum(p.numel() for p in _tiny_generator(block=kind).parameters()) for kind in BLOCK_KINDS}
+    assert len(set(sizes.values())) == 3, "each ablation changes the blocks"
+    blur = torch.rand(1, 3, 16, 16)
+    for kind in BLOCK_KINDS:
+        assert _tiny_generator(block=kind)(blur, 0.3)[-1].shape == blur.shape
+    with pytest.raises(ValueError, match="unknown ContAda block kind"):
+        _tiny_generator(block="dcn")
+    with pytest.raises(ValueError, match="u must have shape"):
+        _tiny_generator()(blur, torch.tensor([0.1, 0.2]))
+    assert isinstance(build_model("cfmd", channels=8, blocks=1), CFMDGenerator)
+
+
+def test_unet_discriminator_heads():
+    torch.manual_seed(0)
+    disc = UNetDiscriminator(channels=8, levels=3)
+    blur, image = torch.rand(2, 3, 32, 24), torch.rand(2, 3, 32, 24)
+    out = disc(blur, image)
+    assert out.global_logits.shape == (2, 1)
+    assert out.pixel_logits.shape == (2, 1, 32, 24)
+    assert out.u.shape == (2, 1, 32, 24)
+    assert bool(((out.u > 0) & (out.u < 1)).all())
+    assert not torch.allclose(disc(blur, image.flip(-1)).pixel_logits, out.pixel_logits), "the image matters"
+    with pytest.raises(ValueError, match="multiples of 8"):
+        disc(torch.rand(1, 3, 20, 20), torch.rand(1, 3, 20, 20))

@@ -21,7 +21,7 @@ from facedeblur.metrics.identity import (
     verification_accuracy,
 )
 from facedeblur.metrics.image import psnr, ssim
-from facedeblur.metrics.lpips import ALEX_CHANNELS, LPIPS, AlexNetFeatures
+from facedeblur.metrics.lpips import LPIPS
 from facedeblur.metrics.msssim import ms_ssim
 
 
@@ -183,18 +183,6 @@ def test_frechet_distance():
 
 
 # ---------------------------------------------------------------- LPIPS
-@pytest.fixture(scope="module")
-def lpips_files(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lpips")
-    torch.manual_seed(0)
-    backbone = AlexNetFeatures().state_dict()
-    backbone["classifier.6.bias"] = torch.zeros(1000)  # torchvision's file also holds the classifier
-    torch.save(backbone, root / "alexnet-owt-7be5be79.pth")
-    lins = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(ALEX_CHANNELS)}
-    torch.save(lins, root / "alex.pth")
-    return root / "alexnet-owt-7be5be79.pth", root / "alex.pth"
-
-
 def test_lpips_properties(lpips_files, face):
     metric = LPIPS(backbone_path=lpips_files[0], linear_path=lpips_files[1])
     x = _t(face)[..., :128, :128]

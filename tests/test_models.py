@@ -129,10 +129,10 @@ def test_nah_discriminator_gives_one_logit_per_image(size):
 
 
 def test_model_table_and_build_model():
-    assert set(MODELS) == {"deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet"}
+    assert set(MODELS) == {"deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet", "cfmd", "unet_discriminator"}
     model = build_model("deblurgan", n_blocks=1, ngf=4)
     assert isinstance(model, DeblurGANGenerator)
-    with pytest.raises(UsageError, match="deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan"):
+    with pytest.raises(UsageError, match="cfmd, deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan, unet_discriminator"):
         build_model("unet")
     with pytest.raises(UsageError, match="'deepdeblur'") as info:
         build_model("deepdeblur", n_blocks=3)

@@ -9,6 +9,7 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
     restored = deblur(read_image("face.png"), "generator.safetensors")          # the whole image
     restored = deblur(read_image("photo.jpg"), "generator.safetensors", faces=True)  # each face
     result = restore_faces(photo, load_model("generator.safetensors"))        # faces + per-face records
+    frames = moments(read_image("blurry_face.png"), n=7)                      # 7 sharp moments (CFMD-GAN)
 """
 
 from . import blur
@@ -16,12 +17,13 @@ from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from .inference import Deblurrer, load_model
 from .io import read_image, write_image
+from .moments import MomentRestorer, load_moments_model, moments
 from .photo import FaceRestoreResult, deblur, restore_faces
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Deblurrer", "FaceDeblurError", "FaceRestoreResult", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings",
+    "Deblurrer", "FaceDeblurError", "MomentRestorer", "load_moments_model", "moments", "FaceRestoreResult", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings",
     "SynthReport", "UsageError", "__version__", "blur", "deblur", "load_model", "read_image", "restore_faces", "synthesize",
     "write_image",
 ]

@@ -193,13 +193,51 @@ def _run_deblur(args) -> int:
     return _batch_exit(report.skipped)
 
 
+def _add_moments(sub) -> None:
+    p = sub.add_parser("moments", help="restore every sharp moment of blurry faces (CFMD-GAN): frames, GIF, MP4, strip",
+                       description="Restore N sharp moments of each blurry face with one CFMD-GAN generator steered by "
+                       "u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and moments.json.")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="output folder (one input: its moments go here; several: one sub-folder each)")
+    p.add_argument("--frames", type=int, default=7, help="how many moments, at u = 0 .. 1 evenly (default 7)")
+    p.add_argument("--u", type=float, action="append", default=None,
+                   help="restore the moment at this u in [0, 1] instead (repeatable; --u 0.5 is the centre)")
+    p.add_argument("--model", type=Path, default=None, help="CFMD-GAN weights .safetensors (default: the shipped model)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--faces", action="store_true",
+                   help="restore only the detected faces of each photo and paste them back (default: the whole image)")
+    p.add_argument("--detector", default="mtcnn", help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
+    p.add_argument("--margin", type=float, default=0.5, help="with --faces: space around a face per side, as a fraction (0.5)")
+    p.add_argument("--min-face", type=int, default=32, help="with --faces: leave faces smaller than this many pixels (32)")
+    p.add_argument("--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)")
+    p.add_argument("--no-bounce", action="store_true", help="play the moments forwards only (default: forwards and back)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_moments(args) -> int:
+    from .moments_files import moments_files
+
+    report = moments_files(args.inputs, args.out, n=args.frames, u=args.u, model=args.model, device=args.device,
+                           faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
+                           fps=args.fps, bounce=not args.no_bounce, progress=not args.quiet)
+    print(f"wrote the moments of {len(report.written)} image(s) into {args.out}")
+    return _batch_exit(report.skipped)
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="measure models and baselines side by side; write tables and pictures",
                        description="Evaluate methods on blurred/sharp pairs (a facedeblur synth output or a GoPro-style "
-                       "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime.")
+                       "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime. "
+                       "With --moments, the N-moment protocol of CFMD-GAN on a frames-mode synth output.")
     p.add_argument("--data", type=Path, required=True, help="pairs folder (blur/, sharp/, manifest.jsonl for kernels)")
     p.add_argument("--method", dest="methods", action="append", required=True,
-                   help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable)")
+                   help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable); "
+                   "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC")
+    p.add_argument("--moments", action="store_true",
+                   help="score N restored moments against the N sharp frames of each frames-mode sample (Table 4 protocol)")
+    p.add_argument("--frame-order", choices=("fmr", "time"), default="fmr",
+                   help="with --moments: frames in facial motion-based order (default) or time order")
     p.add_argument("--detector", default="mtcnn", help="mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N pairs")
@@ -209,12 +247,25 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
+    if args.moments:
+        return _run_evaluate_moments(args)
     from .evaluate import evaluate
     from .reports import write_report
 
     result = evaluate(args.data, args.methods, args.detector, limit=args.limit, device=args.device,
                       identity=not args.no_identity, progress=not args.quiet)
     report = write_report(result, args.out, str(args.data))
+    print(report.read_text(encoding="utf-8"))
+    return _batch_exit(result.skipped)
+
+
+def _run_evaluate_moments(args) -> int:
+    from .evaluate_moments import evaluate_moments
+    from .moments_report import write_moments_report
+
+    result = evaluate_moments(args.data, args.methods, frame_order=args.frame_order, limit=args.limit, device=args.device,
+                              identity=not args.no_identity, progress=not args.quiet)
+    report = write_moments_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
     return _batch_exit(result.skipped)
 
@@ -245,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_train(sub)
     _add_deblur(sub)
+    _add_moments(sub)
     _add_evaluate(sub)
     _add_export(sub)
     _add_demo(sub)
@@ -257,7 +309,7 @@ def _version() -> str:
     return __version__
 
 
-COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "evaluate": _run_evaluate, "demo": _run_demo,
+COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "moments": _run_moments, "evaluate": _run_evaluate, "demo": _run_demo,
             "export": _run_export}
 
 

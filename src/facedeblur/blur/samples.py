@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError, NoFaceError
-from ..faces.detect import DlibHOGDetector, largest_face, square_face_box
+from ..faces.detect import Detection, DlibHOGDetector, largest_face, square_face_box
+from ..faces.motion_order import LEFT_EYE_POINTS, order_frames
 from ..imageops import center_square_box, crop_square, resize
 from ..io import image_to_tensor, tensor_to_image, to_uint8
 from .frames import DEFAULT_FRAME_COUNTS, average_frames
@@ -66,13 +67,13 @@ class Sample:
     frames: list[np.ndarray] | None = None
 
 
-def detect_face_box(img: np.ndarray, margin: float, source: str | Path) -> tuple[tuple[int, int, int], float]:
-    """Square crop around the largest face found by dlib's HOG detector, and its score."""
+def detect_face(img: np.ndarray, source: str | Path) -> Detection:
+    """The largest face found by dlib's HOG detector (upsampled once below 400 px)."""
     upsample = 0 if min(img.shape[:2]) >= 400 else 1
     face = largest_face(DlibHOGDetector(upsample=upsample)(img))
     if face is None:
         raise NoFaceError(source, "no face found")
-    return square_face_box(face, margin, img.shape[0], img.shape[1]), face.score
+    return face
 
 
 def choose_crop(img: np.ndarray, settings: SampleSettings, source: str | Path) -> dict:
@@ -80,8 +81,10 @@ def choose_crop(img: np.ndarray, settings: SampleSettings, source: str | Path) -
     if settings.crop == "center":
         box, crop = center_square_box(img.shape[0], img.shape[1]), {"type": "center"}
     else:
-        box, score = detect_face_box(img, settings.margin, source)
-        crop = {"type": "face", "margin": settings.margin, "face_score": round(score, 6)}
+        face = detect_face(img, source)
+        box = square_face_box(face, settings.margin, img.shape[0], img.shape[1])
+        crop = {"type": "face", "margin": settings.margin, "face_score": round(face.score, 6),
+                "face_box": [round(float(v), 2) for v in face.box]}
     if box[2] < settings.size:
         what = "image" if settings.crop == "center" else "face crop"
         raise InputError(
@@ -119,21 +122,38 @@ def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: st
     return start, n
 
 
+def motion_record(frames: list[np.ndarray], crop: dict, source: str | Path, start: int) -> dict:
+    """The facial motion-based order (FMR) of a sample's frames, as a manifest-ready dict.
+
+    Landmarks are found on the full-resolution frames, inside the middle frame's face box (the
+    face moves little within one exposure); without a face box each frame is detected on its own.
+    ``order[k]`` is the time index of the frame at place k, whose control factor is k / (N - 1).
+    """
+    try:
+        order = order_frames(frames, box=crop.get("face_box"))
+    except NoFaceError as exc:
+        raise NoFaceError(f"{source} frame {start + int(exc.path.split()[-1])}", "no face found for FMR") from None
+    return {"order": order.order, "eyes": np.round(order.eyes.astype(np.float64), 2).tolist(),
+            "eye_points": list(LEFT_EYE_POINTS), "key": "x, then y, then time"}
+
+
 def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed: int, settings: SampleSettings) -> Sample:
     """Average N consecutive frames (cropped around the middle frame's face) into one blurred face.
 
-    The middle frame (index N // 2) is the ground truth; all N cropped frames are kept.
+    The middle frame (index N // 2) is the ground truth; all N cropped frames are kept, and their
+    facial motion-based order (FMR) goes into the record under ``fmr``.
     """
     n = len(frames)
     middle = n // 2
     crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle}")
+    fmr = motion_record(frames, crop, source, start)
     sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
     stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
     blurred = average_frames(stack, settings.blur.gamma)
     # The draw for (start, N) used the same seed; this generator only feeds the noise.
     rng = np.random.default_rng([seed, 1])
     blurred, degradation = add_noise_and_jpeg(blurred, rng, settings.blur)
-    record = {"crop": crop, "start": start, "num_frames": n, "middle": start + middle, **degradation}
+    record = {"crop": crop, "start": start, "num_frames": n, "middle": start + middle, "fmr": fmr, **degradation}
     return Sample(
         to_uint8(tensor_to_image(blurred)),
         to_uint8(sharp_frames[middle]),

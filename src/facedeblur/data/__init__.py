@@ -14,13 +14,13 @@ from .augment import (
     scale_saturation,
 )
 from .mixed import MixedDataset
-from .moments import VideoMoments, read_manifest
+from .moments import FRAME_ORDERS, MomentPairs, VideoMoments, frame_order, read_manifest
 from .onthefly import OnTheFlyBlur
 from .paired import PairedFolder, find_pairs
 from .seeding import DrawSeeder
 
 __all__ = [
-    "AUGMENTATIONS", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "MixedDataset", "OnTheFlyBlur", "PairedFolder",
+    "AUGMENTATIONS", "FRAME_ORDERS", "MomentPairs", "frame_order", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "MixedDataset", "OnTheFlyBlur", "PairedFolder",
     "RandomCrop", "RandomFlip", "RandomRescale", "RandomRot90", "SaturationJitter", "VideoMoments",
     "build_augmentations", "find_pairs", "read_manifest", "scale_saturation",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..faces.motion_order import control_factors
 from ..io import image_to_tensor, read_image
 from .augment import Compose
 from .base import SeededDataset
@@ -30,25 +31,52 @@ def read_manifest(path: str | Path) -> list[dict]:
     return records
 
 
+FRAME_ORDERS = ("fmr", "time")
+"""How a sample's frames are tied to control factors: facial motion-based order, or time order."""
+
+
+def frame_order(record: dict, order: str = "fmr") -> list[int]:
+    """Time indices of a frames-mode record's frames in control-factor order (place k gets u_k).
+
+    ``fmr`` reads the facial motion-based order cached in the manifest by ``facedeblur synth``;
+    ``time`` is the original temporal order (the paper's "without FMR" ablation).
+    """
+    if order not in FRAME_ORDERS:
+        raise ValueError(f"unknown frame order {order!r}; choose from {', '.join(FRAME_ORDERS)}")
+    n = record["num_frames"]
+    if order == "time":
+        return list(range(n))
+    fmr = record.get("fmr")
+    if not fmr:
+        raise InputError(record.get("id", "?"), "manifest line has no FMR order (re-run facedeblur synth --mode frames)")
+    return list(fmr["order"])
+
+
 class VideoMoments(SeededDataset):
     """Frames-mode samples of ``facedeblur synth --mode frames``.
 
     Items are dicts: ``blur`` (3, H, W), ``sharp`` (3, H, W, the middle frame), ``frames``
     (N, 3, H, W) in time order, ``times`` (N,) the exposure time of each frame in [0, 1],
-    and ``id``. ``num_frames`` keeps only samples with that N, so batches stack.
+    ``order`` (N,) the time indices of the frames in control-factor order (``frame_order``;
+    ``order_by="time"`` gives 0..N-1), ``u`` (N,) the control factors k / (N - 1) of those
+    places, and ``id``. ``num_frames`` keeps only samples with that N, so batches stack.
     """
 
     def __init__(
-        self, root: str | Path, num_frames: int | None = None, augment: Compose | list | None = None, seed: int = 0
+        self, root: str | Path, num_frames: int | None = None, augment: Compose | list | None = None, seed: int = 0,
+        order_by: str = "fmr",
     ):
         super().__init__(augment, seed)
         self.root = Path(root)
-        records = [r for r in read_manifest(self.root / "manifest.jsonl") if r.get("mode") == "frames"]
+        self.order_by = order_by
+        records = _frames_records(self.root)
         if num_frames is not None:
             records = [r for r in records if r["num_frames"] == num_frames]
         if not records:
             raise InputError(self.root, "no frames-mode samples" + (f" with N={num_frames}" if num_frames else ""))
         self.records = records
+        for record in records:
+            frame_order(record, order_by)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -64,7 +92,49 @@ class VideoMoments(SeededDataset):
             "sharp": image_to_tensor(read_image(self.root / files["sharp"])),
             "frames": frames,
             "times": times,
+            "order": torch.tensor(frame_order(record, self.order_by)),
+            "u": torch.from_numpy(control_factors(n)),
             "id": record["id"],
         }
         _, gen = self.draw(index)
+        return self.finish(sample, gen)
+
+
+def _frames_records(root: Path) -> list[dict]:
+    return [r for r in read_manifest(root / "manifest.jsonl") if r.get("mode") == "frames"]
+
+
+class MomentPairs(SeededDataset):
+    """Training pairs of CFMD-GAN: a blurry face, one of its sharp moments and that moment's u.
+
+    Each draw of a sample picks one place k of its N frames uniformly (from the draw's seed, so
+    a resumed run replays it) and returns ``blur`` (3, H, W), ``sharp`` (3, H, W), the frame at
+    place k of ``frame_order(record, order_by)``, ``u`` (a 0-d float tensor, k / (N - 1)),
+    ``num_frames`` and ``id``. Only the chosen frame is read from disk.
+    """
+
+    def __init__(self, root: str | Path, augment: Compose | list | None = None, seed: int = 0, order_by: str = "fmr"):
+        super().__init__(augment, seed)
+        self.root = Path(root)
+        self.records = _frames_records(self.root)
+        if not self.records:
+            raise InputError(self.root, "no frames-mode samples (make them with facedeblur synth --mode frames)")
+        self.orders = [frame_order(r, order_by) for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        record, order = self.records[index], self.orders[index]
+        _, gen = self.draw(index)
+        n = len(order)
+        place = int(torch.randint(0, n, (), generator=gen))
+        files = record["files"]
+        sample = {
+            "blur": image_to_tensor(read_image(self.root / files["blur"])),
+            "sharp": image_to_tensor(read_image(self.root / files["frames"][order[place]])),
+            "u": torch.tensor(float(control_factors(n)[place])),
+            "num_frames": n,
+            "id": record["id"],
+        }
         return self.finish(sample, gen)

@@ -14,6 +14,7 @@ import torch.nn as nn
 from ..errors import UsageError
 from .adversarial import ADVERSARIAL_KINDS, AdversarialLoss, gradient_penalty
 from .content import CharbonnierLoss, FFTLoss, L1Loss, MSELoss, MultiScaleContentLoss
+from .face_perceptual import PERCEPTUAL_TERMS, LPIPSLoss, OnetFeatureLoss, build_perceptual_term
 from .perceptual import PerceptualLoss
 
 CONTENT_LOSSES: dict[str, type[nn.Module]] = {
@@ -53,6 +54,10 @@ __all__ = [
     "L1Loss",
     "MSELoss",
     "MultiScaleContentLoss",
+    "LPIPSLoss",
+    "OnetFeatureLoss",
+    "PERCEPTUAL_TERMS",
+    "build_perceptual_term",
     "PerceptualLoss",
     "build_content_loss",
     "gradient_penalty",

@@ -8,6 +8,7 @@ from torch import nn
 
 from ..errors import UsageError
 from . import ops
+from .cfmd import CFMDGenerator, UNetDiscriminator, UNetDiscriminatorOutput
 from .deblurgan import DeblurGANGenerator, PatchGANDiscriminator, receptive_field
 from .deepdeblur import DeepDeblur, NahDiscriminator
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d
@@ -19,6 +20,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "deepdeblur": DeepDeblur,
     "nah_discriminator": NahDiscriminator,
     "nafnet": NAFNet,
+    "cfmd": CFMDGenerator,
+    "unet_discriminator": UNetDiscriminator,
 }
 
 
@@ -41,5 +44,6 @@ def build_model(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "MODELS", "build_model", "ops", "receptive_field",
     "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator", "NAFNet",
-    "ModulatedDeformConv2d", "modulated_deform_conv2d",
+    "ModulatedDeformConv2d", "modulated_deform_conv2d", "CFMDGenerator", "UNetDiscriminator",
+    "UNetDiscriminatorOutput",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import UsageError
 from .config import RunConfig, load_config, preset_names
 from .engine import Trainer
+from .moments_trainer import MomentsTrainer
 
 
 def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: str | Path | None = None,
@@ -24,8 +25,14 @@ def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: st
         run_dir = Path(run_dir) if run_dir else Path(config.out_dir) / config.name
         if (run_dir / "checkpoints" / "last.pt").exists():
             raise UsageError(f"{run_dir}: already holds a run; pass --resume {run_dir} or choose another --run-dir")
-    trainer = Trainer(config, run_dir, resume=resume is not None, progress=progress)
+    trainer = make_trainer(config, run_dir, resume=resume is not None, progress=progress)
     return run_dir, trainer.fit()
 
 
-__all__ = ["RunConfig", "Trainer", "load_config", "preset_names", "train"]
+def make_trainer(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Trainer:
+    """The trainer a config calls for: ``MomentsTrainer`` for ``data.kind: moments``, else ``Trainer``."""
+    cls = MomentsTrainer if config.data.kind == "moments" else Trainer
+    return cls(config, run_dir, resume=resume, progress=progress)
+
+
+__all__ = ["MomentsTrainer", "RunConfig", "Trainer", "load_config", "make_trainer", "preset_names", "train"]

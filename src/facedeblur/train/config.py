@@ -25,6 +25,9 @@ class DataConfig:
     ``kind: onthefly`` blurs the sharp faces under ``train`` as they are drawn and, when
     ``val`` is empty, holds out ``val_fraction`` of the person folders for validation;
     ``kind: paired`` reads ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro).
+    ``kind: moments`` trains CFMD-GAN on a frames-mode ``facedeblur synth`` output: ``train``
+    and ``val`` are its split folders, each training draw is one (u, sharp moment) pair of a
+    blurry face (``MomentPairs``), with frames tied to u in ``frame_order`` (``fmr`` or ``time``).
     ``jitter`` randomises the on-the-fly crop (see ``OnTheFlyBlur``). ``mix_train`` names a
     paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
     ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
@@ -50,6 +53,7 @@ class DataConfig:
     mix_val: str = ""
     mix_fraction: float = 0.25
     mix_val_count: int = 0
+    frame_order: str = "fmr"
 
 
 @dataclass
@@ -62,7 +66,13 @@ class NetConfig:
 
 @dataclass
 class LossConfig:
-    """Content and adversarial terms: total = content_weight * content + adversarial_weight * adversarial."""
+    """Content and adversarial terms: total = content_weight * content + adversarial_weight * adversarial.
+
+    CFMD-GAN (``data.kind: moments``) adds ``perceptual_weight`` times the ``perceptual`` term
+    (``none``, ``lpips`` or the ``onet`` substitute, built with ``perceptual_args``) and
+    ``aux_weight`` times the discriminator's u regression on restored faces to the generator,
+    and ``q_weight`` times the u regression on real and restored faces to the discriminator.
+    """
 
     content: str = "l1"
     content_args: dict = field(default_factory=dict)
@@ -71,6 +81,11 @@ class LossConfig:
     adversarial_weight: float = 1.0
     critic_steps: int = 1
     gp_weight: float = 10.0
+    perceptual: str = "none"
+    perceptual_args: dict = field(default_factory=dict)
+    perceptual_weight: float = 0.01
+    aux_weight: float = 0.05
+    q_weight: float = 0.05
 
 
 @dataclass
@@ -88,6 +103,7 @@ class OptimConfig:
     decay_start: float = 0.5
     step_at: int = 0
     gamma: float = 0.1
+    epoch_steps: int = 1000
     grad_clip: float = 0.0
 
 
@@ -208,8 +224,14 @@ def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
 def validate(config: RunConfig, where: str) -> None:
     """Check value ranges and choices that types alone cannot."""
     checks = [
-        (config.data.kind in ("onthefly", "paired"), "data.kind must be onthefly or paired"),
-        (config.optim.schedule in ("constant", "linear", "step"), "optim.schedule must be constant, linear or step"),
+        (config.data.kind in ("onthefly", "paired", "moments"), "data.kind must be onthefly, paired or moments"),
+        (config.optim.schedule in ("constant", "linear", "step", "exponential"),
+         "optim.schedule must be constant, linear, step or exponential"),
+        (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),
+        (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
+         "data.kind moments needs discriminator.name unet_discriminator (or none)"),
+        (config.data.frame_order in ("fmr", "time"), "data.frame_order must be fmr or time"),
+        (config.loss.perceptual in ("none", "lpips", "onet"), "loss.perceptual must be none, lpips or onet"),
         (config.train.steps > 0, "train.steps must be positive"),
         (config.train.batch_size > 0, "train.batch_size must be positive"),
         (config.loss.critic_steps >= 1, "loss.critic_steps must be at least 1"),

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.synth import assign_splits
-from ..data import MixedDataset, OnTheFlyBlur, PairedFolder
+from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, VideoMoments
 from ..errors import InputError, UsageError
 from ..io import list_images
 from .config import DataConfig
@@ -39,6 +39,8 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     train_root = Path(cfg.train)
     if not train_root.exists():
         raise InputError(train_root, "training data not found (set data.train)")
+    if cfg.kind == "moments":
+        return _moment_datasets(cfg, seed)
     if cfg.kind == "paired":
         train = PairedFolder(train_root, augment=_augment(cfg), seed=seed)
         if not cfg.val:
@@ -66,12 +68,23 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
         train = MixedDataset(train, PairedFolder(cfg.mix_train, augment=_augment(cfg), seed=seed + 2), cfg.mix_fraction,
                              seed=seed + 3)
     if cfg.mix_val and cfg.mix_val_count:
-        mix_val = PairedFolder(cfg.mix_val)
-        mix_val.set_epoch(0)
-        # Evenly spaced, so every validation clip is represented, not only the first.
-        picks = sorted({int(i) for i in np.linspace(0, len(mix_val) - 1, min(cfg.mix_val_count, len(mix_val)))})
-        val += [mix_val[i] for i in picks]
+        val += _evenly_spaced(PairedFolder(cfg.mix_val), cfg.mix_val_count)
     return train, val
+
+
+def _evenly_spaced(dataset, count: int) -> list[dict]:
+    """``count`` items spread over the dataset, so every clip is represented, not only the first."""
+    dataset.set_epoch(0)
+    picks = sorted({int(i) for i in np.linspace(0, len(dataset) - 1, min(count, len(dataset)))})
+    return [dataset[i] for i in picks]
+
+
+def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
+    """CFMD-GAN data: (u, moment) training pairs and whole validation samples with all N frames."""
+    if not cfg.val:
+        raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
+    train = MomentPairs(cfg.train, augment=_augment(cfg), seed=seed, order_by=cfg.frame_order)
+    return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 
 
 class BatchStream:

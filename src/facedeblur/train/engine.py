@@ -226,6 +226,11 @@ class Trainer:
         self._clip(self.generator)
         self.opt_g.step()
         self.sched_g.step()
+        self._update_ema()
+        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
+        return losses
+
+    def _update_ema(self) -> None:
         if self.ema is not None:
             # Warm-up: an average over the first steps must not keep the random initial weights
             # (0.999 ** 600 is still 55% of them); the decay grows to train.ema as steps accrue.
@@ -233,8 +238,6 @@ class Trainer:
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), self.generator.parameters()):
                     e.lerp_(p, 1.0 - decay)
-        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
-        return losses
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -259,6 +262,11 @@ class Trainer:
         return {"val_psnr": float(np.mean(restored_psnr)), "val_ssim": float(np.mean(restored_ssim)),
                 "blurry_psnr": float(np.mean(blurry_psnr)), "blurry_ssim": float(np.mean(blurry_ssim))}
 
+    def describe(self, metrics: dict) -> str:
+        """One progress line for validation metrics."""
+        return (f"step {self.step}: val PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}), "
+                f"SSIM {metrics['val_ssim']:.4f} (blurry {metrics['blurry_ssim']:.4f})")
+
     def _log(self, record: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -281,6 +289,13 @@ class Trainer:
         ``metrics`` are those of these weights (the last validation); the header also keeps the best.
         """
         net = self.ema or self.generator
+        return save_weights(
+            self.run_dir / "generator.safetensors", net, self.cfg.generator.name, self.cfg.generator.args,
+            data=self.data_header(), metrics=metrics or {}, best=self.best, steps=self.step, preset=self.cfg.name,
+        )
+
+    def data_header(self) -> dict:
+        """What the exported weights were trained on, for their header."""
         d = self.cfg.data
         data = {"kind": d.kind, "train": d.train, "size": d.size, "crop": d.crop, "jitter": d.jitter,
                 "validation": {"val": d.val, "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed},
@@ -288,10 +303,7 @@ class Trainer:
                          "noise_scale": d.noise_scale, "jpeg_quality": list(d.jpeg_quality) if d.jpeg_quality else None}}
         if d.mix_train:
             data["mix"] = {"train": d.mix_train, "fraction": d.mix_fraction}
-        return save_weights(
-            self.run_dir / "generator.safetensors", net, self.cfg.generator.name, self.cfg.generator.args,
-            data=data, metrics=metrics or {}, best=self.best, steps=self.step, preset=self.cfg.name,
-        )
+        return data
 
     def fit(self, until: int | None = None) -> dict:
         """Train until ``train.steps`` (or stop early after step ``until``, with a checkpoint).
@@ -315,8 +327,7 @@ class Trainer:
                 if last_val["val_psnr"] > self.best["val_psnr"]:
                     self.best = {**last_val, "step": self.step}
                     save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self._state())
-                bar.write(f"step {self.step}: val PSNR {last_val['val_psnr']:.2f} dB (blurry {last_val['blurry_psnr']:.2f}), "
-                          f"SSIM {last_val['val_ssim']:.4f} (blurry {last_val['blurry_ssim']:.4f})")
+                bar.write(self.describe(last_val))
             if self.step % t.ckpt_every == 0 or self.step == stop:
                 self.save()
         bar.close()

@@ -12,6 +12,7 @@ def lr_factor(step: int, total: int, optim: OptimConfig) -> float:
 
     ``linear``: 1 until ``decay_start * total``, then linearly to 0 at ``total`` (Fan & Luo,
     DeblurGAN). ``step``: ``gamma`` from ``step_at`` on (Nah et al.: / 10 after 3e5).
+    ``exponential``: ``gamma ** (step // epoch_steps)``, a decay per epoch (CFMD-GAN: 0.99).
     """
     if optim.schedule == "linear":
         start = optim.decay_start * total
@@ -20,6 +21,8 @@ def lr_factor(step: int, total: int, optim: OptimConfig) -> float:
         return max(0.0, 1.0 - (step - start) / max(1.0, total - start))
     if optim.schedule == "step":
         return optim.gamma if optim.step_at and step >= optim.step_at else 1.0
+    if optim.schedule == "exponential":
+        return optim.gamma ** (step // max(1, optim.epoch_steps))
     return 1.0
 
 

@@ -1,0 +1,58 @@
+"""Writing a sequence of frames as an animated GIF or an MP4 video, atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import FaceDeblurError
+from .io import atomic_write_bytes, to_uint8
+
+
+def playback_order(count: int, bounce: bool) -> list[int]:
+    """Frame indices to play: 0..count-1, and with ``bounce`` back again (0..N-1..1) for a smooth loop."""
+    forward = list(range(count))
+    return forward + forward[-2:0:-1] if bounce and count > 2 else forward
+
+
+def write_gif(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True) -> Path:
+    """An endlessly looping GIF of RGB frames (float in [0, 1] or uint8) at ``fps``."""
+    from PIL import Image
+
+    if not frames:
+        raise FaceDeblurError(f"{path}: no frames to write")
+    pictures = [Image.fromarray(to_uint8(frames[i])) for i in playback_order(len(frames), bounce)]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], loop=0,
+                     duration=int(round(1000.0 / fps)), disposal=1)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True) -> Path:
+    """An MPEG-4 video of RGB frames (float in [0, 1] or uint8) at ``fps``; odd sides are padded to even."""
+    path = Path(path)
+    if not frames:
+        raise FaceDeblurError(f"{path}: no frames to write")
+    height, width = frames[0].shape[:2]
+    size = (width + width % 2, height + height % 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
+        if not writer.isOpened():
+            raise FaceDeblurError(f"{path}: this OpenCV build cannot write MPEG-4 video")
+        for i in playback_order(len(frames), bounce):
+            frame = to_uint8(frames[i])[:, :, ::-1]
+            writer.write(np.pad(frame, ((0, size[1] - height), (0, size[0] - width), (0, 0)), mode="edge"))
+        writer.release()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

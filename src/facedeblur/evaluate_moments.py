@@ -1,0 +1,158 @@
+"""The N-moment protocol of CFMD-GAN (its Table 4): every restored moment against its sharp frame.
+
+Each frames-mode sample (``facedeblur synth --mode frames``) holds a blurry face and the N sharp
+frames it averages. Its frames are put in control-factor order (FMR, cached in the manifest, or
+time order), and each method produces N moments: a CFMD generator at u_k = k / (N - 1), or a
+single-image method whose one result is repeated N times (the baseline CFMD must beat). Each
+moment is scored against the frame at its place: PSNR, SSIM and the dlib identity distance (the
+face box found on the sample's middle frame is used for every frame). Scores are averaged over
+the moments of a sample, then over the samples of each N, and over all samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data.moments import VideoMoments
+from .errors import FaceDeblurError, InputError, UsageError
+from .evaluate import build_method
+from .faces.dlib_faces import FaceDescriptor, identity_distance
+from .io import tensor_to_image
+from .metrics import psnr, ssim
+from .moments import load_moments_model
+
+CASE_ROWS = 3
+
+
+@dataclass
+class MomentMethod:
+    """A way to get N moments from a blurry face: ``restore(blur (3, H, W), u (N,)) -> (N, 3, H, W)``."""
+
+    name: str
+    restore: object
+
+
+def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
+    """``moments`` (shipped CFMD-GAN), ``moments:PATH``, or ``repeat:SPEC`` for any ``evaluate`` method SPEC
+    (``repeat:default``, ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last)."""
+    if spec == "moments" or spec.startswith("moments:"):
+        path = None if spec == "moments" else Path(spec[len("moments:"):])
+        restorer = load_moments_model(path, device=device)
+        name = "CFMD (shipped)" if path is None else f"CFMD {path.parent.name or path.stem}"
+
+        def restore(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                batch = blur[None].to(restorer.device).expand(len(u), -1, -1, -1)
+                return restorer.generator(batch, u.to(restorer.device))[-1].float().clamp(0.0, 1.0).cpu()
+
+        return MomentMethod(name, restore)
+    if spec == "blurry":
+        spec = "repeat:blurry"
+    if spec.startswith("repeat:"):
+        single = build_method(spec[len("repeat:"):], device)
+        if single.needs_kernel:
+            raise UsageError(f"{spec}: frames-mode samples have no kernel for {single.name}")
+
+        def repeat(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                one = single.restore(blur, None).clamp(0.0, 1.0)
+            return one[None].expand(len(u), -1, -1, -1)
+
+        name = "blurry (repeated)" if single.name == "blurry" else f"{single.name}, repeated"
+        return MomentMethod(name, repeat)
+    raise UsageError(f"unknown moments method {spec!r}; use moments, moments:PATH, blurry or repeat:SPEC")
+
+
+@dataclass
+class MomentsResult:
+    """Per-sample rows, per-method summaries by N and overall, and pictures of a few samples."""
+
+    methods: list[str]
+    frame_order: str
+    rows: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    cases: list[dict] = field(default_factory=list)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def summarise(rows: list[dict], methods: list[str]) -> dict:
+    """{method: {"N=5": {...}, ..., "all": {...}}} with samples, psnr, ssim and identity_distance means."""
+    summary = {}
+    for name in methods:
+        mine = [r for r in rows if r["method"] == name]
+        groups = {f"N={n}": [r for r in mine if r["num_frames"] == n] for n in sorted({r["num_frames"] for r in mine})}
+        groups["all"] = mine
+        summary[name] = {
+            key: {"samples": len(group), "psnr": _mean([r["psnr"] for r in group]),
+                  "ssim": _mean([r["ssim"] for r in group]), "identity_distance": _mean([r["identity_distance"] for r in group])}
+            for key, group in groups.items() if group
+        }
+    return summary
+
+
+def _spread(count: int, limit: int | None) -> list[int]:
+    """Evenly spaced sample indices, so a limited run still covers every clip."""
+    if not limit or limit >= count:
+        return list(range(count))
+    return sorted({int(i) for i in np.linspace(0, count - 1, limit)})
+
+
+def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "fmr", limit: int | None = None,
+                     device: str = "cpu", identity: bool = True, progress: bool = True) -> MomentsResult:
+    """Score each method's N moments on the frames-mode samples under ``data`` (see the module docstring)."""
+    built = [build_moment_method(m, device) for m in methods]
+    names = [m.name for m in built]
+    if len(set(names)) != len(names):
+        raise UsageError("each method may be given once")
+    dataset = VideoMoments(data, order_by=frame_order)
+    dataset.set_epoch(0)
+    describe = FaceDescriptor() if identity else None
+    picks = _spread(len(dataset), limit)
+    case_picks = set(picks[:: max(1, len(picks) // CASE_ROWS)][:CASE_ROWS])
+    result = MomentsResult(names, frame_order)
+    for index in tqdm(picks, desc="evaluate moments", unit="sample", disable=not progress):
+        try:
+            item = dataset[index]
+        except (InputError, OSError, ValueError) as exc:
+            result.skipped.append(str(exc))
+            continue
+        truth = item["frames"][item["order"]]
+        n = truth.shape[0]
+        truth_images = [tensor_to_image(t) for t in truth]
+        box, truth_desc = None, None
+        if describe is not None:
+            box = describe.face_box(tensor_to_image(item["sharp"]))
+            truth_desc = [describe(img, box) for img in truth_images]
+        case = {"id": item["id"], "truth": truth_images, "outputs": {}} if index in case_picks else None
+        for method in built:
+            try:
+                out = method.restore(item["blur"], item["u"])
+            except FaceDeblurError as exc:
+                result.skipped.append(f"{item['id']}: {method.name}: {exc}")
+                continue
+            images = [tensor_to_image(t) for t in out]
+            distances = ([identity_distance(describe(img, box), d) for img, d in zip(images, truth_desc)]
+                         if describe is not None else [])
+            result.rows.append({
+                "id": item["id"], "method": method.name, "num_frames": n,
+                "psnr": float(psnr(out, truth).clamp(max=100.0).mean()), "ssim": float(ssim(out, truth).mean()),
+                "identity_distance": float(np.mean(distances)) if distances else None,
+            })
+            if case is not None:
+                case["outputs"][method.name] = images
+        if case is not None:
+            result.cases.append(case)
+    if not result.rows:
+        raise InputError(data, "no sample could be evaluated")
+    result.summary = summarise(result.rows, names)
+    return result

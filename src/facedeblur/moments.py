@@ -1,0 +1,148 @@
+"""Every sharp moment of a blurry face: running a trained CFMD-GAN generator for chosen u.
+
+A CFMD generator restores the sharp moment at control factor u in [0, 1] of a blurry face; u = 0
+and u = 1 are the two ends of the facial motion (the frames whose image-left eye lies furthest
+left and furthest right), u = 0.5 the centre moment. ``moments(image, n=7)`` gives N moments at
+u = 0, 1/(N-1), ..., 1.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import FaceDeblurError, NoFaceError, UsageError
+from .faces.motion_order import control_factors
+from .faces.pasteback import DEFAULT_MARGIN
+from .faces.registry import build_detector
+from .inference import Deblurrer
+from .io import image_to_tensor, tensor_to_image, to_float32
+from .photo import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
+from .weights import load_network, read_weights
+
+DEFAULT_MOMENTS_FILE = "moments.safetensors"
+# Moments restored per network call (one image repeated with different u).
+MOMENT_BATCH = 8
+MAX_FRAMES = 64
+
+
+class FixedMoment(nn.Module):
+    """A CFMD generator with u fixed: a plain deblurring network for ``Deblurrer`` and friends."""
+
+    def __init__(self, generator: nn.Module, u: float):
+        super().__init__()
+        self.generator, self.u = generator, float(u)
+        self.pad_multiple = getattr(generator, "pad_multiple", 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.generator(x, self.u)
+
+
+class MomentRestorer:
+    """A CFMD generator ready to restore moments of faces.
+
+    Args:
+        generator: a ``CFMDGenerator`` (``forward(blur, u)``).
+        device: ``cpu`` or ``cuda``.
+        header: the weights header (architecture, training data, metrics).
+    """
+
+    def __init__(self, generator: nn.Module, device: str = "cpu", header: dict | None = None):
+        self.device = torch.device(device)
+        self.generator = generator.to(self.device).eval()
+        self.header = header or {}
+
+    @torch.no_grad()
+    def restore(self, image: np.ndarray, u: Sequence[float]) -> list[np.ndarray]:
+        """The moments of ``image`` (RGB (H, W, 3), float in [0, 1] or uint8) at each u: float32 images."""
+        x = image_to_tensor(to_float32(image))[None].to(self.device)
+        out = []
+        for start in range(0, len(u), MOMENT_BATCH):
+            chunk = torch.tensor(list(u[start:start + MOMENT_BATCH]), dtype=torch.float32, device=self.device)
+            restored = self.generator(x.expand(len(chunk), -1, -1, -1), chunk)[-1]
+            out += [tensor_to_image(t) for t in restored.float().clamp(0.0, 1.0).cpu()]
+        return out
+
+    def at(self, u: float) -> Deblurrer:
+        """A ``Deblurrer`` restoring the moment at ``u`` (for whole photos through ``restore_faces``)."""
+        return Deblurrer(FixedMoment(self.generator, u), device=str(self.device), header=self.header)
+
+
+def moments_model_path() -> Path:
+    """The shipped CFMD-GAN weights (``facedeblur/pretrained/moments.safetensors``).
+
+    Raises ``FaceDeblurError`` when this installation lacks the file.
+    """
+    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / DEFAULT_MOMENTS_FILE))
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: the shipped moments model is missing from this installation; "
+                              "reinstall facedeblur or pass --model")
+    return path
+
+
+def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> MomentRestorer:
+    """Load CFMD-GAN weights (default: the shipped ones); other architectures are refused clearly."""
+    path = moments_model_path() if path is None else Path(path)
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: no such weights file")
+    architecture = read_weights(path)[0].get("architecture")
+    if architecture != "cfmd":
+        raise FaceDeblurError(f"{path}: a {architecture!r} model restores one moment only; "
+                              "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')")
+    model, header = load_network(path)
+    return MomentRestorer(model, device=device, header=header)
+
+
+def moment_factors(n: int | None = None, u: Sequence[float] | None = None) -> list[float]:
+    """The control factors to restore: the given ``u`` values, or N evenly spaced from 0 to 1."""
+    if u is not None and len(u) > 0:
+        bad = [v for v in u if not 0.0 <= v <= 1.0]
+        if bad:
+            raise UsageError(f"u must lie in [0, 1], got {bad[0]}")
+        return [float(v) for v in u]
+    if n is None or not 1 <= n <= MAX_FRAMES:
+        raise UsageError(f"the number of frames must be between 1 and {MAX_FRAMES}, got {n}")
+    return [float(v) for v in control_factors(n)]
+
+
+def restore_face_moments(image: np.ndarray, restorer: MomentRestorer, u: Sequence[float],
+                         detector: str | Callable = "mtcnn", margin: float = DEFAULT_MARGIN,
+                         min_face: int = DEFAULT_MIN_FACE) -> list[FaceRestoreResult]:
+    """Every face of a photo restored at each u and pasted back: one ``FaceRestoreResult`` per u.
+
+    Faces are detected once; each moment goes through ``photo.restore_faces`` with those faces.
+    """
+    image = to_float32(image)
+    detect = build_detector(detector) if isinstance(detector, str) else detector
+    faces = detect_faces(image, detect)
+    return [restore_faces(image, restorer.at(v), lambda _img: faces, margin=margin, min_face=min_face) for v in u]
+
+
+def moments(image: np.ndarray, n: int = 7, u: Sequence[float] | None = None,
+            model: str | Path | MomentRestorer | None = None, faces: bool = False,
+            detector: str | Callable = "mtcnn", margin: float = DEFAULT_MARGIN, device: str = "cpu") -> list[np.ndarray]:
+    """The sharp moments of a blurry face: float32 RGB images of the input's size, one per u.
+
+    Args:
+        image: RGB (H, W, 3), float in [0, 1] or uint8: a face crop, or with ``faces`` a photo.
+        n: how many moments, at u = 0, 1/(n-1), ..., 1 (ignored when ``u`` is given).
+        u: explicit control factors in [0, 1], e.g. ``[0.5]`` for the centre moment only.
+        model: weights path, a loaded ``MomentRestorer``, or None for the shipped CFMD-GAN.
+        faces: restore each detected face of a photo and paste it back (the rest is untouched);
+            raises ``NoFaceError`` when there is none big enough.
+        detector, margin: as in ``restore_faces``.
+        device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+    """
+    restorer = model if isinstance(model, MomentRestorer) else load_moments_model(model, device=device)
+    factors = moment_factors(n, u)
+    if not faces:
+        return restorer.restore(image, factors)
+    results = restore_face_moments(image, restorer, factors, detector=detector, margin=margin)
+    if results[0].problem:
+        raise NoFaceError("<image>", f"{results[0].problem}; faces=False restores the whole image")
+    return [r.image for r in results]

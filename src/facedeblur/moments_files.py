@@ -1,0 +1,122 @@
+"""``facedeblur moments``: every sharp moment of blurry faces, written as frames, a GIF, an MP4 and a strip.
+
+For each input image the output folder receives ``moment_00.png`` ... (one per control factor u,
+in u order), ``moments.gif`` and ``moments.mp4`` (the moments played in order and, by default,
+back again), ``strip.png`` (blurry | moments, captioned with u) and ``moments.json`` (u per file).
+One input file writes into ``-o`` itself; several inputs or folders write one sub-folder per image.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .clips import write_gif, write_mp4
+from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from .faces.pasteback import DEFAULT_MARGIN
+from .faces.registry import build_detector
+from .io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, write_image
+from .moments import load_moments_model, moment_factors, restore_face_moments
+from .photo import DEFAULT_MIN_FACE
+from .sheets import contact_sheet
+
+STRIP_CELL = 160
+
+
+@dataclass
+class MomentsReport:
+    """Output folders written, one line per input that could not be restored, and notes."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(image, output folder) pairs: ``out`` itself for one file, else ``out/<relative path>_<ext>``."""
+    if len(inputs) == 1 and inputs[0].is_file():
+        return [(inputs[0], out)]
+    pairs = []
+    for item in inputs:
+        files = list_images(item) if item.is_dir() else [item]
+        if item.is_dir() and not files:
+            raise InputError(item, "no images found")
+        for f in files:
+            rel = f.relative_to(item) if item.is_dir() else Path(f.name)
+            pairs.append((f, out / (item.name if item.is_dir() else "") / rel.with_name(rel.name.replace(".", "_"))))
+    return pairs
+
+
+def output_names(count: int) -> list[str]:
+    """The names ``write_moments`` may write for ``count`` moments."""
+    return [f"moment_{k:02d}.png" for k in range(count)] + ["moments.gif", "moments.mp4", "strip.png", "moments.json"]
+
+
+def write_moments(folder: str | Path, blurry: np.ndarray, frames: list[np.ndarray], u: list[float],
+                  fps: float = 8.0, bounce: bool = True, gif: bool = True, mp4: bool = True) -> list[Path]:
+    """Write restored moments into ``folder`` (layout in the module docstring); returns the files."""
+    folder = Path(folder)
+    written = [write_image(folder / f"moment_{k:02d}.png", frame) for k, frame in enumerate(frames)]
+    if gif and len(frames) > 1:
+        written.append(write_gif(folder / "moments.gif", frames, fps, bounce))
+    if mp4 and len(frames) > 1:
+        written.append(write_mp4(folder / "moments.mp4", frames, fps, bounce))
+    captions = [["blurry"] + [f"u={v:.2f}" for v in u]]
+    written.append(write_image(folder / "strip.png", contact_sheet([[blurry, *frames]], captions=captions, cell=STRIP_CELL)))
+    listing = {"u": u, "files": [p.name for p in written[: len(frames)]]}
+    written.append(atomic_write_text(folder / "moments.json", json.dumps(listing, indent=2) + "\n"))
+    return written
+
+
+def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list[float] | None = None,
+                  model: str | Path | None = None, device: str = "cpu", faces: bool = False, detector: str = "mtcnn",
+                  margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE, fps: float = 8.0,
+                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> MomentsReport:
+    """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
+
+    ``n`` moments at u = 0 .. 1, or the given ``u`` values. With ``faces`` each detected face
+    of a photo is restored and pasted back for every moment; a photo without a usable face is
+    reported and nothing is written for it. Inputs are never overwritten; a bad file is reported
+    in ``MomentsReport.skipped`` and the batch goes on.
+    """
+    inputs, out = [Path(p) for p in inputs], Path(out)
+    factors = moment_factors(n, u)
+    if fps <= 0:
+        raise UsageError(f"--fps must be positive, got {fps}")
+    if margin < 0:
+        raise UsageError(f"--margin must be non-negative, got {margin}")
+    missing = [p for p in inputs if not p.exists()]
+    if missing:
+        raise InputError(missing[0], "no such file or folder")
+    pairs = _plan(inputs, out)
+    sources = {p.resolve() for p, _ in pairs}
+    detect = build_detector(detector) if faces else None
+    restorer = load_moments_model(model, device=device)
+    report = MomentsReport()
+    for src, folder in tqdm(pairs, desc="moments", unit="image", disable=not progress):
+        try:
+            if not is_image_file(src):
+                raise InputError(src, "not an image file")
+            clash = [folder / name for name in output_names(len(factors)) if (folder / name).resolve() in sources]
+            if clash:
+                raise InputError(clash[0], "output would overwrite an input; choose another -o")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ImageConversionWarning)
+                image = read_image(src)
+            if faces:
+                results = restore_face_moments(image, restorer, factors, detect, margin=margin, min_face=min_face)
+                if results[0].problem:
+                    raise NoFaceError(src, f"{results[0].problem}; nothing written (without --faces the whole image is restored)")
+                frames = [r.image for r in results]
+            else:
+                frames = restorer.restore(image, factors)
+            write_moments(folder, image, frames, factors, fps=fps, bounce=bounce, gif=gif, mp4=mp4)
+            report.written.append(folder)
+        except (InputError, FaceDeblurError) as exc:
+            report.skipped.append(str(exc))
+    return report
