@@ -129,10 +129,14 @@ def test_nah_discriminator_gives_one_logit_per_image(size):
 
 
 def test_model_table_and_build_model():
-    assert set(MODELS) == {"deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet", "cfmd", "unet_discriminator"}
+    assert set(MODELS) == {
+        "deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet", "cfmd", "unet_discriminator",
+        "resnet_attributes", "rebuild_unet",
+    }
     model = build_model("deblurgan", n_blocks=1, ngf=4)
     assert isinstance(model, DeblurGANGenerator)
-    with pytest.raises(UsageError, match="cfmd, deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan, unet_discriminator"):
+    valid = "cfmd, deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan, rebuild_unet, resnet_attributes, unet_discriminator"
+    with pytest.raises(UsageError, match=valid):
         build_model("unet")
     with pytest.raises(UsageError, match="'deepdeblur'") as info:
         build_model("deepdeblur", n_blocks=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -70,6 +71,22 @@ def test_moment_pairs_give_the_frame_at_each_u(moments_root):
     assert len(seen) > 2, "draws cover several places"
     whole = VideoMoments(root, order_by="fmr")[0]
     assert whole["order"].tolist() == ds.records[0]["fmr"]["order"]
+
+
+def test_samples_without_fmr_are_left_out_of_fmr_training(moments_root, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(moments_root / "train", root)
+    records = read_manifest(root / "manifest.jsonl")
+    records[0]["fmr"] = None
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert len(MomentPairs(root)) == len(records) - 1
+    assert len(MomentPairs(root, order_by="time")) == len(records)
+    assert len(VideoMoments(root)) == len(records) - 1
+    for r in records:
+        r["fmr"] = None
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(InputError, match="with an FMR order"):
+        MomentPairs(root)
 
 
 def test_frame_order_time_and_missing_fmr():

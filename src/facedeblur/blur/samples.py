@@ -122,17 +122,19 @@ def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: st
     return start, n
 
 
-def motion_record(frames: list[np.ndarray], crop: dict, source: str | Path, start: int) -> dict:
+def motion_record(frames: list[np.ndarray], crop: dict) -> dict | None:
     """The facial motion-based order (FMR) of a sample's frames, as a manifest-ready dict.
 
     Landmarks are found on the full-resolution frames, inside the middle frame's face box (the
-    face moves little within one exposure); without a face box each frame is detected on its own.
-    ``order[k]`` is the time index of the frame at place k, whose control factor is k / (N - 1).
+    face moves little within one exposure); without a face box (``--crop center``) each frame is
+    searched for a face, and a window where one frame has none gets no order (None): it is still
+    a blurred/sharp pair, but not a CFMD-GAN training sample. ``order[k]`` is the time index of
+    the frame at place k, whose control factor is k / (N - 1).
     """
     try:
         order = order_frames(frames, box=crop.get("face_box"))
-    except NoFaceError as exc:
-        raise NoFaceError(f"{source} frame {start + int(exc.path.split()[-1])}", "no face found for FMR") from None
+    except NoFaceError:
+        return None
     return {"order": order.order, "eyes": np.round(order.eyes.astype(np.float64), 2).tolist(),
             "eye_points": list(LEFT_EYE_POINTS), "key": "x, then y, then time"}
 
@@ -146,7 +148,7 @@ def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed
     n = len(frames)
     middle = n // 2
     crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle}")
-    fmr = motion_record(frames, crop, source, start)
+    fmr = motion_record(frames, crop)
     sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
     stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
     blurred = average_frames(stack, settings.blur.gamma)

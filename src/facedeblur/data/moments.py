@@ -48,7 +48,8 @@ def frame_order(record: dict, order: str = "fmr") -> list[int]:
         return list(range(n))
     fmr = record.get("fmr")
     if not fmr:
-        raise InputError(record.get("id", "?"), "manifest line has no FMR order (re-run facedeblur synth --mode frames)")
+        raise InputError(f"sample {record.get('id', '?')}", "has no FMR order (a frame without a face, or a "
+                         "manifest from before FMR: re-run facedeblur synth --mode frames)")
     return list(fmr["order"])
 
 
@@ -59,7 +60,8 @@ class VideoMoments(SeededDataset):
     (N, 3, H, W) in time order, ``times`` (N,) the exposure time of each frame in [0, 1],
     ``order`` (N,) the time indices of the frames in control-factor order (``frame_order``;
     ``order_by="time"`` gives 0..N-1), ``u`` (N,) the control factors k / (N - 1) of those
-    places, and ``id``. ``num_frames`` keeps only samples with that N, so batches stack.
+    places, and ``id``. ``num_frames`` keeps only samples with that N, so batches stack. With
+    ``order_by="fmr"`` samples without an FMR order (a frame without a face) are left out.
     """
 
     def __init__(
@@ -69,14 +71,12 @@ class VideoMoments(SeededDataset):
         super().__init__(augment, seed)
         self.root = Path(root)
         self.order_by = order_by
-        records = _frames_records(self.root)
+        records = _frames_records(self.root, order_by)
         if num_frames is not None:
             records = [r for r in records if r["num_frames"] == num_frames]
         if not records:
             raise InputError(self.root, "no frames-mode samples" + (f" with N={num_frames}" if num_frames else ""))
         self.records = records
-        for record in records:
-            frame_order(record, order_by)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -100,8 +100,12 @@ class VideoMoments(SeededDataset):
         return self.finish(sample, gen)
 
 
-def _frames_records(root: Path) -> list[dict]:
-    return [r for r in read_manifest(root / "manifest.jsonl") if r.get("mode") == "frames"]
+def _frames_records(root: Path, order_by: str) -> list[dict]:
+    """Frames-mode records; for the FMR order only those that have one (every frame had a face)."""
+    if order_by not in FRAME_ORDERS:
+        raise ValueError(f"unknown frame order {order_by!r}; choose from {', '.join(FRAME_ORDERS)}")
+    records = [r for r in read_manifest(root / "manifest.jsonl") if r.get("mode") == "frames"]
+    return [r for r in records if order_by == "time" or r.get("fmr")]
 
 
 class MomentPairs(SeededDataset):
@@ -110,15 +114,17 @@ class MomentPairs(SeededDataset):
     Each draw of a sample picks one place k of its N frames uniformly (from the draw's seed, so
     a resumed run replays it) and returns ``blur`` (3, H, W), ``sharp`` (3, H, W), the frame at
     place k of ``frame_order(record, order_by)``, ``u`` (a 0-d float tensor, k / (N - 1)),
-    ``num_frames`` and ``id``. Only the chosen frame is read from disk.
+    ``num_frames`` and ``id``. Only the chosen frame is read from disk. With ``order_by="fmr"``
+    samples without an FMR order are left out.
     """
 
     def __init__(self, root: str | Path, augment: Compose | list | None = None, seed: int = 0, order_by: str = "fmr"):
         super().__init__(augment, seed)
         self.root = Path(root)
-        self.records = _frames_records(self.root)
+        self.records = _frames_records(self.root, order_by)
         if not self.records:
-            raise InputError(self.root, "no frames-mode samples (make them with facedeblur synth --mode frames)")
+            raise InputError(self.root, "no frames-mode samples" + (" with an FMR order" if order_by == "fmr" else "")
+                             + " (make them with facedeblur synth --mode frames)")
         self.orders = [frame_order(r, order_by) for r in self.records]
 
     def __len__(self) -> int:

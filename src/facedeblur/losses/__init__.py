@@ -1,4 +1,4 @@
-"""Training losses: adversarial objectives, pixel content losses and the VGG perceptual loss.
+"""Training losses: adversarial objectives, pixel content losses, SSIM and the VGG perceptual loss.
 
 Content losses are ``nn.Module``s called as ``loss(output, target)`` on [0, 1] NCHW images,
 where ``output`` may be a model's list of outputs (coarsest first); ``build_content_loss``
@@ -16,6 +16,7 @@ from .adversarial import ADVERSARIAL_KINDS, AdversarialLoss, gradient_penalty
 from .content import CharbonnierLoss, FFTLoss, L1Loss, MSELoss, MultiScaleContentLoss
 from .face_perceptual import PERCEPTUAL_TERMS, LPIPSLoss, OnetFeatureLoss, build_perceptual_term
 from .perceptual import PerceptualLoss
+from .ssim_loss import SSIMLoss
 
 CONTENT_LOSSES: dict[str, type[nn.Module]] = {
     "l1": L1Loss,
@@ -59,6 +60,7 @@ __all__ = [
     "PERCEPTUAL_TERMS",
     "build_perceptual_term",
     "PerceptualLoss",
+    "SSIMLoss",
     "build_content_loss",
     "gradient_penalty",
 ]

@@ -13,6 +13,15 @@ from .deblurgan import DeblurGANGenerator, PatchGANDiscriminator, receptive_fiel
 from .deepdeblur import DeepDeblur, NahDiscriminator
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d
 from .nafnet import NAFNet
+from .privacy import (
+    RebuildUNet,
+    ResNet,
+    ResNetAttributes,
+    landmark_heatmaps,
+    rebuild_input,
+    resnet18_attributes,
+    resnet50_attributes,
+)
 
 MODELS: dict[str, type[nn.Module]] = {
     "deblurgan": DeblurGANGenerator,
@@ -22,6 +31,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "nafnet": NAFNet,
     "cfmd": CFMDGenerator,
     "unet_discriminator": UNetDiscriminator,
+    "resnet_attributes": ResNetAttributes,
+    "rebuild_unet": RebuildUNet,
 }
 
 
@@ -45,5 +56,6 @@ __all__ = [
     "MODELS", "build_model", "ops", "receptive_field",
     "DeblurGANGenerator", "PatchGANDiscriminator", "DeepDeblur", "NahDiscriminator", "NAFNet",
     "ModulatedDeformConv2d", "modulated_deform_conv2d", "CFMDGenerator", "UNetDiscriminator",
-    "UNetDiscriminatorOutput",
+    "UNetDiscriminatorOutput", "RebuildUNet", "ResNet", "ResNetAttributes", "landmark_heatmaps", "rebuild_input",
+    "resnet18_attributes", "resnet50_attributes",
 ]
