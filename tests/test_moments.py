@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from facedeblur import load_moments_model, moments
+from facedeblur.moments import moments_model_path
 from facedeblur.cli import main
 from facedeblur.clips import playback_order
 from facedeblur.data import MomentPairs, VideoMoments, frame_order, read_manifest
@@ -230,3 +231,16 @@ def test_moments_evaluation_scores_each_moment_against_its_frame(moments_root, t
     assert summary["all"]["samples"] == len(ds)
     assert sum(v["samples"] for k, v in summary.items() if k != "all") == len(ds)
     assert len(result.summary) == 2 and result.cases
+
+
+def test_shipped_moments_model_turns_a_blurry_face_into_a_clip(moments_root, tmp_path):
+    path = moments_model_path()
+    assert path.stat().st_size < 20 * 2**20
+    restorer = load_moments_model()
+    assert restorer.header["architecture"] == "cfmd" and restorer.header["steps"] > 0
+    blurry = sorted((moments_root / "val" / "blur").glob("*.png"))[0]
+    assert main(["moments", str(blurry), "-o", str(tmp_path / "clip"), "--quiet"]) == 0
+    frames = [read_image(p) for p in sorted((tmp_path / "clip").glob("moment_*.png"))]
+    assert len(frames) == 7
+    assert all(np.isfinite(f).all() and f.shape == read_image(blurry).shape for f in frames)
+    assert Image.open(tmp_path / "clip" / "moments.gif").n_frames == 12
