@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .data.base import spread_indices
 from .data.moments import VideoMoments
 from .errors import FaceDeblurError, InputError, UsageError
 from .evaluate import build_method
@@ -100,13 +101,6 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     return summary
 
 
-def _spread(count: int, limit: int | None) -> list[int]:
-    """Evenly spaced sample indices, so a limited run still covers every clip."""
-    if not limit or limit >= count:
-        return list(range(count))
-    return sorted({int(i) for i in np.linspace(0, count - 1, limit)})
-
-
 def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "fmr", limit: int | None = None,
                      device: str = "cpu", identity: bool = True, progress: bool = True) -> MomentsResult:
     """Score each method's N moments on the frames-mode samples under ``data`` (see the module docstring)."""
@@ -117,7 +111,7 @@ def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "f
     dataset = VideoMoments(data, order_by=frame_order)
     dataset.set_epoch(0)
     describe = FaceDescriptor() if identity else None
-    picks = _spread(len(dataset), limit)
+    picks = spread_indices(len(dataset), limit)
     case_picks = set(picks[:: max(1, len(picks) // CASE_ROWS)][:CASE_ROWS])
     result = MomentsResult(names, frame_order)
     for index in tqdm(picks, desc="evaluate moments", unit="sample", disable=not progress):

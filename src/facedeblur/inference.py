@@ -105,16 +105,21 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     return sorted({min(i * step, length - tile) for i in range(count)})
 
 
+def pretrained_path(filename: str, what: str = "default model") -> Path:
+    """A weights file shipped in ``facedeblur/pretrained``; ``FaceDeblurError`` naming ``what`` when missing."""
+    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / filename))
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: the shipped {what} is missing from this installation; "
+                              "reinstall facedeblur or pass --model")
+    return path
+
+
 def default_model_path() -> Path:
     """The shipped default face deblurrer (``facedeblur/pretrained/default.safetensors``).
 
     Raises ``FaceDeblurError`` when this installation lacks the file.
     """
-    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / DEFAULT_MODEL_FILE))
-    if not path.is_file():
-        raise FaceDeblurError(f"{path}: the shipped default model is missing from this installation; "
-                              "reinstall facedeblur or pass --model")
-    return path
+    return pretrained_path(DEFAULT_MODEL_FILE)
 
 
 def load_model(path: str | Path | None = None, device: str = "cpu", tile: int = 0, backend: str = "torch",

@@ -8,7 +8,6 @@ u = 0, 1/(N-1), ..., 1.
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from .errors import FaceDeblurError, NoFaceError, UsageError
 from .faces.motion_order import control_factors
 from .faces.pasteback import DEFAULT_MARGIN
 from .faces.registry import build_detector
-from .inference import Deblurrer
+from .inference import Deblurrer, pretrained_path
 from .io import image_to_tensor, tensor_to_image, to_float32
 from .photo import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
 from .weights import load_network, read_weights
@@ -78,11 +77,7 @@ def moments_model_path() -> Path:
 
     Raises ``FaceDeblurError`` when this installation lacks the file.
     """
-    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / DEFAULT_MOMENTS_FILE))
-    if not path.is_file():
-        raise FaceDeblurError(f"{path}: the shipped moments model is missing from this installation; "
-                              "reinstall facedeblur or pass --model")
-    return path
+    return pretrained_path(DEFAULT_MOMENTS_FILE, "moments model")
 
 
 def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> MomentRestorer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +22,10 @@ from .faces.registry import build_detector
 from .io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, write_image
 from .moments import load_moments_model, moment_factors, restore_face_moments
 from .photo import DEFAULT_MIN_FACE
+from .restore import RestoreReport
 from .sheets import contact_sheet
 
 STRIP_CELL = 160
-
-
-@dataclass
-class MomentsReport:
-    """Output folders written, one line per input that could not be restored, and notes."""
-
-    written: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
@@ -76,13 +67,13 @@ def write_moments(folder: str | Path, blurry: np.ndarray, frames: list[np.ndarra
 def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list[float] | None = None,
                   model: str | Path | None = None, device: str = "cpu", faces: bool = False, detector: str = "mtcnn",
                   margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE, fps: float = 8.0,
-                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> MomentsReport:
+                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> RestoreReport:
     """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
 
     ``n`` moments at u = 0 .. 1, or the given ``u`` values. With ``faces`` each detected face
     of a photo is restored and pasted back for every moment; a photo without a usable face is
     reported and nothing is written for it. Inputs are never overwritten; a bad file is reported
-    in ``MomentsReport.skipped`` and the batch goes on.
+    in ``RestoreReport.skipped`` (``written`` holds the output folders) and the batch goes on.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     factors = moment_factors(n, u)
@@ -97,7 +88,7 @@ def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list
     sources = {p.resolve() for p, _ in pairs}
     detect = build_detector(detector) if faces else None
     restorer = load_moments_model(model, device=device)
-    report = MomentsReport()
+    report = RestoreReport()
     for src, folder in tqdm(pairs, desc="moments", unit="image", disable=not progress):
         try:
             if not is_image_file(src):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 from .evaluate_moments import MomentsResult
 from .io import atomic_write_bytes, atomic_write_text, write_image
-from .reports import _fmt, _plot_png
+from .reports import format_value, plot_png, write_csv
 from .sheets import contact_sheet
 
 CSV_FIELDS = ["id", "method", "num_frames", "psnr", "ssim", "identity_distance"]
@@ -25,8 +23,8 @@ def markdown(result: MomentsResult, data: str) -> str:
     for name in result.methods:
         for key, s in result.summary.get(name, {}).items():
             label = "all" if key == "all" else key[2:]
-            lines.append(f"| {name} | {label} | {s['samples']} | {_fmt(s['psnr'])} | {_fmt(s['ssim'], 4)} | "
-                         f"{_fmt(s['identity_distance'], 4)} |")
+            lines.append(f"| {name} | {label} | {s['samples']} | {format_value(s['psnr'])} | {format_value(s['ssim'], 4)} | "
+                         f"{format_value(s['identity_distance'], 4)} |")
     if result.skipped:
         lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [f"- {line}" for line in result.skipped[:50]]
     lines += ["", "Pictures: `psnr_by_n.png`, `moments_cases.png` (rows: ground truth, then each method).", ""]
@@ -47,7 +45,7 @@ def _plot(result: MomentsResult, out: Path) -> None:
     ax.set_xlabel("frames per blurry face (N)")
     ax.set_ylabel("PSNR of the N moments (dB)")
     ax.legend()
-    atomic_write_bytes(out / "psnr_by_n.png", _plot_png(fig))
+    atomic_write_bytes(out / "psnr_by_n.png", plot_png(fig))
     plt.close(fig)
 
 
@@ -69,11 +67,7 @@ def write_moments_report(result: MomentsResult, out: str | Path, data: str) -> P
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps({"data": data, "frame_order": result.frame_order,
                                                         "summary": result.summary, "skipped": result.skipped}, indent=2))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    writer.writerows(result.rows)
-    atomic_write_text(out / "per_sample.csv", buffer.getvalue())
+    write_csv(out / "per_sample.csv", result.rows, CSV_FIELDS)
     _plot(result, out)
     _sheet(result, out)
     return atomic_write_text(out / "report.md", markdown(result, data))

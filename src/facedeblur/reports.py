@@ -19,7 +19,8 @@ CSV_FIELDS = ["id", "method", "psnr", "ssim", "psnr_gain", "identity_distance", 
               "score", "false_positives", "ms", "detect_ms"]
 
 
-def _fmt(value, digits: int = 2, percent: bool = False) -> str:
+def format_value(value, digits: int = 2, percent: bool = False) -> str:
+    """A table cell: ``n/a`` for None, else the number with ``digits`` decimals (as a percentage with ``percent``)."""
     if value is None:
         return "n/a"
     return f"{100 * value:.{digits}f}%" if percent else f"{value:.{digits}f}"
@@ -44,18 +45,18 @@ def markdown(result: EvalResult, data: str) -> str:
     ]
     for name in ["sharp"] + result.methods:
         m = s[name]
-        missed = "reference" if name == "sharp" else _fmt(m["failure_rate"], percent=True)
-        lines.append(f"| {name} | {_fmt(m['no_face_rate'], percent=True)} | {missed} | "
-                     f"{_fmt(m['mean_confidence'], 4)} | {m['false_positives']} | "
-                     f"{_fmt(m['detector_images_per_second'], 1)} |")
+        missed = "reference" if name == "sharp" else format_value(m["failure_rate"], percent=True)
+        lines.append(f"| {name} | {format_value(m['no_face_rate'], percent=True)} | {missed} | "
+                     f"{format_value(m['mean_confidence'], 4)} | {m['false_positives']} | "
+                     f"{format_value(m['detector_images_per_second'], 1)} |")
     lines += ["", "## Restoration quality", "",
               "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | ms / image |",
               "|---|---|---|---|---|---|---|"]
     for name in result.methods:
         m = s[name]
-        lines.append(f"| {name} | {_fmt(m['psnr'])} | {_fmt(m['ssim'], 4)} | {_fmt(m['psnr_gain'])} | "
-                     f"{_fmt(m['identity_distance'], 4)} | {_fmt(m['verification_accuracy'], 1, True)} | "
-                     f"{_fmt(m['ms_per_image'], 1)} |")
+        lines.append(f"| {name} | {format_value(m['psnr'])} | {format_value(m['ssim'], 4)} | {format_value(m['psnr_gain'])} | "
+                     f"{format_value(m['identity_distance'], 4)} | {format_value(m['verification_accuracy'], 1, True)} | "
+                     f"{format_value(m['ms_per_image'], 1)} |")
     lines += ["", "LPIPS and FID: not computed here; they need official weights that are not bundled "
               "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). MS-SSIM needs images above 160 px.", ""]
     if result.skipped:
@@ -64,10 +65,20 @@ def markdown(result: EvalResult, data: str) -> str:
     return "\n".join(lines)
 
 
-def _plot_png(fig) -> bytes:
+def plot_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:
+    """Rows as CSV with the given columns (other keys ignored), written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
 
 
 def _plots(result: EvalResult, out: Path) -> None:
@@ -87,7 +98,7 @@ def _plots(result: EvalResult, out: Path) -> None:
     ax.set_ylabel("failure rate (%)")
     ax.set_title(f"Face detection ({result.detector})")
     ax.legend()
-    atomic_write_bytes(out / "failure_rates.png", _plot_png(fig))
+    atomic_write_bytes(out / "failure_rates.png", plot_png(fig))
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -99,7 +110,7 @@ def _plots(result: EvalResult, out: Path) -> None:
     ax.set_xlabel("PSNR gain over the blurry input (dB)")
     ax.set_ylabel("images")
     ax.legend()
-    atomic_write_bytes(out / "psnr_gain.png", _plot_png(fig))
+    atomic_write_bytes(out / "psnr_gain.png", plot_png(fig))
     plt.close(fig)
 
 
@@ -132,11 +143,7 @@ def write_report(result: EvalResult, out: str | Path, data: str) -> Path:
     payload = {"data": data, "detector": result.detector, "methods": result.methods, "summary": result.summary,
                "skipped": result.skipped, "rows": result.rows}
     atomic_write_text(out / "report.json", json.dumps(payload, indent=2))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(result.rows)
-    atomic_write_text(out / "report.csv", buffer.getvalue())
+    write_csv(out / "report.csv", result.rows, CSV_FIELDS)
     _plots(result, out)
     _cases(result, out)
     return atomic_write_text(out / "report.md", markdown(result, data))

@@ -146,7 +146,8 @@ def mtcnn_weights_dir() -> Path:
     )
 
 
-def _load_net(net: nn.Module, path: Path) -> nn.Module:
+def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
+    """Load one of facenet-pytorch's ``pnet.pt`` / ``rnet.pt`` / ``onet.pt`` into ``net`` strictly (eval mode)."""
     if not path.is_file():
         raise FaceDeblurError(f"MTCNN weights file missing: {path}; {_INSTALL_HINT}")
     try:
@@ -285,9 +286,9 @@ class MTCNN:
         if not folder.is_dir():
             raise FaceDeblurError(f"MTCNN weights folder not found: {folder}; {_INSTALL_HINT}")
         self.device = torch.device(device)
-        self.pnet = _load_net(PNet(), folder / "pnet.pt").to(self.device)
-        self.rnet = _load_net(RNet(), folder / "rnet.pt").to(self.device)
-        self.onet = _load_net(ONet(), folder / "onet.pt").to(self.device)
+        self.pnet = load_net_weights(PNet(), folder / "pnet.pt").to(self.device)
+        self.rnet = load_net_weights(RNet(), folder / "rnet.pt").to(self.device)
+        self.onet = load_net_weights(ONet(), folder / "onet.pt").to(self.device)
         self.min_face_size = min_face_size
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = factor

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
-from ..faces.mtcnn import ONet, _load_net, mtcnn_weights_dir
+from ..faces.mtcnn import ONet, load_net_weights, mtcnn_weights_dir
 from ..metrics.lpips import LPIPS
 
 PERCEPTUAL_TERMS = ("none", "lpips", "onet")
@@ -57,7 +57,7 @@ class OnetFeatureLoss(nn.Module):
         if not 1 <= stages <= 3:
             raise UsageError(f"onet perceptual loss: stages must be 1, 2 or 3, got {stages}")
         folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
-        onet = _load_net(ONet(), folder / "onet.pt")
+        onet = load_net_weights(ONet(), folder / "onet.pt")
         self.stages = nn.ModuleList([
             nn.Sequential(onet.conv1, onet.prelu1),
             nn.Sequential(onet.pool1, onet.conv2, onet.prelu2),

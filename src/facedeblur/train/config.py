@@ -15,7 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from ..data.moments import FRAME_ORDERS
 from ..errors import UsageError
+from ..losses.face_perceptual import PERCEPTUAL_TERMS
 
 
 @dataclass
@@ -230,8 +232,8 @@ def validate(config: RunConfig, where: str) -> None:
         (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),
         (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
          "data.kind moments needs discriminator.name unet_discriminator (or none)"),
-        (config.data.frame_order in ("fmr", "time"), "data.frame_order must be fmr or time"),
-        (config.loss.perceptual in ("none", "lpips", "onet"), "loss.perceptual must be none, lpips or onet"),
+        (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
+        (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),
         (config.train.steps > 0, "train.steps must be positive"),
         (config.train.batch_size > 0, "train.batch_size must be positive"),
         (config.loss.critic_steps >= 1, "loss.critic_steps must be at least 1"),

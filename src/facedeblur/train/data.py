@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.synth import assign_splits
 from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, VideoMoments
+from ..data.base import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
 from .config import DataConfig
@@ -75,8 +76,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
 def _evenly_spaced(dataset, count: int) -> list[dict]:
     """``count`` items spread over the dataset, so every clip is represented, not only the first."""
     dataset.set_epoch(0)
-    picks = sorted({int(i) for i in np.linspace(0, len(dataset) - 1, min(count, len(dataset)))})
-    return [dataset[i] for i in picks]
+    return [dataset[i] for i in spread_indices(len(dataset), count)]
 
 
 def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:

@@ -222,15 +222,14 @@ class Trainer:
                 adv = self.adversarial.generator_loss(self.discriminator(final))
                 losses["g_adv"] = adv.item()
                 g_loss = g_loss + lc.adversarial_weight * adv
+        return self._step_generator(g_loss, content, losses)
+
+    def _step_generator(self, g_loss: torch.Tensor, content: torch.Tensor, losses: dict) -> dict:
+        """Back-propagate the generator's total loss, step its optimiser, schedule and EMA; returns ``losses``."""
         g_loss.backward()
         self._clip(self.generator)
         self.opt_g.step()
         self.sched_g.step()
-        self._update_ema()
-        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
-        return losses
-
-    def _update_ema(self) -> None:
         if self.ema is not None:
             # Warm-up: an average over the first steps must not keep the random initial weights
             # (0.999 ** 600 is still 55% of them); the decay grows to train.ema as steps accrue.
@@ -238,6 +237,8 @@ class Trainer:
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), self.generator.parameters()):
                     e.lerp_(p, 1.0 - decay)
+        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
+        return losses
 
     @torch.no_grad()
     def validate(self) -> dict:

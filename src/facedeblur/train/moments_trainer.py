@@ -76,13 +76,7 @@ class MomentsTrainer(Trainer):
                 perceptual = self.perceptual(restored.float(), sharp.float())
                 g_loss = g_loss + lc.perceptual_weight * perceptual
                 losses["perceptual"] = perceptual.item()
-        g_loss.backward()
-        self._clip(self.generator)
-        self.opt_g.step()
-        self.sched_g.step()
-        self._update_ema()
-        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
-        return losses
+        return self._step_generator(g_loss, content, losses)
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -113,9 +107,8 @@ class MomentsTrainer(Trainer):
             scores["blurry_psnr"].append(float(psnr(blur, frames).mean()))
             scores["blurry_ssim"].append(float(ssim(blur, frames).mean()))
             if len(rows) < GRID_ROWS:
-                with self._autocast():
-                    ends = net(blur[:2], torch.tensor([0.0, 1.0], device=self.device))[-1].float().clamp(0, 1)
-                picks = [blur[0], ends[0], center[0], ends[1], frames[0], frames[n // 2], frames[-1]]
+                # u runs from 0 to 1, so the first and last moments are u = 0 and u = 1.
+                picks = [blur[0], moments[0], center[0], moments[-1], frames[0], frames[n // 2], frames[-1]]
                 rows.append([tensor_to_image(t.cpu()) for t in picks])
         self.generator.train()
         titles = ["blurry", "u = 0", "u = 0.5", "u = 1", "first (FMR)", "middle", "last (FMR)"]
