@@ -50,7 +50,7 @@ def test_every_shipped_weights_file_is_small_and_loads():
         assert path.stat().st_size <= MAX_BYTES, path
         model, header = load_network(path)
         assert header["architecture"] in MODELS
-        assert header["data"]["size"] == 128
+        assert header["data"]["size"] in (64, 128)
         assert sum(p.numel() for p in model.parameters()) > 0
 
 

@@ -16,6 +16,7 @@ from facedeblur.losses import (
     MSELoss,
     MultiScaleContentLoss,
     PerceptualLoss,
+    SSIMLoss,
     build_content_loss,
     gradient_penalty,
 )
@@ -146,11 +147,12 @@ def test_multiscale_loss_is_the_mean_of_per_scale_mse():
 
 
 def test_build_content_loss():
-    assert set(CONTENT_LOSSES) == {"l1", "mse", "charbonnier", "fft", "multiscale", "perceptual"}
+    assert set(CONTENT_LOSSES) == {"l1", "mse", "charbonnier", "fft", "multiscale", "perceptual", "ssim"}
     assert isinstance(build_content_loss("fft"), FFTLoss)
+    assert isinstance(build_content_loss("ssim", window=7), SSIMLoss)
     assert build_content_loss("charbonnier", eps=0.01).eps == 0.01
     assert build_content_loss("multiscale", base="l1").base == "l1"
-    with pytest.raises(UsageError, match="l1, mse, charbonnier, fft, multiscale, perceptual"):
+    with pytest.raises(UsageError, match="l1, mse, charbonnier, fft, multiscale, perceptual, ssim"):
         build_content_loss("l2")
     with pytest.raises(UsageError, match="'l1' takes no arguments; got eps"):
         build_content_loss("l1", eps=0.1)

@@ -159,6 +159,20 @@ def test_multiscale_preset_trains_a_step(tmp_path, lfw_tree):
     assert math.isfinite(losses["content"]) and math.isfinite(losses["g_adv"])
 
 
+def test_each_generator_step_starts_from_fresh_gradients(tmp_path, lfw_tree):
+    trainer = Trainer(load_config(tiny_config(tmp_path, lfw_tree, "none")), tmp_path / "run", progress=False)
+    for group in trainer.opt_g.param_groups:
+        group["lr"] = 0.0  # the weights stay put, so the same batch must give the same gradients
+    batch = next(trainer.stream)
+    torch.manual_seed(0)  # the same dropout masks in both steps
+    trainer.train_step(batch)
+    first = [p.grad.clone() for p in trainer.generator.parameters()]
+    torch.manual_seed(0)
+    trainer.train_step(batch)
+    for before, p in zip(first, trainer.generator.parameters()):
+        assert torch.allclose(p.grad, before, atol=1e-6)
+
+
 def test_resume_continues_with_identical_losses(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "wgan-gp")
     full_dir, _ = train(config, run_dir=tmp_path / "full", progress=False)

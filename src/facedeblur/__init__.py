@@ -10,6 +10,10 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
     restored = deblur(read_image("photo.jpg"), "generator.safetensors", faces=True)  # each face
     result = restore_faces(photo, load_model("generator.safetensors"))        # faces + per-face records
     frames = moments(read_image("blurry_face.png"), n=7)                      # 7 sharp moments (CFMD-GAN)
+    hidden = obfuscate(read_image("photo.jpg"), attributes=["smiling", "young"])  # every face rebuilt, identity hidden
+    hidden = obfuscate(read_image("photo.jpg"), method="pixelate")            # or a classical obfuscation
+    result = obfuscate_photo(photo, method="blur")                            # + face masks, flipped attributes
+    report = privacy_audit("gallery/", "probes/", ["blur", "pixelate"], "audit/")  # identification rates, attacked
 """
 
 from . import blur
@@ -19,11 +23,12 @@ from .inference import Deblurrer, load_model
 from .io import read_image, write_image
 from .moments import MomentRestorer, load_moments_model, moments
 from .photo import FaceRestoreResult, deblur, restore_faces
+from .privacy import ObfuscationResult, obfuscate, obfuscate_photo, privacy_audit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Deblurrer", "FaceDeblurError", "MomentRestorer", "load_moments_model", "moments", "FaceRestoreResult", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings",
     "SynthReport", "UsageError", "__version__", "blur", "deblur", "load_model", "read_image", "restore_faces", "synthesize",
-    "write_image",
+    "write_image", "ObfuscationResult", "obfuscate", "obfuscate_photo", "privacy_audit",
 ]

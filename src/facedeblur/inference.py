@@ -105,12 +105,13 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     return sorted({min(i * step, length - tile) for i in range(count)})
 
 
-def pretrained_path(filename: str, what: str = "default model") -> Path:
-    """A weights file shipped in ``facedeblur/pretrained``; ``FaceDeblurError`` naming ``what`` when missing."""
+def pretrained_path(filename: str, what: str = "default model", option: str = "--model") -> Path:
+    """A weights file shipped in ``facedeblur/pretrained``; ``FaceDeblurError`` naming ``what`` and the
+    command-line ``option`` that points at other weights when it is missing."""
     path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / filename))
     if not path.is_file():
         raise FaceDeblurError(f"{path}: the shipped {what} is missing from this installation; "
-                              "reinstall facedeblur or pass --model")
+                              f"reinstall facedeblur or pass {option}")
     return path
 
 

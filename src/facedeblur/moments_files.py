@@ -9,7 +9,6 @@ One input file writes into ``-o`` itself; several inputs or folders write one su
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +18,10 @@ from .clips import write_gif, write_mp4
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from .faces.pasteback import DEFAULT_MARGIN
 from .faces.registry import build_detector
-from .io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, write_image
+from .io import atomic_write_text, list_images, write_image
 from .moments import load_moments_model, moment_factors, restore_face_moments
 from .photo import DEFAULT_MIN_FACE
-from .restore import RestoreReport
+from .restore import RestoreReport, read_input
 from .sheets import contact_sheet
 
 STRIP_CELL = 160
@@ -91,14 +90,10 @@ def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list
     report = RestoreReport()
     for src, folder in tqdm(pairs, desc="moments", unit="image", disable=not progress):
         try:
-            if not is_image_file(src):
-                raise InputError(src, "not an image file")
             clash = [folder / name for name in output_names(len(factors)) if (folder / name).resolve() in sources]
             if clash:
                 raise InputError(clash[0], "output would overwrite an input; choose another -o")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ImageConversionWarning)
-                image = read_image(src)
+            image = read_input(src)
             if faces:
                 results = restore_face_moments(image, restorer, factors, detect, margin=margin, min_face=min_face)
                 if results[0].problem:

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
@@ -26,9 +27,22 @@ class RestoreReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: one file to a file, or everything into the ``out`` folder."""
+def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(input, output image) pairs: one file to the file ``out``, or everything into the ``out`` folder.
+
+    A folder input keeps its name and inner layout under ``out``; JPEG stays JPEG and every
+    other format becomes PNG.
+
+    Raises:
+        InputError: an input that does not exist, or a folder without images.
+        UsageError: one output file named with a format other than PNG or JPEG.
+    """
+    missing = [p for p in inputs if not p.exists()]
+    if missing:
+        raise InputError(missing[0], "no such file or folder")
     if len(inputs) == 1 and inputs[0].is_file() and out.suffix.lower() in IMAGE_EXTENSIONS:
+        if out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            raise UsageError(f"{out}: only PNG and JPEG files are written; name the output .png or .jpg")
         return [(inputs[0], out)]
     pairs = []
     for item in inputs:
@@ -39,8 +53,20 @@ def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
             pairs += [(f, out / item.name / f.relative_to(item)) for f in files]
         else:
             pairs.append((item, out / item.name))
-    # JPEG stays JPEG; every other format is written as lossless PNG.
     return [(src, dst if dst.suffix.lower() in (".jpg", ".jpeg", ".png") else dst.with_suffix(".png")) for src, dst in pairs]
+
+
+def read_input(src: Path) -> np.ndarray:
+    """An input image of a batch as float32 RGB, without warnings about converted formats.
+
+    Raises:
+        InputError: not an image file, or one that cannot be decoded.
+    """
+    if not is_image_file(src):
+        raise InputError(src, "not an image file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImageConversionWarning)
+        return read_image(src)
 
 
 def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
@@ -93,10 +119,7 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
         raise UsageError("--save-crops needs --faces (face crops exist only when faces are restored)")
     if margin < 0:
         raise UsageError(f"--margin must be non-negative, got {margin}")
-    missing = [p for p in inputs if not p.exists()]
-    if missing:
-        raise InputError(missing[0], "no such file or folder")
-    pairs = _plan(inputs, out)
+    pairs = plan_outputs(inputs, out)
     sources = {p.resolve() for p, _ in pairs}
     # The detector first: a wrong name is reported before a model is loaded (or exported to ONNX).
     detect = build_detector(detector) if faces else None
@@ -106,11 +129,7 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
         try:
             if dst.resolve() in sources:
                 raise InputError(dst, "output would overwrite an input; choose another -o")
-            if not is_image_file(src):
-                raise InputError(src, "not an image file")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ImageConversionWarning)
-                image = read_image(src)
+            image = read_input(src)
             if faces:
                 result = restore_faces(image, deblurrer, detect, margin=margin, min_face=min_face)
                 _faces_restored(src, result, min_face, report)

@@ -56,3 +56,16 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
         raise FaceDeblurError(f"{path}: weights do not fit {header['architecture']} (keys: {', '.join(problems[:4])})")
     model.eval()
     return model, header
+
+
+def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
+    """Write ``src``'s weights with float32 tensors stored as float16, for shipping at half the size.
+
+    The header is kept and gains ``"stored": "float16"``; ``load_network`` loads the file into
+    the float32 model as before (each value rounded to float16 once). Integer tensors (e.g.
+    batch-norm counters) are kept as they are.
+    """
+    header, tensors = read_weights(src)
+    halved = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
+    header = {**header, "stored": "float16"}
+    return atomic_write_bytes(dst, save_safetensors_bytes(halved, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)}))

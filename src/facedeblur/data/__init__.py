@@ -13,7 +13,7 @@ from .augment import (
     build_augmentations,
     scale_saturation,
 )
-from .celeba import CelebAAttributes, identity_split, read_attributes, read_identities
+from .celeba import CelebAFaces, celeba_landmarks, celeba_split, identity_split, read_attributes, read_identities
 from .mixed import MixedDataset
 from .moments import FRAME_ORDERS, MomentPairs, VideoMoments, frame_order, read_manifest
 from .onthefly import OnTheFlyBlur
@@ -24,5 +24,5 @@ __all__ = [
     "AUGMENTATIONS", "FRAME_ORDERS", "MomentPairs", "frame_order", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "MixedDataset", "OnTheFlyBlur", "PairedFolder",
     "RandomCrop", "RandomFlip", "RandomRescale", "RandomRot90", "SaturationJitter", "VideoMoments",
     "build_augmentations", "find_pairs", "read_manifest", "scale_saturation",
-    "CelebAAttributes", "identity_split", "read_attributes", "read_identities",
+    "CelebAFaces", "celeba_landmarks", "celeba_split", "identity_split", "read_attributes", "read_identities",
 ]

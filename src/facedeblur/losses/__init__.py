@@ -25,6 +25,7 @@ CONTENT_LOSSES: dict[str, type[nn.Module]] = {
     "fft": FFTLoss,
     "multiscale": MultiScaleContentLoss,
     "perceptual": PerceptualLoss,
+    "ssim": SSIMLoss,
 }
 
 

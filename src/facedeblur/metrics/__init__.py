@@ -10,12 +10,12 @@ from .identity import (
     identity_distances,
     verification_accuracy,
 )
-from .image import psnr, ssim
+from .image import psnr, region_ssim, ssim
 from .lpips import LPIPS
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
 
 __all__ = [
     "FID", "FIDInceptionV3", "LPIPS", "MS_SSIM_WEIGHTS", "DetectionTally", "frechet_distance",
     "frechet_distance_from_stats", "gaussian_stats", "greedy_match", "identity_distances", "iou",
-    "load_fid_inception", "match_face", "ms_ssim", "psnr", "ssim", "verification_accuracy",
+    "load_fid_inception", "match_face", "ms_ssim", "psnr", "region_ssim", "ssim", "verification_accuracy",
 ]

@@ -8,6 +8,8 @@ with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_ax
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,12 +28,13 @@ def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim_and_contrast_structure(
+def ssim_and_contrast_structure_maps(
     x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean SSIM and mean contrast-structure term per (image, channel) of (N, C, H, W) tensors.
+    """SSIM and contrast-structure maps of (N, C, H, W) tensors, per channel.
 
-    Valid region only (no padding); both results are shaped (N, C).
+    Valid region only (no padding): both maps are (N, C, H - window + 1, W - window + 1), and
+    map pixel (i, j) is the window whose top-left corner is image pixel (i, j).
     """
     c = x.shape[1]
     g = _gaussian_window(window, sigma, x.device, x.dtype)
@@ -48,7 +51,18 @@ def ssim_and_contrast_structure(
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     cs = (2 * cov + c2) / (var_x + var_y + c2)
     luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
-    return (luminance * cs).flatten(2).mean(dim=2), cs.flatten(2).mean(dim=2)
+    return luminance * cs, cs
+
+
+def ssim_and_contrast_structure(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM and mean contrast-structure term per (image, channel) of (N, C, H, W) tensors.
+
+    Valid region only (no padding); both results are shaped (N, C).
+    """
+    value, cs = ssim_and_contrast_structure_maps(x, y, data_range, window, sigma)
+    return value.flatten(2).mean(dim=2), cs.flatten(2).mean(dim=2)
 
 
 def ssim(
@@ -61,3 +75,25 @@ def ssim(
         raise ValueError(f"SSIM needs images of at least {window}x{window} pixels")
     value, _ = ssim_and_contrast_structure(output.double(), target.double(), data_range, window, sigma)
     return value.mean(dim=1).float()
+
+
+def region_ssim(output: torch.Tensor, target: torch.Tensor, region: np.ndarray, data_range: float = 1.0,
+                window: int = 11, sigma: float = 1.5) -> float | None:
+    """SSIM of two (C, H, W) images over the windows lying wholly inside ``region``, averaged over channels.
+
+    ``region`` is a bool (H, W) array. A window that touches a pixel outside it is left out, so
+    a change outside the region cannot lower the score (e.g. the context around an obfuscated
+    face, with ``region`` the complement of the face mask). None when no window fits.
+    """
+    region = np.asarray(region, dtype=bool)
+    if region.shape != tuple(output.shape[-2:]) or output.shape != target.shape or output.dim() != 3:
+        raise ValueError(f"region SSIM needs two (C, H, W) images and an (H, W) region, got {tuple(output.shape)}, "
+                         f"{tuple(target.shape)} and {region.shape}")
+    if min(output.shape[-2:]) < window:
+        return None
+    value, _ = ssim_and_contrast_structure_maps(output[None].double(), target[None].double(), data_range, window, sigma)
+    inside = cv2.erode(region.astype(np.uint8), np.ones((window, window), np.uint8), anchor=(0, 0),
+                       borderType=cv2.BORDER_CONSTANT, borderValue=0)[: value.shape[-2], : value.shape[-1]] > 0
+    if not inside.any():
+        return None
+    return float(value[0].mean(dim=0)[torch.from_numpy(inside)].mean())

@@ -80,25 +80,30 @@ class ResNet(nn.Module):
         block: ``BasicBlock`` or ``Bottleneck``.
         layers: number of blocks in each of the four stages, e.g. (3, 4, 6, 3) for ResNet-50.
         num_classes: outputs of the final linear layer ``fc``.
+        width: channels of the stem and first stage (stages double it); torchvision's is 64,
+            and only then do its files load.
     """
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int], num_classes: int = 1000):
+    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int], num_classes: int = 1000,
+                 width: int = 64):
         super().__init__()
         if len(layers) != 4:
             raise UsageError(f"a ResNet has 4 stages, got {len(layers)} block counts")
+        if width < 1:
+            raise UsageError(f"ResNet width must be at least 1, got {width}")
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.in_channels = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.in_channels = width
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._stage(block, 64, layers[0], 1)
-        self.layer2 = self._stage(block, 128, layers[1], 2)
-        self.layer3 = self._stage(block, 256, layers[2], 2)
-        self.layer4 = self._stage(block, 512, layers[3], 2)
+        self.layer1 = self._stage(block, width, layers[0], 1)
+        self.layer2 = self._stage(block, 2 * width, layers[1], 2)
+        self.layer3 = self._stage(block, 4 * width, layers[2], 2)
+        self.layer4 = self._stage(block, 8 * width, layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.fc = nn.Linear(8 * width * block.expansion, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -119,7 +124,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features (N, 512 * expansion) of [0, 1] RGB images."""
+        """Pooled features (N, 8 * width * expansion) of [0, 1] RGB images."""
         x = (x - self.mean) / self.std
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -147,13 +152,14 @@ class ResNetAttributes(ResNet):
     Args:
         depth: 18, 34, 50, 101 or 152.
         num_attributes: size of the head (CelebA: 40).
+        width: channels of the first stage (64 is torchvision's; 32 has a quarter of the weights).
     """
 
-    def __init__(self, depth: int = 50, num_attributes: int = 40):
+    def __init__(self, depth: int = 50, num_attributes: int = 40, width: int = 64):
         if depth not in RESNET_DEPTHS:
             raise UsageError(f"unknown ResNet depth {depth}; valid depths: {', '.join(map(str, RESNET_DEPTHS))}")
         block, layers = RESNET_DEPTHS[depth]
-        super().__init__(block, layers, num_attributes)
+        super().__init__(block, layers, num_attributes, width)
         self.depth = depth
 
 

@@ -113,10 +113,9 @@ def obfuscate_classical(
     if mask.shape != image.shape[:2]:
         raise UsageError(f"mask shape {mask.shape} does not match image size {image.shape[:2]}")
 
-    out = image.copy()
     box = _box(mask, 0.0)
     if box is None:
-        return out
+        return image.copy()
     core = _box(mask, 0.5) or box
     size = max(core[2] - core[0], core[3] - core[1])
 
@@ -140,7 +139,22 @@ def obfuscate_classical(
         hidden = _filtered(image, box, pad, lambda r: cv2.filter2D(
             r, -1, kernel[::-1, ::-1].copy(), borderType=cv2.BORDER_REFLECT_101))
 
+    return blend_inside(image, hidden, mask, box)
+
+
+def blend_inside(image: np.ndarray, hidden: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A copy of ``image`` with ``hidden`` blended in by ``mask`` inside ``box``.
+
+    Args:
+        image: (H, W, 3) float32.
+        hidden: (y1 - y0, x1 - x0, 3) replacement pixels for ``box``, clipped to [0, 1].
+        mask: (H, W) weights in [0, 1], 0 outside ``box``.
+        box: (x0, y0, x1, y1) in pixels.
+
+    Pixels where ``mask`` is 0 are returned bit-identical.
+    """
     x0, y0, x1, y1 = box
+    out = image.copy()
     weight = mask[y0:y1, x0:x1, None]
     blended = weight * np.clip(hidden, 0.0, 1.0) + (1.0 - weight) * image[y0:y1, x0:x1]
     out[y0:y1, x0:x1] = np.where(weight > 0, blended, image[y0:y1, x0:x1])

@@ -118,6 +118,27 @@ def feathered(mask: np.ndarray, radius_px: float) -> np.ndarray:
     return np.clip(soft, 0.0, 1.0)
 
 
+def feathered_inside(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Soft (H, W) float32 mask in [0, 1] whose soft edge lies wholly inside the binary ``mask``.
+
+    The weight is a smoothstep of each pixel's distance to the nearest pixel outside the mask: 0
+    outside, rising to 1 at ``radius_px`` pixels inside. Unlike ``feathered`` it is exactly 0
+    wherever ``mask`` is, so pasting with it leaves every pixel outside the mask untouched. The
+    image border does not count as outside: a face cut by the border is not faded there.
+    ``radius_px`` 0 returns the binary mask as float32.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise UsageError(f"expected an (H, W) mask, got shape {mask.shape}")
+    if radius_px < 0:
+        raise UsageError(f"feather radius must be >= 0 pixels, got {radius_px}")
+    inside = (mask > 0).astype(np.uint8)
+    if radius_px == 0:
+        return inside.astype(np.float32)
+    t = np.clip(cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) / radius_px, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
 def landmarks_of(image: np.ndarray, detector=None, label: str = "image") -> np.ndarray:
     """dlib's 68 landmarks (68, 2) float32 (x, y) of the largest face in an RGB image.
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .config import RunConfig, load_config, preset_names
+from .celeba_trainers import AttributesTrainer, RebuildTrainer
 from .engine import Trainer
 from .moments_trainer import MomentsTrainer
+
+
+TRAINERS = {"moments": MomentsTrainer, "attributes": AttributesTrainer, "rebuild": RebuildTrainer}
 
 
 def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: str | Path | None = None,
@@ -30,9 +34,10 @@ def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: st
 
 
 def make_trainer(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Trainer:
-    """The trainer a config calls for: ``MomentsTrainer`` for ``data.kind: moments``, else ``Trainer``."""
-    cls = MomentsTrainer if config.data.kind == "moments" else Trainer
+    """The trainer a config calls for: ``MomentsTrainer``, ``AttributesTrainer`` or ``RebuildTrainer``
+    for ``data.kind`` moments, attributes or rebuild, else ``Trainer``."""
+    cls = TRAINERS.get(config.data.kind, Trainer)
     return cls(config, run_dir, resume=resume, progress=progress)
 
 
-__all__ = ["MomentsTrainer", "RunConfig", "Trainer", "load_config", "make_trainer", "preset_names", "train"]
+__all__ = ["AttributesTrainer", "MomentsTrainer", "RebuildTrainer", "TRAINERS", "RunConfig", "Trainer", "load_config", "make_trainer", "preset_names", "train"]

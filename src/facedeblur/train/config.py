@@ -20,6 +20,9 @@ from ..errors import UsageError
 from ..losses.face_perceptual import PERCEPTUAL_TERMS
 
 
+DATA_KINDS = ("onthefly", "paired", "moments", "attributes", "rebuild")
+
+
 @dataclass
 class DataConfig:
     """Where batches come from.
@@ -34,6 +37,11 @@ class DataConfig:
     paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
     ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
     the validation samples.
+    ``kind: attributes`` (the attribute classifier) and ``kind: rebuild`` (the face rebuild
+    network) read CelebA: ``train`` is its root (``images/``, the attribute and identity files),
+    ``val_fraction`` of the identities are held out, faces are aligned to ``size`` px crops by
+    their dlib landmarks, cached in the ``landmarks`` file (made on first use), and
+    ``val_count`` 0 validates on every held-out face.
     """
 
     kind: str = "onthefly"
@@ -56,6 +64,7 @@ class DataConfig:
     mix_fraction: float = 0.25
     mix_val_count: int = 0
     frame_order: str = "fmr"
+    landmarks: str = ""
 
 
 @dataclass
@@ -226,7 +235,7 @@ def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
 def validate(config: RunConfig, where: str) -> None:
     """Check value ranges and choices that types alone cannot."""
     checks = [
-        (config.data.kind in ("onthefly", "paired", "moments"), "data.kind must be onthefly, paired or moments"),
+        (config.data.kind in DATA_KINDS, f"data.kind must be one of {', '.join(DATA_KINDS)}"),
         (config.optim.schedule in ("constant", "linear", "step", "exponential"),
          "optim.schedule must be constant, linear, step or exponential"),
         (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),

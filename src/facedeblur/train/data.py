@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.synth import assign_splits
-from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, VideoMoments
+from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, VideoMoments, celeba_split
 from ..data.base import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
@@ -24,7 +24,12 @@ def _augment(cfg: DataConfig) -> list:
     return steps
 
 
-def _person_split(root: Path, fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+def person_split(root: Path, fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """(train, val) images of a folder of person sub-folders, about ``fraction`` of the people held out.
+
+    The split depends only on the set of person folders and ``seed``: the same call rebuilds
+    the held-out people of a run from its config (e.g. for the privacy audit).
+    """
     files = list_images(root)
     if not files:
         raise InputError(root, "no images found")
@@ -42,6 +47,8 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
         raise InputError(train_root, "training data not found (set data.train)")
     if cfg.kind == "moments":
         return _moment_datasets(cfg, seed)
+    if cfg.kind in ("attributes", "rebuild"):
+        return _celeba_datasets(cfg, seed)
     if cfg.kind == "paired":
         train = PairedFolder(train_root, augment=_augment(cfg), seed=seed)
         if not cfg.val:
@@ -55,7 +62,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
         if cfg.val:
             train_files, val_files = list_images(train_root), list_images(cfg.val)
         else:
-            train_files, val_files = _person_split(train_root, cfg.val_fraction, seed)
+            train_files, val_files = person_split(train_root, cfg.val_fraction, seed)
         if cfg.limit:
             rng = np.random.default_rng([seed, 7])
             train_files = [train_files[i] for i in sorted(rng.permutation(len(train_files))[: cfg.limit])]
@@ -85,6 +92,12 @@ def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
         raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
     train = MomentPairs(cfg.train, augment=_augment(cfg), seed=seed, order_by=cfg.frame_order)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
+
+
+def _celeba_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
+    """Aligned CelebA faces, split by identity: the training set and the held-out faces."""
+    train, val = celeba_split(cfg.train, cfg.val_fraction, seed, cfg.size, cfg.landmarks or None, _augment(cfg), cfg.limit)
+    return train, _evenly_spaced(val, cfg.val_count)
 
 
 class BatchStream:

@@ -2,7 +2,8 @@
 
 A run directory holds ``config.yaml`` (resolved), ``run.json`` (git commit, versions),
 ``metrics.jsonl``, ``samples/`` (blurry | restored | sharp grids), ``checkpoints/last.pt`` and
-``best.pt``, and the final ``generator.safetensors`` that ``facedeblur.load_model`` reads.
+``best.pt``, the final ``generator.safetensors`` that ``facedeblur.load_model`` reads, and
+``best.safetensors``, the weights of the best validation.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class Trainer:
         progress: show a progress bar (rank 0 only).
     """
 
+    score = "val_psnr"
+    """The validation metric (higher is better) that picks ``checkpoints/best.pt``."""
+
     def __init__(self, config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True):
         self.cfg = config
         self.run_dir = Path(run_dir)
@@ -121,7 +125,7 @@ class Trainer:
         train_ds, self.val = build_datasets(config.data, t.seed)
         self.stream = BatchStream(train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world)
         self.step = 0
-        self.best = {"val_psnr": -float("inf"), "step": 0}
+        self.best = {self.score: -float("inf"), "step": 0}
         self._tensorboard = None
         if resume:
             self._load(load_checkpoint(self.run_dir / "checkpoints" / "last.pt"))
@@ -214,7 +218,6 @@ class Trainer:
                 self.opt_d.step()
             losses["d"] = d_loss.item()
             self.sched_d.step()
-        self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             content = self.content_loss(fake, sharp)
             g_loss = lc.content_weight * content
@@ -225,7 +228,9 @@ class Trainer:
         return self._step_generator(g_loss, content, losses)
 
     def _step_generator(self, g_loss: torch.Tensor, content: torch.Tensor, losses: dict) -> dict:
-        """Back-propagate the generator's total loss, step its optimiser, schedule and EMA; returns ``losses``."""
+        """Back-propagate the generator's total loss (on fresh gradients), step its optimiser, schedule and EMA;
+        returns ``losses``."""
+        self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self._clip(self.generator)
         self.opt_g.step()
@@ -289,11 +294,27 @@ class Trainer:
 
         ``metrics`` are those of these weights (the last validation); the header also keeps the best.
         """
-        net = self.ema or self.generator
-        return save_weights(
-            self.run_dir / "generator.safetensors", net, self.cfg.generator.name, self.cfg.generator.args,
-            data=self.data_header(), metrics=metrics or {}, best=self.best, steps=self.step, preset=self.cfg.name,
-        )
+        return self._save_weights(self.run_dir / "generator.safetensors", self.ema or self.generator, metrics or {},
+                                  self.step)
+
+    def export_best(self) -> Path | None:
+        """Write the weights saved at the best validation (``checkpoints/best.pt``) as ``best.safetensors``.
+
+        A run that overfits ends below its best; these are the weights to ship then. Returns
+        None when no validation has run yet.
+        """
+        path = self.run_dir / "checkpoints" / "best.pt"
+        if not path.is_file():
+            return None
+        state = load_checkpoint(path)
+        net = copy.deepcopy(self.ema or self.generator)
+        net.load_state_dict(state["ema"] if self.ema is not None else state["generator"])
+        metrics = {k: v for k, v in state["best"].items() if k != "step"}
+        return self._save_weights(self.run_dir / "best.safetensors", net, metrics, state["step"])
+
+    def _save_weights(self, path: Path, net: torch.nn.Module, metrics: dict, steps: int) -> Path:
+        return save_weights(path, net, self.cfg.generator.name, self.cfg.generator.args, data=self.data_header(),
+                            metrics=metrics, best=self.best, steps=steps, preset=self.cfg.name)
 
     def data_header(self) -> dict:
         """What the exported weights were trained on, for their header."""
@@ -325,7 +346,7 @@ class Trainer:
             if self.main and (self.step % t.val_every == 0 or self.step == t.steps):
                 last_val = self.validate()
                 self._log({"step": self.step, **last_val})
-                if last_val["val_psnr"] > self.best["val_psnr"]:
+                if last_val[self.score] > self.best[self.score]:
                     self.best = {**last_val, "step": self.step}
                     save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self._state())
                 bar.write(self.describe(last_val))
@@ -334,6 +355,7 @@ class Trainer:
         bar.close()
         if self.main and self.step == t.steps:
             self.export(last_val)
+            self.export_best()
         if self.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

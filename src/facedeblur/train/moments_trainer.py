@@ -61,7 +61,6 @@ class MomentsTrainer(Trainer):
             self.opt_d.step()
             self.sched_d.step()
             losses.update(d=d_loss.item(), d_global=d_global.item(), d_pixel=d_pixel.item(), d_u=d_u.item())
-        self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             content = self.content_loss(outputs, sharp)
             g_loss = lc.content_weight * content

@@ -1,0 +1,239 @@
+"""Photo-level identity obfuscation: every method hides the faces and nothing else; the obfuscate command."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import facedeblur
+from facedeblur.cli import main
+from facedeblur.errors import NoFaceError, UsageError
+from facedeblur.faces.detect import DlibHOGDetector
+from facedeblur.io import read_image, to_uint8, write_image
+from facedeblur.privacy import OBFUSCATION_METHODS, face_ellipse, obfuscate_photo
+from facedeblur.privacy.mask import feathered_inside
+from facedeblur.privacy.obfuscate import default_feather
+from facedeblur.privacy.obfuscate_batch import obfuscate_files
+
+ECKHART = "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"
+COOK = "AJ_Cook/AJ_Cook_0001.jpg"
+REBUILT_COLOUR = (0.2, 0.9, 0.3)
+
+
+class ConstantRebuild:
+    """Stands in for ``AttributeObfuscator``: the rebuilt face is one colour over the whole photo."""
+
+    size = 64
+
+    def __init__(self):
+        self.calls = []
+
+    def rebuild(self, image, points68, flips):
+        self.calls.append(flips)
+        before = np.linspace(0.05, 0.95, 40, dtype=np.float32)
+        after = np.round(before)
+        after[list(flips)] = 1.0 - after[list(flips)]
+        layer = np.broadcast_to(np.array(REBUILT_COLOUR, np.float32), image.shape).copy()
+        return SimpleNamespace(layer=layer, before=before, after=after)
+
+
+@pytest.fixture(scope="module")
+def two_faces(data_dir):
+    """Two real LFW faces side by side (250 x 500) and their HOG detections, found once."""
+    images = data_dir / "lfw" / "images"
+    photo = np.concatenate([read_image(images / ECKHART), read_image(images / COOK)], axis=1)
+    return photo, DlibHOGDetector()(photo)
+
+
+@pytest.mark.parametrize("method", OBFUSCATION_METHODS)
+def test_every_method_hides_each_face_and_keeps_every_other_pixel(two_faces, method):
+    photo, found = two_faces
+    obfuscator = ConstantRebuild() if method == "attributes" else None
+    result = obfuscate_photo(photo, method, obfuscator=obfuscator, detector=lambda image: found, seed=1)
+    assert result.image.shape == photo.shape and result.image.dtype == np.float32
+    assert len(result.faces) == 2 and result.faces[0].box[0] < result.faces[1].box[0]
+    outside = ~result.mask
+    assert 0.05 < result.mask.mean() < 0.5
+    assert np.array_equal(result.image[outside], photo[outside])
+    for face in result.faces:
+        inside = face.full_mask(photo.shape[:2])
+        assert inside[np.rint(face.points68[30, 1]).astype(int), np.rint(face.points68[30, 0]).astype(int)]
+        assert np.abs(result.image[inside] - photo[inside]).mean() > 0.02
+
+
+def test_attribute_method_pastes_the_rebuilt_face_and_records_the_flips(two_faces):
+    photo, found = two_faces
+    fake = ConstantRebuild()
+    result = obfuscate_photo(photo, attributes=["smiling", "Big_Nose"], obfuscator=fake, detector=lambda image: found)
+    assert fake.calls == [(7, 31), (7, 31)]
+    for face in result.faces:
+        assert face.flipped == ("Big_Nose", "Smiling")
+        assert face.after[31] == 1.0 - np.round(face.before[31]) and face.after[0] == np.round(face.before[0])
+        nose = np.rint(face.points68[30]).astype(int)
+        assert np.allclose(result.image[nose[1], nose[0]], REBUILT_COLOUR)
+
+
+def test_classical_faces_carry_no_attributes(two_faces):
+    photo, found = two_faces
+    face = obfuscate_photo(photo, "pixelate", detector=lambda image: found).faces[0]
+    assert face.flipped == () and face.before is None and face.after is None
+
+
+def test_a_wide_feather_still_stays_inside_the_mask(two_faces):
+    photo, found = two_faces
+    result = obfuscate_photo(photo, "blackout", feather=25, detector=lambda image: found)
+    outside = ~result.mask
+    assert np.array_equal(result.image[outside], photo[outside])
+    inside = result.mask & (result.image.sum(axis=2) > 0)
+    assert inside.sum() > 0.2 * result.mask.sum()  # the soft edge leaves part of the face showing through
+
+
+def test_feathered_inside_ramps_from_the_edge_inwards():
+    mask = np.zeros((80, 80), np.float32)
+    mask[10:70, 10:70] = 1.0
+    soft = feathered_inside(mask, 8)
+    assert np.array_equal(soft[mask == 0], np.zeros(int((mask == 0).sum()), np.float32))
+    assert np.all(soft[18:62, 18:62] == 1.0)
+    row = soft[40, 10:18]  # 1 to 8 pixels inside the edge
+    assert 0.0 < row[0] < 0.1 and np.all(np.diff(row) > 0) and row[-1] == 1.0
+    assert np.array_equal(feathered_inside(mask, 0), mask)
+    with pytest.raises(UsageError, match="feather radius"):
+        feathered_inside(mask, -1)
+
+
+def test_default_feather_is_five_percent_of_the_face(two_faces):
+    photo, found = two_faces
+    points = obfuscate_photo(photo, "blur", detector=lambda image: found).faces[0].points68
+    _, axes, _ = face_ellipse(points)
+    assert default_feather(points) == pytest.approx(0.05 * 2 * max(axes))
+    # Not exactly twice: the ellipse has a fixed 2 px pad beyond the landmarks.
+    assert default_feather(points * 2) == pytest.approx(2 * default_feather(points), rel=0.03)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"method": "sepia"}, "unknown obfuscation method 'sepia'; valid methods: attributes, blur"),
+    ({"attributes": ["wings"]}, "unknown attribute 'wings'"),
+    ({"attributes": ["smiling", "goatee"]}, "goatee: gender-linked attribute(s) are protected"),
+    ({"method": "blur", "attributes": ["smiling"]}, "attributes are flipped by the attributes method only"),
+    ({"method": "swirl", "strength": 0}, "strength must be positive"),
+    ({"method": "blur", "feather": -2}, "feather radius must be >= 0"),
+])
+def test_bad_options_are_refused_before_looking_for_faces(options, message):
+    with pytest.raises(UsageError) as info:
+        obfuscate_photo(np.full((40, 40, 3), 0.5, np.float32), **options)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_protected_attributes_flip_when_allowed(two_faces):
+    photo, found = two_faces
+    result = obfuscate_photo(photo, attributes=["male"], allow_protected=True, obfuscator=ConstantRebuild(),
+                             detector=lambda image: found)
+    assert result.faces[0].flipped == ("Male",)
+
+
+def test_no_face_is_a_clear_error():
+    with pytest.raises(NoFaceError, match="^grey.png: no face found$"):
+        obfuscate_photo(np.full((120, 120, 3), 0.5, np.float32), "blur", label="grey.png")
+
+
+def test_public_api_returns_the_image(two_faces):
+    photo, found = two_faces
+    hidden = facedeblur.obfuscate(to_uint8(photo), "pixelate", detector=lambda image: found)
+    assert np.array_equal(hidden, obfuscate_photo(photo, "pixelate", detector=lambda image: found).image)
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cli_writes_the_output_and_a_sidecar_and_leaves_the_input(data_dir, tmp_path, capsys):
+    src = tmp_path / "eckhart.jpg"
+    src.write_bytes((data_dir / "lfw" / "images" / ECKHART).read_bytes())
+    before = _digest(src)
+    code = main(["obfuscate", str(src), "-o", str(tmp_path / "out.png"), "--method", "pixelate", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert "hid 1 face(s) in 1 image(s)" in capsys.readouterr().out
+    assert _digest(src) == before
+    photo, out = to_uint8(read_image(src)), to_uint8(read_image(tmp_path / "out.png"))
+    assert out.shape == photo.shape
+    assert np.array_equal(out[:40], photo[:40]) and not np.array_equal(out[100:150, 100:150], photo[100:150, 100:150])
+    record = json.loads((tmp_path / "out.png.json").read_text())
+    assert record["method"] == "pixelate" and record["source"] == str(src) and len(record["faces"]) == 1
+
+
+def test_batch_sidecar_lists_each_flipped_attribute(data_dir, tmp_path):
+    src = tmp_path / "eckhart.jpg"
+    src.write_bytes((data_dir / "lfw" / "images" / ECKHART).read_bytes())
+    report = obfuscate_files([src], tmp_path / "out", attributes=["young"], obfuscator=ConstantRebuild(), progress=False)
+    assert report.written == [tmp_path / "out" / "eckhart.jpg"] and report.faces == 1
+    face = json.loads((tmp_path / "out" / "eckhart.jpg.json").read_text())["faces"][0]
+    young = face["flipped"]["Young"]
+    assert set(face["flipped"]) == {"Young"} and young["after"] == 1.0 - round(young["before"])
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("facedeblur obfuscate: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--attributes", "pointy_nose,wings"], "unknown attribute 'wings'"),
+    (["--attributes", "male"], "male: gender-linked attribute(s) are protected"),
+    (["--method", "sepia"], "unknown obfuscation method 'sepia'"),
+])
+def test_cli_bad_options_are_one_line_and_exit_2(data_dir, tmp_path, capsys, extra, message):
+    code = main(["obfuscate", str(data_dir / "lfw" / "images" / ECKHART), "-o", str(tmp_path / "out.png"), *extra])
+    assert code == 2 and message in _one_line_error(capsys)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_cli_single_bad_files_are_one_line_and_exit_2(data_dir, tmp_path, capsys):
+    grey, broken = tmp_path / "grey.png", tmp_path / "broken.jpg"
+    write_image(grey, np.full((120, 120, 3), 0.5, np.float32))
+    broken.write_bytes((data_dir / "lfw" / "images" / ECKHART).read_bytes()[:3000])
+    for src, message in [(grey, "grey.png: no face found"), (broken, "broken.jpg: truncated JPEG")]:
+        code = main(["obfuscate", str(src), "-o", str(tmp_path / "out.png"), "--method", "blur", "--quiet"])
+        assert code == 2 and message in _one_line_error(capsys)
+    before = _digest(grey)
+    code = main(["obfuscate", str(grey), "-o", str(grey), "--method", "blur", "--quiet"])
+    assert code == 2 and "output would overwrite an input" in _one_line_error(capsys)
+    assert _digest(grey) == before and not (tmp_path / "out.png").exists()
+
+
+def test_cli_batch_reports_bad_files_and_writes_the_good_ones(data_dir, tmp_path, capsys):
+    folder, out = tmp_path / "photos", tmp_path / "out"
+    folder.mkdir()
+    (folder / "face.jpg").write_bytes((data_dir / "lfw" / "images" / COOK).read_bytes())
+    (folder / "broken.jpg").write_bytes((data_dir / "lfw" / "images" / ECKHART).read_bytes()[:3000])
+    write_image(folder / "grey.png", np.full((120, 120, 3), 0.5, np.float32))
+    code = main(["obfuscate", str(folder), "-o", str(out), "--method", "swirl", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert "skipped 2 problem(s)" in captured.err
+    assert "broken.jpg: truncated JPEG" in captured.err and "grey.png: no face found" in captured.err
+    assert sorted(p.name for p in (out / "photos").iterdir()) == ["face.jpg", "face.jpg.json"]
+    assert "hid 1 face(s) in 1 image(s)" in captured.out
+
+
+def test_cli_refuses_an_output_file_it_cannot_write(data_dir, tmp_path, capsys):
+    code = main(["obfuscate", str(data_dir / "lfw" / "images" / ECKHART), "-o", str(tmp_path / "out.webp"), "--method", "blur"])
+    assert code == 2 and "only PNG and JPEG files are written" in _one_line_error(capsys)
+
+
+def test_shipped_networks_change_the_face_and_keep_the_background(data_dir, tmp_path):
+    src = data_dir / "lfw" / "images" / ECKHART
+    out = tmp_path / "hidden.png"
+    assert main(["obfuscate", str(src), "-o", str(out), "--quiet"]) == 0
+    original, hidden = read_image(src), read_image(out)
+    result = obfuscate_photo(original)
+    inside = result.mask
+    assert np.array_equal(to_uint8(hidden)[~inside], to_uint8(original)[~inside])
+    assert np.abs(hidden[inside] - original[inside]).mean() > 0.02
+    face = result.faces[0]
+    assert face.flipped == ("Big_Nose", "Pointy_Nose", "Smiling", "Young")
+    assert ((face.before >= 0) & (face.before <= 1)).all()
