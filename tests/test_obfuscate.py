@@ -38,7 +38,7 @@ class ConstantRebuild:
         after = np.round(before)
         after[list(flips)] = 1.0 - after[list(flips)]
         layer = np.broadcast_to(np.array(REBUILT_COLOUR, np.float32), image.shape).copy()
-        return SimpleNamespace(layer=layer, before=before, after=after)
+        return SimpleNamespace(layer=layer, before=before, after=after, covered=np.ones(image.shape[:2], dtype=bool))
 
 
 @pytest.fixture(scope="module")

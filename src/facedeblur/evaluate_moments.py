@@ -26,6 +26,7 @@ from .faces.dlib_faces import FaceDescriptor, identity_distance
 from .io import tensor_to_image
 from .metrics import psnr, ssim
 from .moments import load_moments_model
+from .reports import mean_of_known
 
 CASE_ROWS = 3
 
@@ -81,11 +82,6 @@ class MomentsResult:
     cases: list[dict] = field(default_factory=list)
 
 
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
-
-
 def summarise(rows: list[dict], methods: list[str]) -> dict:
     """{method: {"N=5": {...}, ..., "all": {...}}} with samples, psnr, ssim and identity_distance means."""
     summary = {}
@@ -94,8 +90,8 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
         groups = {f"N={n}": [r for r in mine if r["num_frames"] == n] for n in sorted({r["num_frames"] for r in mine})}
         groups["all"] = mine
         summary[name] = {
-            key: {"samples": len(group), "psnr": _mean([r["psnr"] for r in group]),
-                  "ssim": _mean([r["ssim"] for r in group]), "identity_distance": _mean([r["identity_distance"] for r in group])}
+            key: {"samples": len(group), "psnr": mean_of_known([r["psnr"] for r in group]),
+                  "ssim": mean_of_known([r["ssim"] for r in group]), "identity_distance": mean_of_known([r["identity_distance"] for r in group])}
             for key, group in groups.items() if group
         }
     return summary

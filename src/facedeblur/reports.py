@@ -19,6 +19,12 @@ CSV_FIELDS = ["id", "method", "psnr", "ssim", "psnr_gain", "identity_distance", 
               "score", "false_positives", "ms", "detect_ms"]
 
 
+def mean_of_known(values) -> float | None:
+    """Mean of the values that are not None; None when there are none (a cell with nothing to average)."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
+
+
 def format_value(value, digits: int = 2, percent: bool = False) -> str:
     """A table cell: ``n/a`` for None, else the number with ``digits`` decimals (as a percentage with ``percent``)."""
     if value is None:

@@ -23,7 +23,10 @@ HEADER_KEY = "facedeblur"
 def save_weights(path: str | Path, model: torch.nn.Module, architecture: str, args: dict, **info) -> Path:
     """Write ``model``'s state dict with a header {architecture, args, **info}, atomically."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    header = {"architecture": architecture, "args": args, **info}
+    return _write(path, tensors, {"architecture": architecture, "args": args, **info})
+
+
+def _write(path: str | Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
     data = save_safetensors_bytes(tensors, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
     return atomic_write_bytes(path, data)
 
@@ -67,5 +70,4 @@ def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
     """
     header, tensors = read_weights(src)
     halved = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
-    header = {**header, "stored": "float16"}
-    return atomic_write_bytes(dst, save_safetensors_bytes(halved, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)}))
+    return _write(dst, halved, {**header, "stored": "float16"})

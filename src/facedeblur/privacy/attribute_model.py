@@ -35,13 +35,15 @@ class RebuiltFace:
     ``layer``: (H, W, 3) float32, the rebuilt face warped into the photo (0 where the aligned
     crop does not reach); ``before``: (40,) predicted attribute probabilities of the original
     face; ``after``: (40,) the 0/1 attributes the face was rebuilt with (``before`` rounded, with
-    the flipped columns inverted); ``crop``: the aligned rebuilt crop.
+    the flipped columns inverted); ``crop``: the aligned rebuilt crop; ``covered``: bool (H, W),
+    the photo pixels the crop covers fully (where ``layer`` holds the face, not its border).
     """
 
     layer: np.ndarray
     before: np.ndarray
     after: np.ndarray
     crop: np.ndarray
+    covered: np.ndarray
 
 
 def _load(path: Path, kind: type, what: str) -> tuple[torch.nn.Module, dict]:
@@ -91,7 +93,8 @@ class AttributeObfuscator:
         x = rebuild_input(heatmaps, image_to_tensor(crop)[None].to(self.device) * (1.0 - mask),
                           torch.from_numpy(after)[None].to(self.device))
         rebuilt = tensor_to_image(self.rebuilder(x)[0].float().cpu())
-        return RebuiltFace(unalign(rebuilt, matrix, image.shape[:2]), before, after, rebuilt)
+        covered = unalign(np.ones((self.size, self.size), dtype=np.float32), matrix, image.shape[:2])[..., 0] > 0.999
+        return RebuiltFace(unalign(rebuilt, matrix, image.shape[:2]), before, after, rebuilt, covered)
 
 
 def load_attribute_obfuscator(classifier: str | Path | None = None, rebuilder: str | Path | None = None,

@@ -36,6 +36,7 @@ from ..io import image_to_tensor
 from ..metrics.detection import match_face
 from ..metrics.image import region_ssim
 from ..photo import restore_faces
+from ..reports import mean_of_known
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .audit_report import write_audit_report
 from .obfuscate import ATTRIBUTES, obfuscate_photo, resolve_options
@@ -92,11 +93,6 @@ def check_methods(methods: Sequence[str], strength: float = 1.0) -> list[str]:
     return methods
 
 
-def _rate(values: list) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
-
-
 def summarise(rows: list[dict], methods: Sequence[str], attacked: Sequence[str]) -> list[dict]:
     """Per-method results from per-probe rows, ``original`` first.
 
@@ -118,15 +114,15 @@ def summarise(rows: list[dict], methods: Sequence[str], attacked: Sequence[str])
             "method": method,
             "probes": len(plain),
             "nn_correct": sum(r["nn_correct"] for r in plain),
-            "nn_top1": _rate([r["nn_correct"] for r in plain]),
+            "nn_top1": mean_of_known([r["nn_correct"] for r in plain]),
             "classifier_probes": len(clf),
             "classifier_correct": sum(clf),
-            "classifier_top1": _rate(clf),
-            "attack_nn_top1": _rate([r["nn_correct"] for r in after]) if method in attacked else None,
-            "attack_classifier_top1": _rate([r["classifier_correct"] for r in after]) if method in attacked else None,
-            "context_ssim": _rate([r["context_ssim"] for r in plain]),
-            "detector_found": _rate([r["found"] for r in plain]),
-            "detector_confidence": _rate([r["score"] for r in found]),
+            "classifier_top1": mean_of_known(clf),
+            "attack_nn_top1": mean_of_known([r["nn_correct"] for r in after]) if method in attacked else None,
+            "attack_classifier_top1": mean_of_known([r["classifier_correct"] for r in after]) if method in attacked else None,
+            "context_ssim": mean_of_known([r["context_ssim"] for r in plain]),
+            "detector_found": mean_of_known([r["found"] for r in plain]),
+            "detector_confidence": mean_of_known([r["score"] for r in found]),
             "obfuscation_missed": sum(bool(r["obfuscation_missed"]) for r in plain),
         })
     return summary

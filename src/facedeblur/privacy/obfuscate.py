@@ -21,7 +21,6 @@ from ..faces.dlib_faces import landmarks68
 from ..faces.registry import build_detector
 from ..io import to_float32
 from ..photo import detect_faces
-from .align import alignment_matrix, unalign
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .attribute_names import CELEBA_ATTRIBUTES, resolve_flips
 from .classical import METHODS, blend_inside, obfuscate_classical
@@ -111,12 +110,6 @@ def default_feather(points68: np.ndarray) -> float:
     return max(1.0, FEATHER_FRACTION * 2.0 * max(axes))
 
 
-def _crop_footprint(points68: np.ndarray, size: int, shape_hw: tuple[int, int]) -> np.ndarray:
-    """Bool (H, W): the photo pixels fully covered by the face's aligned ``size`` x ``size`` crop."""
-    covered = unalign(np.ones((size, size), dtype=np.float32), alignment_matrix(points68, size), shape_hw)
-    return covered[..., 0] > 0.999
-
-
 def obfuscate_photo(image: np.ndarray, method: str = ATTRIBUTES, attributes: Iterable[str] | None = None,
                     allow_protected: bool = False, strength: float = 1.0, feather: float | None = None,
                     seed: int = 0, obfuscator: AttributeObfuscator | None = None,
@@ -173,7 +166,7 @@ def obfuscate_photo(image: np.ndarray, method: str = ATTRIBUTES, attributes: Ite
         face = ObfuscatedFace(det.box, float(det.score), points, box, binary[y:y + h, x:x + w].copy(), radius)
         if method == ATTRIBUTES:
             rebuilt = obfuscator.rebuild(out, points, flips)
-            weight = feathered_inside(binary & _crop_footprint(points, obfuscator.size, shape), radius)
+            weight = feathered_inside(binary & rebuilt.covered, radius)
             out = blend_inside(out, rebuilt.layer[y:y + h, x:x + w], weight, box)
             face.flipped = tuple(CELEBA_ATTRIBUTES[c] for c in flips)
             face.before, face.after = np.asarray(rebuilt.before), np.asarray(rebuilt.after)
