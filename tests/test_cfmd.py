@@ -47,6 +47,16 @@ def test_contada_block_shape_determinism_and_control():
     assert not torch.allclose(block(x, controls[1]), out)
 
 
+def test_contada_block_broadcasts_a_1x1_control_map_like_a_resized_one():
+    torch.manual_seed(0)
+    block = ContAdaBlock(8, control_channels=16)
+    mapping = MappingNetwork(channels=16, layers=2)
+    x, u = _x(n=2), torch.tensor([0.2, 0.9])
+    from_1x1 = block(x, mapping(u, (1, 1)))
+    torch.testing.assert_close(from_1x1, block(x, mapping(u, (5, 7))), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(from_1x1, block(x, mapping(u, x.shape[-2:])), rtol=1e-5, atol=1e-6)
+
+
 def test_contada_offsets_start_at_zero_and_masks_at_half():
     torch.manual_seed(0)
     block = ContAdaBlock(8, control_channels=16)

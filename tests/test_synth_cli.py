@@ -190,3 +190,38 @@ def test_console_script_reports_errors_on_one_line(tmp_path):
     result = subprocess.run([str(exe), "synth", str(tmp_path / "missing"), str(tmp_path / "o")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"facedeblur synth: error: {tmp_path / 'missing'}: no such file or folder"]
+
+
+def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
+    from facedeblur.blur import open_clip
+    from facedeblur.imageops import crop_square, resize
+
+    out = tmp_path / "stepped"
+    code = main(["synth", str(short_video), str(out), "--mode", "frames", "--count", "2", "--size", "64",
+                 "--frames", "5", "--frame-step", "3", "--seed", "2", "--quiet"])
+    assert code == 0
+    clip = open_clip(short_video)
+    for r in manifest(out):
+        assert r["frame_step"] == 3 and r["middle"] == r["start"] + 6
+        second = clip.read([r["start"] + 3])[r["start"] + 3]
+        expected = resize(crop_square(second, r["crop"]["box"]), 64)
+        written = read_image(out / r["files"]["frames"][1])
+        assert float(np.abs(written - expected).max()) <= 0.5 / 255 + 1e-6
+        stored = np.round(read_image(out / r["files"]["blur"]) * 255).astype(np.uint8)
+        assert np.array_equal(resynthesize(r).blur, stored), "the manifest line reproduces the stepped sample"
+
+
+    code = main(["synth", str(short_video), str(tmp_path / "long"), "--mode", "frames", "--frames", "5", "--frame-step", "4", "--quiet"])
+    assert code == 1, "5 frames at step 4 span 17 frames, more than the clip's 16"
+
+
+def test_min_motion_leaves_out_windows_whose_eye_moves_less(short_video, tmp_path, capsys):
+    common = ["--mode", "frames", "--count", "6", "--size", "64", "--frames", "5,7", "--seed", "3", "--quiet"]
+    assert main(["synth", str(short_video), str(tmp_path / "all"), *common]) == 0
+    travel = {r["id"]: r["fmr"]["travel"] for r in manifest(tmp_path / "all")}
+    threshold = sorted(travel.values())[3]
+    capsys.readouterr()
+    assert main(["synth", str(short_video), str(tmp_path / "moving"), *common, "--min-motion", str(threshold)]) == 0
+    kept = {r["id"] for r in manifest(tmp_path / "moving")}
+    assert kept == {i for i, t in travel.items() if t >= threshold} and 0 < len(kept) < len(travel)
+    assert "left out" in capsys.readouterr().err

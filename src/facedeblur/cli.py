@@ -72,6 +72,10 @@ def _add_synth(sub) -> None:
     p.add_argument("--jpeg", type=_range(int), default=None, help="JPEG re-compression quality range LOW,HIGH (default off)")
     p.add_argument("--gamma", type=float, default=2.2, help="camera response gamma; blur happens in linear light (2.2)")
     p.add_argument("--frames", type=_int_list, default=(5, 7, 9, 11, 13), help="frame counts N to average (5,7,9,11,13)")
+    p.add_argument("--frame-step", type=int, default=1,
+                   help="average every STEP-th frame: N frames then span (N-1)*STEP+1 frames of the clip (1)")
+    p.add_argument("--min-motion", type=float, default=0.0,
+                   help="frames mode: leave out windows whose left eye moves less than this many px at --size (0: keep all)")
     p.add_argument("--split", default=None, help="e.g. train=0.9,val=0.1: split by person folder or clip, never by image")
     p.add_argument("--preview", type=Path, default=None, help="write a contact sheet (sharp | kernel | blurred) here")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier synthesis in OUT")
@@ -99,6 +103,8 @@ def _run_synth(args) -> int:
             margin=args.margin,
             blur=blur,
             frame_counts=args.frames,
+            frame_step=args.frame_step,
+            min_motion=args.min_motion,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -34,6 +34,12 @@ class SampleSettings:
         margin: extra space around a detected face on each side, as a fraction of its size.
         blur: kernel, noise and JPEG settings (frames mode uses its gamma, noise and JPEG).
         frame_counts: the N to draw from in frames mode.
+        frame_step: frames mode averages every ``frame_step``-th frame, so a window of N
+            frames spans (N - 1) * frame_step + 1 frames of the clip: a longer exposure
+            sampled as sparsely as N frames allow (more motion, more ghosting).
+        min_motion: frames mode leaves out windows in which the left eye travels less than
+            this many pixels (at ``size``), so that every kept sample has facial motion to
+            order; 0 keeps all.
     """
 
     mode: str = "kernel"
@@ -42,6 +48,8 @@ class SampleSettings:
     margin: float = 0.4
     blur: KernelBlurSettings = field(default_factory=KernelBlurSettings)
     frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS
+    frame_step: int = 1
+    min_motion: float = 0.0
 
     def __post_init__(self):
         if self.mode not in ("kernel", "frames"):
@@ -54,6 +62,14 @@ class SampleSettings:
             raise ValueError("frame counts must be positive")
         if self.margin < 0:
             raise ValueError("margin must be non-negative")
+        if self.frame_step < 1:
+            raise ValueError("frame step must be at least 1")
+        if self.min_motion < 0:
+            raise ValueError("minimum motion must be non-negative")
+
+
+class LowMotionError(InputError):
+    """A frames-mode window whose face moves less than ``SampleSettings.min_motion``."""
 
 
 @dataclass
@@ -109,17 +125,34 @@ def kernel_sample(img: np.ndarray, source: str | Path, seed: int, settings: Samp
     return Sample(to_uint8(tensor_to_image(blurred)), to_uint8(sharp), record, kernel=kernel)
 
 
+def window_span(n: int, settings: SampleSettings) -> int:
+    """How many clip frames a window of ``n`` averaged frames covers."""
+    return (n - 1) * settings.frame_step + 1
+
+
+def window_frames(start: int, n: int, settings: SampleSettings) -> list[int]:
+    """Clip indices of the ``n`` frames a window starting at ``start`` averages, in time order."""
+    return [start + k * settings.frame_step for k in range(n)]
+
+
 def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: str | Path) -> tuple[int, int]:
-    """Draw (start, N) for a clip of ``num_frames`` frames; N only among counts that fit."""
-    feasible = sorted(n for n in settings.frame_counts if n <= num_frames)
+    """Draw (start, N) for a clip of ``num_frames`` frames; N only among windows that fit."""
+    feasible = sorted(n for n in settings.frame_counts if window_span(n, settings) <= num_frames)
     if not feasible:
-        raise InputError(
-            source, f"clip has {num_frames} frames, fewer than the smallest window N={min(settings.frame_counts)}"
-        )
+        smallest = min(settings.frame_counts)
+        stepped = f" at frame step {settings.frame_step} ({window_span(smallest, settings)} frames)" if settings.frame_step > 1 else ""
+        raise InputError(source, f"clip has {num_frames} frames, fewer than the smallest window N={smallest}{stepped}")
     rng = np.random.default_rng(seed)
     n = int(rng.choice(feasible))
-    start = int(rng.integers(0, num_frames - n + 1))
+    start = int(rng.integers(0, num_frames - window_span(n, settings) + 1))
     return start, n
+
+
+def eye_travel(fmr: dict, crop: dict, size: int) -> float:
+    """Largest distance between two of a sample's left-eye positions, in output pixels."""
+    eyes = np.asarray(fmr["eyes"], dtype=np.float64)
+    gaps = np.linalg.norm(eyes[:, None, :] - eyes[None, :, :], axis=-1)
+    return float(gaps.max()) * size / crop["box"][2]
 
 
 def motion_record(frames: list[np.ndarray], crop: dict) -> dict | None:
@@ -140,22 +173,28 @@ def motion_record(frames: list[np.ndarray], crop: dict) -> dict | None:
 
 
 def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed: int, settings: SampleSettings) -> Sample:
-    """Average N consecutive frames (cropped around the middle frame's face) into one blurred face.
+    """Average N frames of a window (cropped around the middle frame's face) into one blurred face.
 
     The middle frame (index N // 2) is the ground truth; all N cropped frames are kept, and their
-    facial motion-based order (FMR) goes into the record under ``fmr``.
+    facial motion-based order (FMR) and the left eye's travel go into the record under ``fmr``.
+    Raises ``LowMotionError`` when the eye travels less than ``settings.min_motion``.
     """
     n = len(frames)
     middle = n // 2
-    crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle}")
+    crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle * settings.frame_step}")
     fmr = motion_record(frames, crop)
+    if fmr is not None:
+        fmr["travel"] = round(eye_travel(fmr, crop, settings.size), 2)
+    if settings.min_motion > 0 and (fmr is None or fmr["travel"] < settings.min_motion):
+        raise LowMotionError(source, f"windows whose left eye moves less than {settings.min_motion:g} px were left out")
     sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
     stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
     blurred = average_frames(stack, settings.blur.gamma)
     # The draw for (start, N) used the same seed; this generator only feeds the noise.
     rng = np.random.default_rng([seed, 1])
     blurred, degradation = add_noise_and_jpeg(blurred, rng, settings.blur)
-    record = {"crop": crop, "start": start, "num_frames": n, "middle": start + middle, "fmr": fmr, **degradation}
+    record = {"crop": crop, "start": start, "num_frames": n, "frame_step": settings.frame_step,
+              "middle": start + middle * settings.frame_step, "fmr": fmr, **degradation}
     return Sample(
         to_uint8(tensor_to_image(blurred)),
         to_uint8(sharp_frames[middle]),

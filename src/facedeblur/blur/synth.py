@@ -32,7 +32,7 @@ from ..io import ImageConversionWarning, atomic_write_text, is_image_file, list_
 from ..sheets import contact_sheet, heatmap, kernel_to_image
 from .frames import find_clips, open_clip
 from .pipeline import KernelBlurSettings
-from .samples import Sample, SampleSettings, frames_sample, kernel_sample, plan_window
+from .samples import LowMotionError, Sample, SampleSettings, frames_sample, kernel_sample, plan_window, window_frames
 from .trajectory import TrajectoryParams
 
 OUTPUT_PARTS = ("blur", "sharp", "kernel", "frames", "manifest.jsonl")
@@ -245,9 +245,9 @@ def resynthesize(record: dict) -> Sample:
     if settings.mode == "kernel":
         return kernel_sample(read_image(source), source, record["seed"], settings)
     clip = open_clip(source)
-    start, n = record["start"], record["num_frames"]
-    frames = clip.read(range(start, start + n))
-    return frames_sample([frames[i] for i in range(start, start + n)], source, start, record["seed"], settings)
+    indices = window_frames(record["start"], record["num_frames"], settings)
+    frames = clip.read(indices)
+    return frames_sample([frames[i] for i in indices], source, record["start"], record["seed"], settings)
 
 
 class _Results:
@@ -298,7 +298,7 @@ def _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar):
         bar.set_postfix(skipped=sum(problems.counts.values()))
 
 
-def _run_frames_jobs(jobs, settings, out, problems, records, bar):
+def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
     by_clip: dict[Path, list[_Job]] = {}
     for job in jobs:
         by_clip.setdefault(job.source, []).append(job)
@@ -316,7 +316,7 @@ def _run_frames_jobs(jobs, settings, out, problems, records, bar):
                 windows[job.index] = plan_window(clip.num_frames, job.seed, settings, source)
             except InputError as exc:
                 problems.add(str(exc))
-        needed = {i for start, n in windows.values() for i in range(start, start + n)}
+        needed = {i for start, n in windows.values() for i in window_frames(start, n, settings)}
         try:
             frames = clip.read(needed)
         except InputError as exc:
@@ -325,13 +325,15 @@ def _run_frames_jobs(jobs, settings, out, problems, records, bar):
         for job in clip_jobs:
             if job.index in windows:
                 start, n = windows[job.index]
+                indices = window_frames(start, n, settings)
                 try:
-                    missing = [i for i in range(start, start + n) if i not in frames]
+                    missing = [i for i in indices if i not in frames]
                     if missing:
-                        raise InputError(source, f"clip ended before frame {missing[0]} (window {start}..{start + n - 1})")
-                    window = [frames[i] for i in range(start, start + n)]
-                    sample = frames_sample(window, source, start, job.seed, settings)
+                        raise InputError(source, f"clip ended before frame {missing[0]} (window {start}..{indices[-1]})")
+                    sample = frames_sample([frames[i] for i in indices], source, start, job.seed, settings)
                     records.add(job, sample, _write_sample(out, job, sample, settings))
+                except LowMotionError as exc:
+                    notes.add(str(exc))
                 except (InputError, ValueError, cv2.error) as exc:
                     problems.add(str(exc) if isinstance(exc, InputError) else f"{source}: {exc}")
             bar.update(1)
@@ -411,7 +413,7 @@ def synthesize(
         if settings.mode == "kernel":
             _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar)
         else:
-            _run_frames_jobs(jobs, settings, out, problems, records, bar)
+            _run_frames_jobs(jobs, settings, out, problems, notes, records, bar)
     report.skipped = problems.lines()
     report.notes += notes.lines()
     done = [records.lines[i] for i in sorted(records.lines)]

@@ -128,10 +128,17 @@ class ContAdaBlock(nn.Module):
         if kind != "cadc":
             self.attention = ChannelAttention(channels, reduction)
 
+    def _control_at(self, control_map: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        # The 1x1 projection commutes with bilinear resizing, so it runs at the map's own size;
+        # the generator's map is 1x1, which resizes to a plain broadcast (no interpolation).
+        control = self.control_proj(control_map)
+        if control.shape[-2:] == (1, 1):
+            return control.expand(-1, -1, *size)
+        return F.interpolate(control, size=size, mode="bilinear", align_corners=False)
+
     def forward(self, x: torch.Tensor, control_map: torch.Tensor) -> torch.Tensor:
         f0 = self.act(self.conv(x))
-        control = F.interpolate(control_map, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        fu = self.fuse(torch.cat((f0, self.control_proj(control)), dim=1))
+        fu = self.fuse(torch.cat((f0, self._control_at(control_map, x.shape[-2:])), dim=1))
         if self.kind == "caca":
             return x + self.plain(fu) * self.attention(fu)
         restored = self.deform(fu, self.offset_conv(fu), torch.sigmoid(self.mask_conv(fu)))

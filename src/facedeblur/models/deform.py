@@ -68,8 +68,9 @@ def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.T
     grid = torch.stack(((2 * px + 1) / w - 1, (2 * py + 1) / h - 1), dim=-1)
     sampled = F.grid_sample(x, grid.view(n, taps * h, w, 2), mode="bilinear",
                             padding_mode="zeros", align_corners=False)
-    columns = sampled.view(n, c, taps, h, w) * mask.unsqueeze(1)
-    out = torch.einsum("ncthw,oct->nohw", columns, weight.flatten(2))
+    columns = (sampled.view(n, c, taps, h, w) * mask.unsqueeze(1)).view(n, c * taps, h * w)
+    # One matrix product over (channel, tap) pairs; an einsum here permutes the columns first.
+    out = torch.matmul(weight.flatten(1), columns).view(n, -1, h, w)
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
