@@ -34,9 +34,9 @@ def shifted_crops(faces: list[torch.Tensor], picks: torch.Tensor, u: torch.Tenso
                   gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random 64 px crops of the picked faces and the same crops of the faces shifted by (u - 0.5) * shift px."""
     inputs, targets = [], []
+    margin = int(shift) + 1
     for k, value in zip(picks.tolist(), u.tolist()):
         face = faces[k]
-        margin = int(shift) + 1
         y, x = (int(v) for v in torch.randint(margin, face.shape[-1] - CROP - margin + 1, (2,), generator=gen))
         dx = int(round((value - 0.5) * shift))
         inputs.append(face[:, y:y + CROP, x:x + CROP])

@@ -140,7 +140,9 @@ def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: st
     feasible = sorted(n for n in settings.frame_counts if window_span(n, settings) <= num_frames)
     if not feasible:
         smallest = min(settings.frame_counts)
-        stepped = f" at frame step {settings.frame_step} ({window_span(smallest, settings)} frames)" if settings.frame_step > 1 else ""
+        stepped = ""
+        if settings.frame_step > 1:
+            stepped = f" at frame step {settings.frame_step} ({window_span(smallest, settings)} frames)"
         raise InputError(source, f"clip has {num_frames} frames, fewer than the smallest window N={smallest}{stepped}")
     rng = np.random.default_rng(seed)
     n = int(rng.choice(feasible))
@@ -185,7 +187,9 @@ def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed
     fmr = motion_record(frames, crop)
     if fmr is not None:
         fmr["travel"] = round(eye_travel(fmr, crop, settings.size), 2)
-    if settings.min_motion > 0 and (fmr is None or fmr["travel"] < settings.min_motion):
+    if settings.min_motion > 0 and fmr is None:
+        raise LowMotionError(source, "windows without a face in every frame have no motion to measure and were left out")
+    if settings.min_motion > 0 and fmr["travel"] < settings.min_motion:
         raise LowMotionError(source, f"windows whose left eye moves less than {settings.min_motion:g} px were left out")
     sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
     stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
