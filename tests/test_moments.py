@@ -136,6 +136,7 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, tmp_path, o
         f"data.frame_order={order}", "generator.args.channels=8", "generator.args.blocks=1",
         "generator.args.control_channels=8", "discriminator.args.channels=8", "discriminator.args.levels=2",
         "train.steps=2", "train.batch_size=2", "train.val_every=2", "train.device=cpu",
+        "loss.adversarial_weight=0.1", "loss.aux_weight=0.05",
     ])
     trainer = make_trainer(cfg, tmp_path / "run", progress=False)
     assert isinstance(trainer, MomentsTrainer)

@@ -295,3 +295,20 @@ def test_tiles_blend_without_seams():
     tiled = Deblurrer(net, tile=64, overlap=16).deblur(image)
     assert tiled.shape == image.shape
     assert torch.allclose(tiled, image, atol=1e-6)
+
+
+def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
+    import shutil
+
+    from facedeblur.evaluate import build_method, evaluate
+
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "early.safetensors")
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "late.safetensors")
+    names = [build_method(f"model:{p}").name for p in
+             (tmp_path / "early.safetensors", tmp_path / "late.safetensors", trained_run / "generator.safetensors")]
+    assert names == ["model early", "model late", f"model {trained_run.name}"]
+    (tmp_path / "other").mkdir()
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "other" / "run.safetensors")
+    with pytest.raises(UsageError, match="two methods are named 'model run'"):
+        evaluate(tmp_path, ["blurry", f"model:{trained_run / 'generator.safetensors'}",
+                            f"model:{tmp_path / 'other' / 'run.safetensors'}"], progress=False)

@@ -26,6 +26,7 @@ from .faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
 from .io import image_to_tensor, read_image, tensor_to_image
 from .metrics import psnr, ssim
 from .metrics.detection import match_face
+from .weights import weights_label
 
 
 @dataclass
@@ -52,7 +53,7 @@ def build_method(spec: str, device: str = "cpu") -> Method:
 
         path = None if spec == "default" else Path(spec[len("model:"):])
         deblurrer = load_model(path, device=device)
-        name = "default model" if path is None else f"model {path.parent.name or path.stem}"
+        name = "default model" if path is None else f"model {weights_label(path)}"
         return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
     raise UsageError(f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default or model:PATH")
 
@@ -130,13 +131,22 @@ def _summarise(rows: list[dict], methods: list[str]) -> dict:
     return summary
 
 
+def check_unique_names(names: list[str]) -> None:
+    """``UsageError`` naming the first method whose report name is taken twice."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise UsageError(f"each method may be given once: two methods are named {name!r} "
+                             "(weights files are named by file, or by run folder for generator/best.safetensors)")
+        seen.add(name)
+
+
 def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limit: int | None = None,
              device: str = "cpu", identity: bool = True, progress: bool = True) -> EvalResult:
     """Measure each method on the pairs under ``data``; problems with single pairs are skipped and listed."""
     built = [build_method(m, device) for m in methods]
     names = [m.name for m in built]
-    if len(set(names)) != len(names):
-        raise UsageError("each method may be given once")
+    check_unique_names(names)
     pairs = list_pairs(data)[: limit or None]
     detect = build_detector(detector)
     describe = None

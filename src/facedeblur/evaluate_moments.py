@@ -21,10 +21,11 @@ from tqdm import tqdm
 from .data.base import spread_indices
 from .data.moments import VideoMoments
 from .errors import FaceDeblurError, InputError, UsageError
-from .evaluate import build_method
+from .evaluate import build_method, check_unique_names
 from .faces.dlib_faces import FaceDescriptor, identity_distance
 from .io import tensor_to_image
 from .metrics import psnr, ssim
+from .weights import weights_label
 from .moments import load_moments_model
 from .reports import mean_of_known
 
@@ -45,7 +46,7 @@ def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
     if spec == "moments" or spec.startswith("moments:"):
         path = None if spec == "moments" else Path(spec[len("moments:"):])
         restorer = load_moments_model(path, device=device)
-        name = "CFMD (shipped)" if path is None else f"CFMD {path.parent.name or path.stem}"
+        name = "CFMD (shipped)" if path is None else f"CFMD {weights_label(path)}"
 
         def restore(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -102,8 +103,7 @@ def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "f
     """Score each method's N moments on the frames-mode samples under ``data`` (see the module docstring)."""
     built = [build_moment_method(m, device) for m in methods]
     names = [m.name for m in built]
-    if len(set(names)) != len(names):
-        raise UsageError("each method may be given once")
+    check_unique_names(names)
     dataset = VideoMoments(data, order_by=frame_order)
     dataset.set_epoch(0)
     describe = FaceDescriptor() if identity else None

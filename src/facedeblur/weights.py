@@ -31,6 +31,18 @@ def _write(path: str | Path, tensors: dict[str, torch.Tensor], header: dict) -> 
     return atomic_write_bytes(path, data)
 
 
+def weights_label(path: str | Path) -> str:
+    """A short name for a weights file in reports: the file's stem, but for the files a training
+    run writes (``generator.safetensors``, ``best.safetensors``) the run folder's name, so that
+    ``runs/a/generator.safetensors`` reads "a" and ``runs/a/best.safetensors`` "a (best)"."""
+    path = Path(path)
+    if path.stem == "generator" and path.parent.name:
+        return path.parent.name
+    if path.stem == "best" and path.parent.name:
+        return f"{path.parent.name} (best)"
+    return path.stem
+
+
 def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """The header and tensors of a weights file, with one-line errors for bad files."""
     path = Path(path)
