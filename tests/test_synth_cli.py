@@ -225,3 +225,32 @@ def test_min_motion_leaves_out_windows_whose_eye_moves_less(short_video, tmp_pat
     kept = {r["id"] for r in manifest(tmp_path / "moving")}
     assert kept == {i for i, t in travel.items() if t >= threshold} and 0 < len(kept) < len(travel)
     assert "left out" in capsys.readouterr().err
+
+
+def test_frames_samples_rebuild_from_the_manifest_without_face_detection(short_video, tmp_path, monkeypatch):
+    import shutil
+
+    import facedeblur.blur.samples as samples
+    from facedeblur.errors import InputError
+
+    out = tmp_path / "frames"
+    assert main(["synth", str(short_video), str(out), "--mode", "frames", "--count", "2", "--size", "64",
+                 "--frames", "5", "--seed", "4", "--quiet"]) == 0
+    moved = tmp_path / "elsewhere" / short_video.name
+    moved.parent.mkdir()
+    shutil.copy(short_video, moved)
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("rebuilding must reuse the manifest's crop box, not detect faces")
+
+    monkeypatch.setattr(samples, "choose_crop", no_detection)
+    for r in manifest(out):
+        again = resynthesize(r, source=moved)
+        stored = [out / r["files"]["blur"]] + [out / f for f in r["files"]["frames"]]
+        rebuilt = [again.blur] + again.frames
+        for path, image in zip(stored, rebuilt):
+            assert np.array_equal(image, cv2.imread(str(path))[:, :, ::-1]), path.name
+        assert again.record["fmr"] == r["fmr"]
+    late = dict(manifest(out)[0], start=14)
+    with pytest.raises(InputError, match="cannot be read"):
+        resynthesize(late, source=moved)

@@ -191,6 +191,15 @@ def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed
         raise LowMotionError(source, "windows without a face in every frame have no motion to measure and were left out")
     if settings.min_motion > 0 and fmr["travel"] < settings.min_motion:
         raise LowMotionError(source, f"windows whose left eye moves less than {settings.min_motion:g} px were left out")
+    return render_frames_sample(frames, crop, fmr, start, seed, settings)
+
+
+def render_frames_sample(frames: list[np.ndarray], crop: dict, fmr: dict | None, start: int, seed: int,
+                         settings: SampleSettings) -> Sample:
+    """The sample of a window whose crop and FMR record are already known (found by
+    ``frames_sample``, or read back from a manifest line): crop, average, add noise and JPEG."""
+    n = len(frames)
+    middle = n // 2
     sharp_frames = [_quantized(resize(crop_square(f, crop["box"]), settings.size)) for f in frames]
     stack = torch.stack([image_to_tensor(f) for f in sharp_frames])
     blurred = average_frames(stack, settings.blur.gamma)

@@ -32,7 +32,8 @@ from ..io import ImageConversionWarning, atomic_write_text, is_image_file, list_
 from ..sheets import contact_sheet, heatmap, kernel_to_image
 from .frames import find_clips, open_clip
 from .pipeline import KernelBlurSettings
-from .samples import LowMotionError, Sample, SampleSettings, frames_sample, kernel_sample, plan_window, window_frames
+from .samples import (LowMotionError, Sample, SampleSettings, frames_sample, kernel_sample, plan_window,
+                      render_frames_sample, window_frames)
 from .trajectory import TrajectoryParams
 
 OUTPUT_PARTS = ("blur", "sharp", "kernel", "frames", "manifest.jsonl")
@@ -238,16 +239,24 @@ def settings_from_dict(data: dict) -> SampleSettings:
     return SampleSettings(blur=KernelBlurSettings(**blur), **rest)
 
 
-def resynthesize(record: dict) -> Sample:
-    """Rebuild a sample from its manifest line alone (source file, settings and seed)."""
+def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
+    """Rebuild a sample from its manifest line alone (source file, settings and seed).
+
+    Frames-mode samples reuse the line's crop box and FMR order, so no face detection runs:
+    a machine with the source videos and the manifest can rebuild the samples byte for byte
+    instead of copying them. ``source`` is where the source file is now, when it has moved.
+    """
     settings = settings_from_dict(record["settings"])
-    source = Path(record["source"])
+    source = Path(source if source is not None else record["source"])
     if settings.mode == "kernel":
         return kernel_sample(read_image(source), source, record["seed"], settings)
-    clip = open_clip(source)
     indices = window_frames(record["start"], record["num_frames"], settings)
-    frames = clip.read(indices)
-    return frames_sample([frames[i] for i in indices], source, record["start"], record["seed"], settings)
+    frames = open_clip(source).read(indices)
+    missing = [i for i in indices if i not in frames]
+    if missing:
+        raise InputError(source, f"frame {missing[0]} of the window cannot be read (the clip has changed?)")
+    return render_frames_sample([frames[i] for i in indices], record["crop"], record.get("fmr"), record["start"],
+                                record["seed"], settings)
 
 
 class _Results:
