@@ -25,9 +25,9 @@ from .evaluate import build_method, check_unique_names
 from .faces.dlib_faces import FaceDescriptor, identity_distance
 from .io import tensor_to_image
 from .metrics import psnr, ssim
-from .weights import weights_label
 from .moments import load_moments_model
 from .reports import mean_of_known
+from .weights import weights_label
 
 CASE_ROWS = 3
 

@@ -251,12 +251,17 @@ def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
     if settings.mode == "kernel":
         return kernel_sample(read_image(source), source, record["seed"], settings)
     indices = window_frames(record["start"], record["num_frames"], settings)
-    frames = open_clip(source).read(indices)
+    window = _window_images(open_clip(source).read(indices), indices, source)
+    return render_frames_sample(window, record["crop"], record.get("fmr"), record["start"], record["seed"], settings)
+
+
+def _window_images(frames: dict[int, np.ndarray], indices: list[int], source: Path) -> list[np.ndarray]:
+    """The decoded frames of a window in order; ``InputError`` when the clip ends before one of them."""
     missing = [i for i in indices if i not in frames]
     if missing:
-        raise InputError(source, f"frame {missing[0]} of the window cannot be read (the clip has changed?)")
-    return render_frames_sample([frames[i] for i in indices], record["crop"], record.get("fmr"), record["start"],
-                                record["seed"], settings)
+        raise InputError(source, f"frame {missing[0]} of window {indices[0]}..{indices[-1]} cannot be read "
+                         "(the clip ends earlier than its container says, or has changed)")
+    return [frames[i] for i in indices]
 
 
 class _Results:
@@ -336,10 +341,7 @@ def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
                 start, n = windows[job.index]
                 indices = window_frames(start, n, settings)
                 try:
-                    missing = [i for i in indices if i not in frames]
-                    if missing:
-                        raise InputError(source, f"clip ended before frame {missing[0]} (window {start}..{indices[-1]})")
-                    sample = frames_sample([frames[i] for i in indices], source, start, job.seed, settings)
+                    sample = frames_sample(_window_images(frames, indices, source), source, start, job.seed, settings)
                     records.add(job, sample, _write_sample(out, job, sample, settings))
                 except LowMotionError as exc:
                     notes.add(str(exc))
