@@ -15,7 +15,7 @@ from facedeblur import load_moments_model, moments
 from facedeblur.moments import moments_model_path
 from facedeblur.cli import main
 from facedeblur.clips import playback_order
-from facedeblur.data import MomentPairs, VideoMoments, frame_order, read_manifest
+from facedeblur.data import MixedDataset, MomentPairs, ShakeMomentPairs, VideoMoments, frame_order, read_manifest
 from facedeblur.errors import FaceDeblurError, InputError, UsageError
 from facedeblur.evaluate_moments import evaluate_moments
 from facedeblur.faces.motion_order import motion_order
@@ -129,9 +129,10 @@ def test_exponential_schedule_decays_per_epoch():
 
 
 # ---------------------------------------------------------------- training
-@pytest.mark.parametrize("order", ["fmr", "time"])
-def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, tmp_path, order):
-    cfg = load_config("cfmd-cpu", [
+@pytest.mark.parametrize("order, stills", [("fmr", True), ("time", False)])
+def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, tmp_path, order, stills):
+    shake = [f"data.shake_train={lfw_tree}", "data.shake_fraction=0.5"] if stills else ["data.shake_train="]
+    cfg = load_config("cfmd-cpu", shake + [
         f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
         f"data.frame_order={order}", "generator.args.channels=8", "generator.args.blocks=1",
         "generator.args.control_channels=8", "discriminator.args.channels=8", "discriminator.args.levels=2",
@@ -147,6 +148,11 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, tmp_path, o
     assert {"val_psnr", "val_center_psnr", "repeat_psnr", "blurry_psnr"} <= set(metrics)
     header = json.loads(json.dumps(load_moments_model(tmp_path / "run" / "generator.safetensors").header))
     assert header["architecture"] == "cfmd" and header["data"]["frame_order"] == order
+    assert ("shake_moments" in header["data"]) == stills
+    if stills:
+        assert header["data"]["shake_moments"]["train"] == str(lfw_tree)
+        assert isinstance(trainer.stream.dataset, MixedDataset)
+        assert isinstance(trainer.stream.dataset.secondary, ShakeMomentPairs)
     assert list((tmp_path / "run" / "samples").glob("val_*.png"))
 
 

@@ -74,6 +74,7 @@ def test_overrides_and_bad_configs(tmp_path):
     cfg = load_config("deblurgan-gan-cpu", ["train.steps=7", "loss.content=l1", "data.augment=[flip, rot90]", "optim.lr=5e-4"])
     assert cfg.train.steps == 7 and cfg.loss.content == "l1" and cfg.data.augment == ["flip", "rot90"]
     assert cfg.optim.lr == 5e-4
+    assert load_config("cfmd-cpu", ["data.shake_train="]).data.shake_train == "", "an empty value clears a path"
     bad = tmp_path / "bad.yaml"
     bad.write_text("loss: {contnet: l1}\n")
     with pytest.raises(UsageError, match="unknown key 'contnet'"):

@@ -1,4 +1,5 @@
-"""Blur synthesis: camera-shake trajectories and kernels, blur in linear light, frame averaging, datasets on disk."""
+"""Blur synthesis: camera-shake trajectories and kernels, blur in linear light, frame averaging,
+camera-shake moments of still faces, datasets on disk."""
 
 from .degrade import (
     add_gaussian_noise,
@@ -22,14 +23,15 @@ from .kernels import (
 )
 from .pipeline import KernelBlurSettings, draw_kernel, random_kernel_blur
 from .samples import Sample, SampleSettings
+from .shake_moments import ShakeMoments, moment_offsets, shake_moments, shifted_frames
 from .synth import SynthReport, parse_split, resynthesize, synthesize
 from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
 __all__ = [
     "DEFAULT_FRAME_COUNTS", "REFERENCE_SIZE", "Clip", "KernelBlurSettings", "Sample", "SampleSettings",
-    "SynthReport", "Trajectory", "TrajectoryParams", "add_gaussian_noise", "average_frames", "blur_image",
+    "ShakeMoments", "SynthReport", "Trajectory", "TrajectoryParams", "add_gaussian_noise", "average_frames", "blur_image",
     "camera_shake_kernel", "convolve", "delta_kernel", "draw_kernel", "find_clips", "gaussian_kernel",
-    "jpeg_compress", "kernel_centroid", "linear_kernel", "linear_to_srgb", "open_clip", "parse_split",
+    "jpeg_compress", "kernel_centroid", "linear_kernel", "linear_to_srgb", "moment_offsets", "open_clip", "parse_split",
     "points_to_kernel", "random_kernel_blur", "random_trajectory", "resynthesize", "sample_noise_sigma",
-    "srgb_to_linear", "synthesize", "trajectory_kernel",
+    "shake_moments", "shifted_frames", "srgb_to_linear", "synthesize", "trajectory_kernel",
 ]

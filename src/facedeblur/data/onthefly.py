@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..blur.pipeline import KernelBlurSettings, random_kernel_blur
 from ..errors import InputError
 from ..imageops import center_square_box, crop_square, resize
@@ -50,16 +52,25 @@ class OnTheFlyBlur(SeededDataset):
 
     def __getitem__(self, index: int) -> dict:
         path = self.files[index]
-        img = read_image(path)
-        box = center_square_box(img.shape[0], img.shape[1])
-        if box[2] * (1.0 - self.jitter) * MAX_UPSCALE < self.size:
-            raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, too small for {self.size} px samples")
         rng, gen = self.draw(index)
-        if self.jitter:
-            box = _jittered(box, rng.uniform(1.0 - self.jitter, 1.0), rng.uniform(size=2))
-        sharp = image_to_tensor(resize(crop_square(img, box), self.size))
+        sharp = image_to_tensor(read_face_crop(path, self.size, self.jitter, rng))
         blurred, _, _ = random_kernel_blur(sharp, rng, self.settings)
         return self.finish({"blur": blurred, "sharp": sharp, "id": path.stem}, gen)
+
+
+def read_face_crop(path: Path, size: int, jitter: float, rng: np.random.Generator, min_side: int | None = None) -> np.ndarray:
+    """The largest centred square of a face image, jittered (see ``OnTheFlyBlur``), resized to ``size``.
+
+    ``min_side`` (default ``size``) is the output side the source must be able to serve without
+    enlarging it more than ``MAX_UPSCALE``; a smaller image is an ``InputError`` naming it.
+    """
+    img = read_image(path)
+    box = center_square_box(img.shape[0], img.shape[1])
+    if box[2] * (1.0 - jitter) * MAX_UPSCALE < (min_side or size):
+        raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, too small for {min_side or size} px samples")
+    if jitter:
+        box = _jittered(box, rng.uniform(1.0 - jitter, 1.0), rng.uniform(size=2))
+    return resize(crop_square(img, box), size)
 
 
 def _jittered(box: tuple[int, int, int], scale: float, place) -> tuple[int, int, int]:

@@ -32,7 +32,11 @@ class DataConfig:
     ``kind: paired`` reads ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro).
     ``kind: moments`` trains CFMD-GAN on a frames-mode ``facedeblur synth`` output: ``train``
     and ``val`` are its split folders, each training draw is one (u, sharp moment) pair of a
-    blurry face (``MomentPairs``), with frames tied to u in ``frame_order`` (``fmr`` or ``time``).
+    blurry face (``MomentPairs``), with frames tied to u in ``frame_order`` (``fmr`` or ``time``);
+    ``shake_train`` names a folder of sharp faces in person sub-folders (LFW) whose training
+    people (``val_fraction`` held out) make up ``shake_fraction`` of the draws as camera-shake
+    moments (``ShakeMomentPairs``, blurred with ``max_length``, ``exposure``, ``noise_scale``
+    and ``jpeg_quality``).
     ``jitter`` randomises the on-the-fly crop (see ``OnTheFlyBlur``). ``mix_train`` names a
     paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
     ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
@@ -64,6 +68,8 @@ class DataConfig:
     mix_fraction: float = 0.25
     mix_val_count: int = 0
     frame_order: str = "fmr"
+    shake_train: str = ""
+    shake_fraction: float = 0.5
     landmarks: str = ""
 
 
@@ -172,6 +178,8 @@ def _coerce(value, hint, where: str):
                 raise UsageError(f"{where}: expected an integer, got {value!r}")
             return hint(value)
     elif hint is str:
+        if value is None:  # `--set data.val=` (or `val:` in YAML) clears a path
+            return ""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
     elif hint is tuple or origin is tuple:
@@ -241,6 +249,8 @@ def validate(config: RunConfig, where: str) -> None:
         (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),
         (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
          "data.kind moments needs discriminator.name unet_discriminator (or none)"),
+        (not config.data.shake_train or config.data.kind == "moments", "data.shake_train needs data.kind moments"),
+        (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
         (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
         (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),
         (config.train.steps > 0, "train.steps must be positive"),

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.synth import assign_splits
-from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, VideoMoments, celeba_split
+from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, ShakeMomentPairs, VideoMoments, celeba_split
 from ..data.base import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
@@ -55,10 +55,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             raise UsageError("data.kind paired needs data.val (a held-out blur/sharp folder)")
         val_ds = PairedFolder(cfg.val)
     else:
-        settings = KernelBlurSettings(
-            max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
-            jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
-        )
+        settings = _kernel_settings(cfg)
         if cfg.val:
             train_files, val_files = list_images(train_root), list_images(cfg.val)
         else:
@@ -80,6 +77,13 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     return train, val
 
 
+def _kernel_settings(cfg: DataConfig) -> KernelBlurSettings:
+    return KernelBlurSettings(
+        max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
+        jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
+    )
+
+
 def _evenly_spaced(dataset, count: int) -> list[dict]:
     """``count`` items spread over the dataset, so every clip is represented, not only the first."""
     dataset.set_epoch(0)
@@ -91,6 +95,11 @@ def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     if not cfg.val:
         raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
     train = MomentPairs(cfg.train, augment=_augment(cfg), seed=seed, order_by=cfg.frame_order)
+    if cfg.shake_train:
+        people, _ = person_split(Path(cfg.shake_train), cfg.val_fraction, seed)
+        stills = ShakeMomentPairs(people, cfg.size, _kernel_settings(cfg), augment=_augment(cfg), seed=seed + 2,
+                                  jitter=cfg.jitter)
+        train = MixedDataset(train, stills, cfg.shake_fraction, seed=seed + 3)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 
 

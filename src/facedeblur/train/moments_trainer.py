@@ -121,7 +121,14 @@ class MomentsTrainer(Trainer):
                 f"SSIM {metrics['val_ssim']:.4f}")
 
     def data_header(self) -> dict:
-        """Frames-mode data: the synth folders, crop and frame order (no kernel blur settings)."""
+        """Frames-mode data: the synth folders, crop and frame order, and any camera-shake moments."""
         d = self.cfg.data
-        return {"kind": d.kind, "train": d.train, "val": d.val, "size": d.size, "crop": d.crop,
+        data = {"kind": d.kind, "train": d.train, "val": d.val, "size": d.size, "crop": d.crop,
                 "augment": list(d.augment), "frame_order": d.frame_order}
+        if d.shake_train:
+            data["shake_moments"] = {
+                "train": d.shake_train, "fraction": d.shake_fraction, "val_fraction": d.val_fraction,
+                "split_seed": self.cfg.train.seed, "jitter": d.jitter, "max_length": d.max_length,
+                "exposure": list(d.exposure), "noise_scale": d.noise_scale,
+                "jpeg_quality": list(d.jpeg_quality) if d.jpeg_quality else None}
+        return data
