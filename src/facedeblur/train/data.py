@@ -55,7 +55,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             raise UsageError("data.kind paired needs data.val (a held-out blur/sharp folder)")
         val_ds = PairedFolder(cfg.val)
     else:
-        settings = _kernel_settings(cfg)
+        settings = kernel_settings(cfg)
         if cfg.val:
             train_files, val_files = list_images(train_root), list_images(cfg.val)
         else:
@@ -77,11 +77,19 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     return train, val
 
 
-def _kernel_settings(cfg: DataConfig) -> KernelBlurSettings:
+def kernel_settings(cfg: DataConfig) -> KernelBlurSettings:
+    """The kernel-blur settings of a data config (on-the-fly blur, camera-shake moments)."""
     return KernelBlurSettings(
         max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
         jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
     )
+
+
+def blur_header(cfg: DataConfig) -> dict:
+    """``kernel_settings(cfg)`` as plain data, for a weights header."""
+    s = kernel_settings(cfg)
+    return {"max_length": s.max_length, "exposure": list(s.exposure), "gamma": s.gamma, "noise_scale": s.noise_scale,
+            "jpeg_quality": list(s.jpeg_quality) if s.jpeg_quality else None}
 
 
 def _evenly_spaced(dataset, count: int) -> list[dict]:
@@ -97,7 +105,7 @@ def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     train = MomentPairs(cfg.train, augment=_augment(cfg), seed=seed, order_by=cfg.frame_order)
     if cfg.shake_train:
         people, _ = person_split(Path(cfg.shake_train), cfg.val_fraction, seed)
-        stills = ShakeMomentPairs(people, cfg.size, _kernel_settings(cfg), augment=_augment(cfg), seed=seed + 2,
+        stills = ShakeMomentPairs(people, cfg.size, kernel_settings(cfg), augment=_augment(cfg), seed=seed + 2,
                                   jitter=cfg.jitter)
         train = MixedDataset(train, stills, cfg.shake_fraction, seed=seed + 3)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
@@ -160,3 +168,4 @@ class BatchStream:
             return next(self)
         self.position += 1
         return batch
+

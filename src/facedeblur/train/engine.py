@@ -34,7 +34,7 @@ from ..sheets import contact_sheet
 from ..weights import save_weights
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .config import RunConfig, to_dict
-from .data import BatchStream, build_datasets
+from .data import BatchStream, blur_header, build_datasets
 from .schedule import build_scheduler
 
 GRID_ROWS = 4
@@ -321,8 +321,7 @@ class Trainer:
         d = self.cfg.data
         data = {"kind": d.kind, "train": d.train, "size": d.size, "crop": d.crop, "jitter": d.jitter,
                 "validation": {"val": d.val, "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed},
-                "blur": {"max_length": d.max_length, "exposure": list(d.exposure), "gamma": 2.2,
-                         "noise_scale": d.noise_scale, "jpeg_quality": list(d.jpeg_quality) if d.jpeg_quality else None}}
+                "blur": blur_header(d)}
         if d.mix_train:
             data["mix"] = {"train": d.mix_train, "fraction": d.mix_fraction}
         return data

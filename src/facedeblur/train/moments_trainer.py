@@ -19,6 +19,7 @@ from ..io import tensor_to_image, write_image
 from ..losses import build_perceptual_term
 from ..metrics import psnr, ssim
 from ..sheets import contact_sheet
+from .data import blur_header
 from .engine import GRID_ROWS, Trainer
 
 
@@ -128,7 +129,5 @@ class MomentsTrainer(Trainer):
         if d.shake_train:
             data["shake_moments"] = {
                 "train": d.shake_train, "fraction": d.shake_fraction, "val_fraction": d.val_fraction,
-                "split_seed": self.cfg.train.seed, "jitter": d.jitter, "max_length": d.max_length,
-                "exposure": list(d.exposure), "noise_scale": d.noise_scale,
-                "jpeg_quality": list(d.jpeg_quality) if d.jpeg_quality else None}
+                "split_seed": self.cfg.train.seed, "jitter": d.jitter, "blur": blur_header(d)}
         return data
