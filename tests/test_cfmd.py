@@ -150,3 +150,45 @@ def test_unet_discriminator_heads():
     assert not torch.allclose(disc(blur, image.flip(-1)).pixel_logits, out.pixel_logits), "the image matters"
     with pytest.raises(ValueError, match="multiples of 8"):
         disc(torch.rand(1, 3, 20, 20), torch.rand(1, 3, 20, 20))
+
+
+TINY_BASE = {"architecture": "nafnet", "args": {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1,
+                                                "dec_blocks": [1, 1, 1]}}
+
+
+def test_generator_on_a_base_deblurrer_starts_as_the_base_and_keeps_it_frozen():
+    torch.manual_seed(0)
+    net = _tiny_generator(base=TINY_BASE)
+    assert net.pad_multiple == 8, "the base's padding multiple (NAFNet, 3 levels) rules"
+    blur = torch.rand(3, 3, 24, 20)
+    with torch.no_grad():
+        base = net.base(torch.nn.functional.pad(blur, (0, 4, 0, 0), mode="reflect")).clamp(0, 1)[..., :20]
+        outs = net(blur, torch.tensor([0.0, 0.5, 1.0]))
+    torch.testing.assert_close(outs[-1], base, rtol=0, atol=1e-6)
+    assert [tuple(o.shape) for o in outs] == [(3, 3, 6, 5), (3, 3, 12, 10), (3, 3, 24, 20)]
+
+    _trained_like(net)
+    with torch.no_grad():
+        for layer in net.to_image:  # zero at the start; give them what training would
+            layer[0].weight.normal_(0.0, 0.05)
+    net.train()
+    assert not net.base.training, "the base stays in evaluation mode"
+    before = {k: v.clone() for k, v in net.base.state_dict().items()}
+    outs = net(blur, torch.tensor([0.0, 0.5, 1.0]))
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is None and not p.requires_grad for p in net.base.parameters())
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    assert all(p.grad is not None for p in trainable)
+    torch.optim.Adam(trainable, lr=1e-2).step()
+    assert all(torch.equal(before[k], v) for k, v in net.base.state_dict().items())
+
+    net.eval()
+    one = blur[:1]
+    u = torch.tensor([0.1, 0.9])
+    with torch.no_grad():
+        expanded = net(one.expand(2, -1, -1, -1), u)[-1]
+        copied = net(one.repeat(2, 1, 1, 1), u)[-1]
+    torch.testing.assert_close(expanded, copied, rtol=0, atol=1e-6)
+    assert (expanded[0] - expanded[1]).abs().max() > 1e-4, "u still steers the moments"
+    with pytest.raises(ValueError, match="base must be"):
+        _tiny_generator(base="nafnet")

@@ -23,11 +23,12 @@ from facedeblur.inference import default_model_path
 from facedeblur.io import read_image, write_image
 from facedeblur.losses import LPIPSLoss, OnetFeatureLoss, build_perceptual_term
 from facedeblur.metrics import psnr
+from facedeblur.models import NAFNet
 from facedeblur.models.cfmd import CFMDGenerator
 from facedeblur.train import MomentsTrainer, load_config, make_trainer
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.schedule import lr_factor
-from facedeblur.weights import save_weights
+from facedeblur.weights import read_weights, save_weights
 
 TINY_GENERATOR = {"channels": 8, "blocks": 1, "control_channels": 8, "mapping_layers": 2}
 
@@ -137,7 +138,7 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, t
         f"data.frame_order={order}", "generator.args.channels=8", "generator.args.blocks=1",
         "generator.args.control_channels=8", "discriminator.args.channels=8", "discriminator.args.levels=2",
         "train.steps=2", "train.batch_size=2", "train.val_every=2", "train.device=cpu",
-        "loss.adversarial_weight=0.1", "loss.aux_weight=0.05",
+        "loss.adversarial=gan", "loss.adversarial_weight=0.1", "loss.aux_weight=0.05",
     ])
     trainer = make_trainer(cfg, tmp_path / "run", progress=False)
     assert isinstance(trainer, MomentsTrainer)
@@ -149,6 +150,7 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, t
     header = json.loads(json.dumps(load_moments_model(tmp_path / "run" / "generator.safetensors").header))
     assert header["architecture"] == "cfmd" and header["data"]["frame_order"] == order
     assert ("shake_moments" in header["data"]) == stills
+    assert header["base"]["preset"] == "face-nafnet", "the preset builds on the shipped default model"
     if stills:
         assert header["data"]["shake_moments"]["train"] == str(lfw_tree)
         assert isinstance(trainer.stream.dataset, MixedDataset)
@@ -156,11 +158,38 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, t
     assert list((tmp_path / "run" / "samples").glob("val_*.png"))
 
 
+def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_path):
+    torch.manual_seed(0)
+    nafnet_args = {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1, "dec_blocks": [1, 1, 1]}
+    base_file = save_weights(tmp_path / "base.safetensors", NAFNet(**nafnet_args), "nafnet", nafnet_args,
+                             preset="tiny-nafnet", steps=7)
+    cfg = load_config("cfmd-cpu", [
+        f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
+        "data.shake_train=", "generator.args.channels=8", "generator.args.blocks=1", "generator.args.control_channels=8",
+        f"generator.base_weights={base_file}", "loss.adversarial=none", "train.steps=2", "train.batch_size=2",
+        "train.val_every=2", "train.device=cpu",
+    ])
+    make_trainer(cfg, tmp_path / "run", progress=False).fit()
+    restorer = load_moments_model(tmp_path / "run" / "generator.safetensors")
+    assert restorer.header["base"] == {"weights": str(base_file), "preset": "tiny-nafnet", "steps": 7}
+    assert restorer.header["args"]["base"] == {"architecture": "nafnet", "args": nafnet_args}
+    trained = restorer.generator.base.state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in read_weights(base_file)[1].items()), "the base never trains"
+    blurry = read_image(sorted((moments_root / "val" / "blur").glob("*.png"))[0])
+    assert len(moments(blurry, n=3, model=restorer)) == 3
+
+    with pytest.raises(FaceDeblurError, match="no such weights file"):
+        make_trainer(load_config("cfmd-cpu", [f"generator.base_weights={tmp_path / 'missing.safetensors'}"]),
+                     tmp_path / "run2", progress=False)
+
+
 def test_moments_config_is_checked():
     with pytest.raises(UsageError, match="generator.name cfmd"):
         load_config("cfmd-cpu", ["generator.name=nafnet"])
     with pytest.raises(UsageError, match="frame_order"):
         load_config("cfmd-cpu", ["data.frame_order=eyes"])
+    with pytest.raises(UsageError, match="base_weights needs generator.name cfmd"):
+        load_config("face-nafnet", ["generator.base_weights=default"])
 
 
 # ---------------------------------------------------------------- use

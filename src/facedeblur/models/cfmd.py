@@ -15,6 +15,7 @@ Q head regresses, per pixel, the control factor u that the image shows.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -168,13 +169,16 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1, act: bool = True) -> nn.
 
 
 class ShallowConvModule(nn.Module):
-    """MIMO-UNet's SCM: features of a downscaled blurry image, concatenated with it and fused."""
+    """MIMO-UNet's SCM: features of a downscaled blurry image, concatenated with it and fused.
 
-    def __init__(self, channels: int):
+    ``in_channels`` is 3 (the blurry image), or 6 when a base deblurrer's result comes with it.
+    """
+
+    def __init__(self, channels: int, in_channels: int = 3):
         super().__init__()
         self.body = nn.Sequential(
-            _conv(3, channels // 4, 3), _conv(channels // 4, channels // 2, 1),
-            _conv(channels // 2, channels // 2, 3), _conv(channels // 2, channels - 3, 1),
+            _conv(in_channels, channels // 4, 3), _conv(channels // 4, channels // 2, 1),
+            _conv(channels // 2, channels // 2, 3), _conv(channels // 2, channels - in_channels, 1),
         )
         self.fuse = _conv(channels, channels, 1, act=False)
 
@@ -212,9 +216,10 @@ class CFMDGenerator(nn.Module):
     ``forward(blur, u=None)`` takes blurry faces (N, 3, H, W) in [0, 1] and control factors u
     (N,) in [0, 1] (a float, or None for the centre moment 0.5) and returns the restored moment
     at three scales, coarsest first: [(N, 3, H/4, W/4), (N, 3, H/2, W/2), (N, 3, H, W)]. Each
-    output is its scale's blurry input (a Gaussian pyramid level, as in the multi-scale loss)
-    plus a predicted residual. H and W are padded by
-    reflection to a multiple of 4 inside and cropped back.
+    output is its scale's blurry input (a Gaussian pyramid level, as in the multi-scale loss),
+    or with ``base`` the base deblurrer's result, plus a predicted residual. H and W are padded by
+    reflection to a multiple of ``pad_multiple`` (4, or a multiple of the base's) inside and
+    cropped back.
 
     Args:
         channels: features at full scale (2x and 4x at the half and quarter levels); MIMO-UNet
@@ -223,20 +228,28 @@ class CFMDGenerator(nn.Module):
         control_channels: channels of the feature control map (paper: 64).
         mapping_layers: 1x1 conv layers of the mapping network (paper: 8).
         block: ``contada`` (paper), or the ablations ``cadc`` / ``caca`` (see ``ContAdaBlock``).
+        base: ``{"architecture": name, "args": {...}}`` of a single-image deblurrer (e.g. the
+            shipped ``nafnet``) that becomes a frozen part of this generator (not in the paper).
+            The network then sees the blurry face and the base's restored face, and predicts each
+            moment as a residual of the base's result instead of the blurry input; its output
+            convolutions start at zero, so an untrained generator returns the base's result for
+            every u. The base's weights are part of this generator's state dict; training loads
+            them from a weights file (``generator.base_weights``) and never updates them.
     """
 
-    pad_multiple = 4
-
     def __init__(self, channels: int = 32, blocks: int = 8, control_channels: int = 64, mapping_layers: int = 8,
-                 block: str = "contada"):
+                 block: str = "contada", base: dict | None = None):
         super().__init__()
         if channels < 8 or channels % 4:
             raise ValueError(f"channels must be a multiple of 4 and at least 8, got {channels}")
         c = (channels, 2 * channels, 4 * channels)
+        self.base = _frozen_base(base) if base is not None else None
+        self.pad_multiple = math.lcm(4, getattr(self.base, "pad_multiple", 1))
+        inputs = 3 if self.base is None else 6
         self.mapping = MappingNetwork(control_channels, mapping_layers)
-        self.head = _conv(3, c[0], 3)
+        self.head = _conv(inputs, c[0], 3)
         self.down = nn.ModuleList([_conv(c[0], c[1], 3, stride=2), _conv(c[1], c[2], 3, stride=2)])
-        self.scm = nn.ModuleList([ShallowConvModule(c[1]), ShallowConvModule(c[2])])
+        self.scm = nn.ModuleList([ShallowConvModule(c[1], inputs), ShallowConvModule(c[2], inputs)])
         self.fam = nn.ModuleList([FeatureAttentionModule(c[1]), FeatureAttentionModule(c[2])])
         self.encoder = nn.ModuleList(ContAdaStage(ch, blocks, control_channels, block) for ch in c)
         self.aff = nn.ModuleList([AsymmetricFeatureFusion(sum(c), c[0]), AsymmetricFeatureFusion(sum(c), c[1])])
@@ -245,6 +258,23 @@ class CFMDGenerator(nn.Module):
                                  nn.ConvTranspose2d(c[2], c[1], 4, stride=2, padding=1)])
         self.merge = nn.ModuleList([_conv(2 * c[0], c[0], 1), _conv(2 * c[1], c[1], 1)])
         self.to_image = nn.ModuleList(_conv(ch, 3, 3, act=False) for ch in c)
+        if self.base is not None:
+            for layer in self.to_image:
+                nn.init.zeros_(layer[0].weight)
+                nn.init.zeros_(layer[0].bias)
+
+    def train(self, mode: bool = True) -> CFMDGenerator:
+        """Switch training mode; a base deblurrer stays in evaluation mode."""
+        super().train(mode)
+        if self.base is not None:
+            self.base.eval()
+        return self
+
+    def _base_result(self, blur: torch.Tensor, one_face: bool) -> torch.Tensor:
+        """The base deblurrer's result, run once when the batch is ``one_face`` repeated."""
+        with torch.no_grad():
+            restored = self.base(blur[:1] if one_face else blur).clamp(0.0, 1.0)
+        return restored.expand_as(blur) if one_face else restored
 
     def forward(self, blur: torch.Tensor, u: torch.Tensor | float | None = None) -> list[torch.Tensor]:
         n, _, h, w = blur.shape
@@ -252,11 +282,18 @@ class CFMDGenerator(nn.Module):
             u = torch.full((n,), 0.5 if u is None else float(u), dtype=blur.dtype, device=blur.device)
         if u.shape != (n,):
             raise ValueError(f"u must have shape ({n},), got {tuple(u.shape)}")
+        # One face expanded over many u (a zero batch stride) needs the base's result only once.
+        one_face = n > 1 and blur.stride(0) == 0
         ph, pw = (-h) % self.pad_multiple, (-w) % self.pad_multiple
         x1 = F.pad(blur, (0, pw, 0, ph), mode="reflect") if ph or pw else blur
         # The same Gaussian pyramid as the multi-scale loss's targets, so each output is its
         # input plus a residual at one consistent scale.
         x4, x2, _ = gaussian_pyramid(x1, 3)
+        # The outputs are residuals of r1, r2, r4: the blurry input, or the base deblurrer's result.
+        r4, r2, r1 = x4, x2, x1
+        if self.base is not None:
+            r4, r2, r1 = gaussian_pyramid(self._base_result(x1, one_face), 3)
+            x4, x2, x1 = (torch.cat(pair, dim=1) for pair in ((x4, r4), (x2, r2), (x1, r1)))
         # The control map is spatially constant, so it is computed at 1x1 and resized per level.
         control = self.mapping(u.to(blur.dtype), (1, 1))
         e1 = self.encoder[0](self.head(x1), control)
@@ -265,14 +302,25 @@ class CFMDGenerator(nn.Module):
         a1 = self.aff[0]([e1, e2, e3], e1.shape[-2:])
         a2 = self.aff[1]([e1, e2, e3], e2.shape[-2:])
         d3 = self.decoder[2](e3, control)
-        out4 = x4 + self.to_image[2](d3)
+        out4 = r4 + self.to_image[2](d3)
         d2 = self.decoder[1](self.merge[1](torch.cat((self.up[1](d3), a2), dim=1)), control)
-        out2 = x2 + self.to_image[1](d2)
+        out2 = r2 + self.to_image[1](d2)
         d1 = self.decoder[0](self.merge[0](torch.cat((self.up[0](d2), a1), dim=1)), control)
-        out1 = x1 + self.to_image[0](d1)
+        out1 = r1 + self.to_image[0](d1)
         if ph or pw:
             out4, out2, out1 = (o[..., : (h + s - 1) // s, : (w + s - 1) // s] for o, s in ((out4, 4), (out2, 2), (out1, 1)))
         return [out4, out2, out1]
+
+
+def _frozen_base(spec: dict) -> nn.Module:
+    """The single-image deblurrer a ``base`` spec names, with its parameters frozen."""
+    from . import build_model  # the model table imports this module
+
+    if not isinstance(spec, dict) or "architecture" not in spec:
+        raise ValueError(f"base must be {{'architecture': name, 'args': {{...}}}}, got {spec!r}")
+    base = build_model(spec["architecture"], **spec.get("args", {}))
+    base.requires_grad_(False)
+    return base.eval()
 
 
 class UNetDiscriminatorOutput(NamedTuple):

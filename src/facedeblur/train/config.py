@@ -75,10 +75,16 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
-    """A network from the ``models`` table and its keyword arguments."""
+    """A network from the ``models`` table and its keyword arguments.
+
+    ``base_weights`` (``cfmd`` only): a single-image deblurrer's weights file, or ``default`` for
+    the shipped default model, built into the generator as its frozen base (``CFMDGenerator``'s
+    ``base``).
+    """
 
     name: str = "deblurgan"
     args: dict = field(default_factory=dict)
+    base_weights: str = ""
 
 
 @dataclass
@@ -250,6 +256,8 @@ def validate(config: RunConfig, where: str) -> None:
         (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
          "data.kind moments needs discriminator.name unet_discriminator (or none)"),
         (not config.data.shake_train or config.data.kind == "moments", "data.shake_train needs data.kind moments"),
+        (not config.generator.base_weights or config.generator.name == "cfmd",
+         "generator.base_weights needs generator.name cfmd"),
         (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
         (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
         (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),

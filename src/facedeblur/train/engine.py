@@ -35,6 +35,7 @@ from ..weights import save_weights
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .config import RunConfig, to_dict
 from .data import BatchStream, blur_header, build_datasets
+from .generator import build_generator
 from .schedule import build_scheduler
 
 GRID_ROWS = 4
@@ -96,7 +97,8 @@ class Trainer:
         torch.manual_seed(t.seed + self.rank)
         np.random.seed((t.seed + self.rank) % 2**32)
         random.seed(t.seed + self.rank)
-        self.generator = build_model(config.generator.name, **config.generator.args).to(self.device)
+        self.generator, self.generator_args, self.base_info = build_generator(config.generator)
+        self.generator = self.generator.to(self.device)
         self.discriminator = (
             build_model(config.discriminator.name, **config.discriminator.args).to(self.device)
             if config.loss.adversarial != "none" else None
@@ -313,7 +315,8 @@ class Trainer:
         return self._save_weights(self.run_dir / "best.safetensors", net, metrics, state["step"])
 
     def _save_weights(self, path: Path, net: torch.nn.Module, metrics: dict, steps: int) -> Path:
-        return save_weights(path, net, self.cfg.generator.name, self.cfg.generator.args, data=self.data_header(),
+        base = {"base": self.base_info} if self.base_info else {}
+        return save_weights(path, net, self.cfg.generator.name, self.generator_args, data=self.data_header(), **base,
                             metrics=metrics, best=self.best, steps=steps, preset=self.cfg.name)
 
     def data_header(self) -> dict:
