@@ -168,4 +168,3 @@ class BatchStream:
             return next(self)
         self.position += 1
         return batch
-

@@ -243,7 +243,8 @@ class Trainer:
             decay = min(self.cfg.train.ema, (1.0 + self.step) / (10.0 + self.step))
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), self.generator.parameters()):
-                    e.lerp_(p, 1.0 - decay)
+                    if p.requires_grad:  # a frozen part (a CFMD generator's base) never changes
+                        e.lerp_(p, 1.0 - decay)
         losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
         return losses
 
