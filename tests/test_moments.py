@@ -75,6 +75,30 @@ def test_moment_pairs_give_the_frame_at_each_u(moments_root):
     assert whole["order"].tolist() == ds.records[0]["fmr"]["order"]
 
 
+def test_centre_draws_pair_u_half_with_the_time_middle_frame_and_folders_pool(moments_root):
+    train, val = moments_root / "train", moments_root / "val"
+    ds = MomentPairs([train, val], seed=4, centre_fraction=0.5)
+    assert len(ds) == len(MomentPairs(train)) + len(MomentPairs(val))
+    assert set(ds.roots) == {train, val}
+    kinds = set()
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            item, record, folder = ds[index], ds.records[index], ds.roots[index]
+            files, n = record["files"], record["num_frames"]
+            middle = read_image(folder / files["sharp"])
+            assert np.array_equal(middle, read_image(folder / files["frames"][n // 2])), "sharp is the time-middle frame"
+            got = item["sharp"].permute(1, 2, 0).numpy()
+            place = round(float(item["u"]) * (n - 1))
+            moment = read_image(folder / files["frames"][record["fmr"]["order"][place]])
+            if float(item["u"]) == 0.5 and np.allclose(got, middle, atol=1e-6) and not np.allclose(got, moment, atol=1e-6):
+                kinds.add("centre")
+            else:
+                assert np.allclose(got, moment, atol=1e-6)
+                kinds.add("place")
+    assert kinds == {"centre", "place"}, "both kinds of draw occur"
+
+
 def test_samples_without_fmr_are_left_out_of_fmr_training(moments_root, tmp_path):
     root = tmp_path / "copy"
     shutil.copytree(moments_root / "train", root)
@@ -165,12 +189,18 @@ def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_p
                              preset="tiny-nafnet", steps=7)
     cfg = load_config("cfmd-cpu", [
         f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
-        "data.shake_train=", "generator.args.channels=8", "generator.args.blocks=1", "generator.args.control_channels=8",
+        "data.shake_train=", f"data.extra_train=[{moments_root / 'val'}]", "data.centre_fraction=0.25",
+        "generator.args.channels=8", "generator.args.blocks=1", "generator.args.control_channels=8",
         f"generator.base_weights={base_file}", "loss.adversarial=none", "train.steps=2", "train.batch_size=2",
         "train.val_every=2", "train.device=cpu",
     ])
-    make_trainer(cfg, tmp_path / "run", progress=False).fit()
+    trainer = make_trainer(cfg, tmp_path / "run", progress=False)
+    assert set(trainer.stream.dataset.roots) == {moments_root / "train", moments_root / "val"}
+    assert trainer.stream.dataset.centre_fraction == 0.25
+    trainer.fit()
     restorer = load_moments_model(tmp_path / "run" / "generator.safetensors")
+    assert restorer.header["data"]["extra_train"] == [str(moments_root / "val")]
+    assert restorer.header["data"]["centre_fraction"] == 0.25
     assert restorer.header["base"] == {"weights": str(base_file), "preset": "tiny-nafnet", "steps": 7}
     assert restorer.header["args"]["base"] == {"architecture": "nafnet", "args": nafnet_args}
     trained = restorer.generator.base.state_dict()
@@ -190,6 +220,10 @@ def test_moments_config_is_checked():
         load_config("cfmd-cpu", ["data.frame_order=eyes"])
     with pytest.raises(UsageError, match="base_weights needs generator.name cfmd"):
         load_config("face-nafnet", ["generator.base_weights=default"])
+    with pytest.raises(UsageError, match="centre_fraction must lie"):
+        load_config("cfmd-cpu", ["data.centre_fraction=1.0"])
+    with pytest.raises(UsageError, match="extra_train needs data.kind moments"):
+        load_config("face-nafnet", ["data.extra_train=[frames]"])
 
 
 # ---------------------------------------------------------------- use

@@ -83,6 +83,30 @@ def test_shake_moment_pairs_from_lfw_faces(lfw_tree):
         ShakeMomentPairs(lfw_tree / "missing")
 
 
+def test_centre_draws_of_still_faces_are_the_time_middle_moment(lfw_tree, monkeypatch):
+    drawn = []
+
+    def recording(*args, **kwargs):
+        drawn.append(shake_moments(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr("facedeblur.data.shake_moments.shake_moments", recording)
+    ds = ShakeMomentPairs(lfw_tree, size=32, frame_counts=(5, 7), seed=2, centre_fraction=0.5)
+    kinds = set()
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            item, moments = ds[index], drawn[-1]
+            n = item["num_frames"]
+            if float(item["u"]) == 0.5 and torch.equal(item["sharp"], moments.frames[n // 2]):
+                kinds.add("centre" if moments.order[(n - 1) // 2] != n // 2 else "either")
+            else:
+                place = round(float(item["u"]) * (n - 1))
+                torch.testing.assert_close(item["sharp"], moments.frames[moments.order[place]])
+                kinds.add("place")
+    assert {"centre", "place"} <= kinds, "both kinds of draw occur"
+
+
 def test_shake_training_data_is_checked():
     with pytest.raises(UsageError, match="shake_train needs data.kind moments"):
         load_config("face-nafnet", ["data.shake_train=faces"])

@@ -108,38 +108,66 @@ def _frames_records(root: Path, order_by: str) -> list[dict]:
     return [r for r in records if order_by == "time" or r.get("fmr")]
 
 
+def draw_place(n: int, gen: torch.Generator, centre_fraction: float = 0.0) -> int | None:
+    """A training draw's place among N moments in control-factor order, or None for a centre draw.
+
+    With probability ``centre_fraction`` the draw is a centre draw: u = 0.5 paired with the
+    time-middle frame, the target of the single-image protocol (FMR's centre place is another
+    frame whenever the eye is not at its median position halfway through the exposure).
+    Otherwise a place k uniform over 0..N-1, whose u is k / (N - 1). ``gen`` is only consumed
+    for the centre choice when ``centre_fraction`` is set, so draws without it stay as they were.
+    """
+    if centre_fraction > 0.0 and float(torch.rand((), generator=gen)) < centre_fraction:
+        return None
+    return int(torch.randint(0, n, (), generator=gen))
+
+
+def place_factor(n: int, place: int | None) -> torch.Tensor:
+    """The control factor u of a place drawn by ``draw_place`` (0.5 for a centre draw), 0-d float."""
+    return torch.tensor(0.5 if place is None else float(control_factors(n)[place]))
+
+
 class MomentPairs(SeededDataset):
     """Training pairs of CFMD-GAN: a blurry face, one of its sharp moments and that moment's u.
 
-    Each draw of a sample picks one place k of its N frames uniformly (from the draw's seed, so
-    a resumed run replays it) and returns ``blur`` (3, H, W), ``sharp`` (3, H, W), the frame at
-    place k of ``frame_order(record, order_by)``, ``u`` (a 0-d float tensor, k / (N - 1)),
-    ``num_frames`` and ``id``. Only the chosen frame is read from disk. With ``order_by="fmr"``
+    ``root`` is one frames-mode split folder or a list of them, whose samples are pooled. Each
+    draw of a sample picks one place k of its N frames (``draw_place``, from the draw's seed,
+    so a resumed run replays it) and returns ``blur`` (3, H, W), ``sharp`` (3, H, W), the frame
+    at place k of ``frame_order(record, order_by)``, ``u`` (a 0-d float tensor, k / (N - 1)),
+    ``num_frames`` and ``id``; a centre draw (``centre_fraction``) returns u = 0.5 and the
+    sample's middle frame. Only the chosen frame is read from disk. With ``order_by="fmr"``
     samples without an FMR order are left out.
     """
 
-    def __init__(self, root: str | Path, augment: Compose | list | None = None, seed: int = 0, order_by: str = "fmr"):
+    def __init__(self, root: str | Path | list, augment: Compose | list | None = None, seed: int = 0,
+                 order_by: str = "fmr", centre_fraction: float = 0.0):
         super().__init__(augment, seed)
-        self.root = Path(root)
-        self.records = _frames_records(self.root, order_by)
-        if not self.records:
-            raise InputError(self.root, "no frames-mode samples" + (" with an FMR order" if order_by == "fmr" else "")
-                             + " (make them with facedeblur synth --mode frames)")
+        roots = [Path(r) for r in root] if isinstance(root, (list, tuple)) else [Path(root)]
+        self.roots, self.records = [], []
+        for folder in roots:
+            records = _frames_records(folder, order_by)
+            if not records:
+                raise InputError(folder, "no frames-mode samples" + (" with an FMR order" if order_by == "fmr" else "")
+                                 + " (make them with facedeblur synth --mode frames)")
+            self.roots += [folder] * len(records)
+            self.records += records
         self.orders = [frame_order(r, order_by) for r in self.records]
+        self.centre_fraction = centre_fraction
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict:
-        record, order = self.records[index], self.orders[index]
+        record, order, folder = self.records[index], self.orders[index], self.roots[index]
         _, gen = self.draw(index)
         n = len(order)
-        place = int(torch.randint(0, n, (), generator=gen))
+        place = draw_place(n, gen, self.centre_fraction)
         files = record["files"]
+        target = files["sharp"] if place is None else files["frames"][order[place]]
         sample = {
-            "blur": image_to_tensor(read_image(self.root / files["blur"])),
-            "sharp": image_to_tensor(read_image(self.root / files["frames"][order[place]])),
-            "u": torch.tensor(float(control_factors(n)[place])),
+            "blur": image_to_tensor(read_image(folder / files["blur"])),
+            "sharp": image_to_tensor(read_image(folder / target)),
+            "u": place_factor(n, place),
             "num_frames": n,
             "id": record["id"],
         }

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from ..blur.frames import DEFAULT_FRAME_COUNTS
 from ..blur.pipeline import KernelBlurSettings
 from ..blur.shake_moments import OVERSAMPLE, shake_moments
 from ..errors import InputError
-from ..faces.motion_order import control_factors
 from ..io import image_to_tensor, list_images
 from .augment import Compose
 from .base import SeededDataset
+from .moments import draw_place, place_factor
 from .onthefly import read_face_crop
 
 
@@ -23,13 +21,14 @@ class ShakeMomentPairs(SeededDataset):
     Each draw crops the face as ``OnTheFlyBlur`` does (``jitter``), draws N from
     ``frame_counts`` and N moments along a random trajectory (``blur.shake_moments``), and
     returns, like ``MomentPairs``: ``blur`` (3, size, size), ``sharp`` the moment at a random
-    place k of their motion order, ``u`` = k / (N - 1), ``num_frames`` and ``id``.
+    place k of their motion order, ``u`` = k / (N - 1), ``num_frames`` and ``id``; a centre draw
+    (``centre_fraction``, see ``draw_place``) returns u = 0.5 and the time-middle moment.
     """
 
     def __init__(
         self, root: str | Path | list[Path], size: int = 128, settings: KernelBlurSettings = KernelBlurSettings(),
         frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS, augment: Compose | list | None = None, seed: int = 0,
-        jitter: float = 0.0,
+        jitter: float = 0.0, centre_fraction: float = 0.0,
     ):
         super().__init__(augment, seed)
         if not frame_counts or min(frame_counts) < 1:
@@ -38,6 +37,7 @@ class ShakeMomentPairs(SeededDataset):
         if not self.files:
             raise InputError(root, "no images found")
         self.size, self.settings, self.frame_counts, self.jitter = size, settings, tuple(frame_counts), jitter
+        self.centre_fraction = centre_fraction
 
     def __len__(self) -> int:
         return len(self.files)
@@ -48,11 +48,11 @@ class ShakeMomentPairs(SeededDataset):
         face = image_to_tensor(read_face_crop(path, self.size * OVERSAMPLE, self.jitter, rng, min_side=self.size))
         n = int(rng.choice(self.frame_counts))
         drawn = shake_moments(face, n, rng, self.settings)
-        place = int(torch.randint(0, n, (), generator=gen))
+        place = draw_place(n, gen, self.centre_fraction)
         sample = {
             "blur": drawn.blur,
-            "sharp": drawn.frames[drawn.order[place]],
-            "u": torch.tensor(float(control_factors(n)[place])),
+            "sharp": drawn.frames[n // 2 if place is None else drawn.order[place]],
+            "u": place_factor(n, place),
             "num_frames": n,
             "id": path.stem,
         }

@@ -36,7 +36,10 @@ class DataConfig:
     ``shake_train`` names a folder of sharp faces in person sub-folders (LFW) whose training
     people (``val_fraction`` held out) make up ``shake_fraction`` of the draws as camera-shake
     moments (``ShakeMomentPairs``, blurred with ``max_length``, ``exposure``, ``noise_scale``
-    and ``jpeg_quality``).
+    and ``jpeg_quality``). ``extra_train`` lists further frames-mode split folders whose samples
+    are pooled with ``train``'s (e.g. mild consecutive-frame windows beside strong-motion ones);
+    ``centre_fraction`` of the draws pair u = 0.5 with the time-middle frame, the centre target
+    of the single-image protocol, instead of a random place in motion order (``draw_place``).
     ``jitter`` randomises the on-the-fly crop (see ``OnTheFlyBlur``). ``mix_train`` names a
     paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
     ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
@@ -70,6 +73,8 @@ class DataConfig:
     frame_order: str = "fmr"
     shake_train: str = ""
     shake_fraction: float = 0.5
+    extra_train: list = field(default_factory=list)
+    centre_fraction: float = 0.0
     landmarks: str = ""
 
 
@@ -256,6 +261,9 @@ def validate(config: RunConfig, where: str) -> None:
         (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
          "data.kind moments needs discriminator.name unet_discriminator (or none)"),
         (not config.data.shake_train or config.data.kind == "moments", "data.shake_train needs data.kind moments"),
+        (not config.data.extra_train or config.data.kind == "moments", "data.extra_train needs data.kind moments"),
+        (not config.data.centre_fraction or config.data.kind == "moments", "data.centre_fraction needs data.kind moments"),
+        (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
         (not config.generator.base_weights or config.generator.name == "cfmd",
          "generator.base_weights needs generator.name cfmd"),
         (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),

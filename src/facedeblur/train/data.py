@@ -102,11 +102,12 @@ def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     """CFMD-GAN data: (u, moment) training pairs and whole validation samples with all N frames."""
     if not cfg.val:
         raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
-    train = MomentPairs(cfg.train, augment=_augment(cfg), seed=seed, order_by=cfg.frame_order)
+    train = MomentPairs([cfg.train, *cfg.extra_train], augment=_augment(cfg), seed=seed, order_by=cfg.frame_order,
+                        centre_fraction=cfg.centre_fraction)
     if cfg.shake_train:
         people, _ = person_split(Path(cfg.shake_train), cfg.val_fraction, seed)
         stills = ShakeMomentPairs(people, cfg.size, kernel_settings(cfg), augment=_augment(cfg), seed=seed + 2,
-                                  jitter=cfg.jitter)
+                                  jitter=cfg.jitter, centre_fraction=cfg.centre_fraction)
         train = MixedDataset(train, stills, cfg.shake_fraction, seed=seed + 3)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 

@@ -126,6 +126,10 @@ class MomentsTrainer(Trainer):
         d = self.cfg.data
         data = {"kind": d.kind, "train": d.train, "val": d.val, "size": d.size, "crop": d.crop,
                 "augment": list(d.augment), "frame_order": d.frame_order}
+        if d.extra_train:
+            data["extra_train"] = list(d.extra_train)
+        if d.centre_fraction:
+            data["centre_fraction"] = d.centre_fraction
         if d.shake_train:
             data["shake_moments"] = {
                 "train": d.shake_train, "fraction": d.shake_fraction, "val_fraction": d.val_fraction,
