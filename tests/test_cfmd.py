@@ -192,3 +192,30 @@ def test_generator_on_a_base_deblurrer_starts_as_the_base_and_keeps_it_frozen():
     assert (expanded[0] - expanded[1]).abs().max() > 1e-4, "u still steers the moments"
     with pytest.raises(ValueError, match="base must be"):
         _tiny_generator(base="nafnet")
+
+
+def test_anchored_generator_returns_the_base_at_the_centre_and_moves_elsewhere():
+    net = _trained_like(_tiny_generator(base=TINY_BASE, anchored=True))
+    with torch.no_grad():
+        for layer in net.to_image:
+            layer[0].weight.normal_(0.0, 0.05)
+            layer[0].bias.normal_(0.0, 0.05)
+    blur = torch.rand(2, 3, 24, 16)
+    u = torch.tensor([0.5, 0.1])
+    with torch.no_grad():
+        base = net.base(blur).clamp(0, 1)
+        outs = net(blur, u)
+        one = blur[:1].expand(3, -1, -1, -1)
+        expanded = net(one, torch.tensor([0.0, 0.5, 1.0]))[-1]
+        singles = torch.cat([net(blur[:1], v)[-1] for v in (0.0, 0.5, 1.0)])
+    torch.testing.assert_close(outs[-1][0], base[0], rtol=0, atol=1e-6)
+    assert (outs[-1][1] - base[1]).abs().max() > 1e-3, "the other moments are the base plus a residual"
+    assert [tuple(o.shape) for o in outs] == [(2, 3, 6, 4), (2, 3, 12, 8), (2, 3, 24, 16)]
+    torch.testing.assert_close(expanded, singles, rtol=0, atol=1e-6)
+    torch.testing.assert_close(expanded[1], base[0], rtol=0, atol=1e-6)
+
+    net.train()
+    sum(o.mean() for o in net(blur, u)).backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+    with pytest.raises(ValueError, match="anchored needs a base"):
+        _tiny_generator(anchored=True)

@@ -28,7 +28,7 @@ from facedeblur.models.cfmd import CFMDGenerator
 from facedeblur.train import MomentsTrainer, load_config, make_trainer
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.schedule import lr_factor
-from facedeblur.weights import read_weights, save_weights
+from facedeblur.weights import load_network, read_weights, save_weights
 
 TINY_GENERATOR = {"channels": 8, "blocks": 1, "control_channels": 8, "mapping_layers": 2}
 
@@ -191,8 +191,8 @@ def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_p
         f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
         "data.shake_train=", f"data.extra_train=[{moments_root / 'val'}]", "data.centre_fraction=0.25",
         "generator.args.channels=8", "generator.args.blocks=1", "generator.args.control_channels=8",
-        f"generator.base_weights={base_file}", "loss.adversarial=none", "train.steps=2", "train.batch_size=2",
-        "train.val_every=2", "train.device=cpu",
+        f"generator.base_weights={base_file}", "generator.args.anchored=true", "loss.adversarial=none",
+        "train.steps=2", "train.batch_size=2", "train.val_every=2", "train.device=cpu",
     ])
     trainer = make_trainer(cfg, tmp_path / "run", progress=False)
     assert set(trainer.stream.dataset.roots) == {moments_root / "train", moments_root / "val"}
@@ -206,7 +206,14 @@ def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_p
     trained = restorer.generator.base.state_dict()
     assert all(torch.equal(trained[k], v) for k, v in read_weights(base_file)[1].items()), "the base never trains"
     blurry = read_image(sorted((moments_root / "val" / "blur").glob("*.png"))[0])
-    assert len(moments(blurry, n=3, model=restorer)) == 3
+    clip = moments(blurry, n=3, model=restorer)
+    assert len(clip) == 3
+    assert restorer.header["args"]["anchored"] is True
+    with torch.no_grad():
+        base_result = load_network(base_file)[0](torch.from_numpy(blurry).permute(2, 0, 1)[None]).clamp(0, 1)
+    np.testing.assert_allclose(clip[1], base_result[0].permute(1, 2, 0).numpy(), atol=1e-5,
+                               err_msg="anchored: the centre moment is the base's result")
+    assert np.abs(clip[0] - clip[1]).max() > 1e-5, "the other moments move (a little after 2 steps)"
 
     with pytest.raises(FaceDeblurError, match="no such weights file"):
         make_trainer(load_config("cfmd-cpu", [f"generator.base_weights={tmp_path / 'missing.safetensors'}"]),
@@ -220,6 +227,9 @@ def test_moments_config_is_checked():
         load_config("cfmd-cpu", ["data.frame_order=eyes"])
     with pytest.raises(UsageError, match="base_weights needs generator.name cfmd"):
         load_config("face-nafnet", ["generator.base_weights=default"])
+    with pytest.raises(UsageError, match="anchored needs generator.base_weights"):
+        load_config("cfmd-cpu", ["generator.base_weights=", "generator.args.anchored=true"])
+    assert load_config("cfmd-cpu", ["generator.args.anchored=true"]).generator.args["anchored"] is True
     with pytest.raises(UsageError, match="centre_fraction must lie"):
         load_config("cfmd-cpu", ["data.centre_fraction=1.0"])
     with pytest.raises(UsageError, match="extra_train needs data.kind moments"):

@@ -235,13 +235,21 @@ class CFMDGenerator(nn.Module):
             convolutions start at zero, so an untrained generator returns the base's result for
             every u. The base's weights are part of this generator's state dict; training loads
             them from a weights file (``generator.base_weights``) and never updates them.
+        anchored: with ``base``, predict each moment as the base's result plus the residual at u
+            minus the residual at u = 0.5 (not in the paper), so the centre moment is exactly the
+            base's result and the network only learns how the other moments differ from it. The
+            residual network then runs once more per batch (once per face over many u), and not at
+            all in evaluation mode when every u is 0.5.
     """
 
     def __init__(self, channels: int = 32, blocks: int = 8, control_channels: int = 64, mapping_layers: int = 8,
-                 block: str = "contada", base: dict | None = None):
+                 block: str = "contada", base: dict | None = None, anchored: bool = False):
         super().__init__()
         if channels < 8 or channels % 4:
             raise ValueError(f"channels must be a multiple of 4 and at least 8, got {channels}")
+        if anchored and base is None:
+            raise ValueError("anchored needs a base deblurrer (the centre moment is the base's result)")
+        self.anchored = anchored
         c = (channels, 2 * channels, 4 * channels)
         self.base = _frozen_base(base) if base is not None else None
         self.pad_multiple = math.lcm(4, getattr(self.base, "pad_multiple", 1))
@@ -276,6 +284,21 @@ class CFMDGenerator(nn.Module):
             restored = self.base(blur[:1] if one_face else blur).clamp(0.0, 1.0)
         return restored.expand_as(blur) if one_face else restored
 
+    def _residuals(self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor,
+                   u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The network's residuals at 1/4, 1/2 and full scale for inputs x1, x2, x4 and factors u."""
+        # The control map is spatially constant, so it is computed at 1x1 and resized per level.
+        control = self.mapping(u, (1, 1))
+        e1 = self.encoder[0](self.head(x1), control)
+        e2 = self.encoder[1](self.fam[0](self.down[0](e1), self.scm[0](x2)), control)
+        e3 = self.encoder[2](self.fam[1](self.down[1](e2), self.scm[1](x4)), control)
+        a1 = self.aff[0]([e1, e2, e3], e1.shape[-2:])
+        a2 = self.aff[1]([e1, e2, e3], e2.shape[-2:])
+        d3 = self.decoder[2](e3, control)
+        d2 = self.decoder[1](self.merge[1](torch.cat((self.up[1](d3), a2), dim=1)), control)
+        d1 = self.decoder[0](self.merge[0](torch.cat((self.up[0](d2), a1), dim=1)), control)
+        return self.to_image[2](d3), self.to_image[1](d2), self.to_image[0](d1)
+
     def forward(self, blur: torch.Tensor, u: torch.Tensor | float | None = None) -> list[torch.Tensor]:
         n, _, h, w = blur.shape
         if u is None or isinstance(u, (int, float)):
@@ -294,19 +317,18 @@ class CFMDGenerator(nn.Module):
         if self.base is not None:
             r4, r2, r1 = gaussian_pyramid(self._base_result(x1, one_face), 3)
             x4, x2, x1 = (torch.cat(pair, dim=1) for pair in ((x4, r4), (x2, r2), (x1, r1)))
-        # The control map is spatially constant, so it is computed at 1x1 and resized per level.
-        control = self.mapping(u.to(blur.dtype), (1, 1))
-        e1 = self.encoder[0](self.head(x1), control)
-        e2 = self.encoder[1](self.fam[0](self.down[0](e1), self.scm[0](x2)), control)
-        e3 = self.encoder[2](self.fam[1](self.down[1](e2), self.scm[1](x4)), control)
-        a1 = self.aff[0]([e1, e2, e3], e1.shape[-2:])
-        a2 = self.aff[1]([e1, e2, e3], e2.shape[-2:])
-        d3 = self.decoder[2](e3, control)
-        out4 = r4 + self.to_image[2](d3)
-        d2 = self.decoder[1](self.merge[1](torch.cat((self.up[1](d3), a2), dim=1)), control)
-        out2 = r2 + self.to_image[1](d2)
-        d1 = self.decoder[0](self.merge[0](torch.cat((self.up[0](d2), a1), dim=1)), control)
-        out1 = r1 + self.to_image[0](d1)
+        if self.anchored and not self.training and bool((u == 0.5).all()):
+            out4, out2, out1 = r4, r2, r1  # centre moments only: the base's result, no residual pass
+        else:
+            if self.anchored:
+                # The centre's residuals ride in the same batch: one extra row per face.
+                centre = slice(0, 1) if one_face else slice(0, n)
+                x4, x2, x1 = (torch.cat((x, x[centre])) for x in (x4, x2, x1))
+                u = torch.cat((u, torch.full_like(u[centre], 0.5)))
+            res4, res2, res1 = self._residuals(x1, x2, x4, u.to(blur.dtype))
+            if self.anchored:
+                res4, res2, res1 = (res[:n] - res[n:] for res in (res4, res2, res1))
+            out4, out2, out1 = r4 + res4, r2 + res2, r1 + res1
         if ph or pw:
             out4, out2, out1 = (o[..., : (h + s - 1) // s, : (w + s - 1) // s] for o, s in ((out4, 4), (out2, 2), (out1, 1)))
         return [out4, out2, out1]

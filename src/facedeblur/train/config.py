@@ -266,6 +266,8 @@ def validate(config: RunConfig, where: str) -> None:
         (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
         (not config.generator.base_weights or config.generator.name == "cfmd",
          "generator.base_weights needs generator.name cfmd"),
+        (not config.generator.args.get("anchored") or config.generator.base_weights,
+         "generator.args.anchored needs generator.base_weights (the centre moment is the base's result)"),
         (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
         (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
         (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),
