@@ -299,6 +299,15 @@ class CFMDGenerator(nn.Module):
         d1 = self.decoder[0](self.merge[0](torch.cat((self.up[0](d2), a1), dim=1)), control)
         return self.to_image[2](d3), self.to_image[1](d2), self.to_image[0](d1)
 
+    def _centred_residuals(self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor,
+                           one_face: bool) -> tuple[torch.Tensor, ...]:
+        """The residuals at u minus those at u = 0.5 (``anchored``), in one batch with one extra row per face."""
+        n = len(u)
+        centre = slice(0, 1) if one_face else slice(0, n)
+        x1, x2, x4 = (torch.cat((x, x[centre])) for x in (x1, x2, x4))
+        residuals = self._residuals(x1, x2, x4, torch.cat((u, torch.full_like(u[centre], 0.5))))
+        return tuple(res[:n] - res[n:] for res in residuals)
+
     def forward(self, blur: torch.Tensor, u: torch.Tensor | float | None = None) -> list[torch.Tensor]:
         n, _, h, w = blur.shape
         if u is None or isinstance(u, (int, float)):
@@ -317,18 +326,14 @@ class CFMDGenerator(nn.Module):
         if self.base is not None:
             r4, r2, r1 = gaussian_pyramid(self._base_result(x1, one_face), 3)
             x4, x2, x1 = (torch.cat(pair, dim=1) for pair in ((x4, r4), (x2, r2), (x1, r1)))
+        u = u.to(blur.dtype)
         if self.anchored and not self.training and bool((u == 0.5).all()):
-            out4, out2, out1 = r4, r2, r1  # centre moments only: the base's result, no residual pass
+            residuals = (0.0, 0.0, 0.0)  # centre moments only: the base's result, no residual pass
+        elif self.anchored:
+            residuals = self._centred_residuals(x1, x2, x4, u, one_face)
         else:
-            if self.anchored:
-                # The centre's residuals ride in the same batch: one extra row per face.
-                centre = slice(0, 1) if one_face else slice(0, n)
-                x4, x2, x1 = (torch.cat((x, x[centre])) for x in (x4, x2, x1))
-                u = torch.cat((u, torch.full_like(u[centre], 0.5)))
-            res4, res2, res1 = self._residuals(x1, x2, x4, u.to(blur.dtype))
-            if self.anchored:
-                res4, res2, res1 = (res[:n] - res[n:] for res in (res4, res2, res1))
-            out4, out2, out1 = r4 + res4, r2 + res2, r1 + res1
+            residuals = self._residuals(x1, x2, x4, u)
+        out4, out2, out1 = (r + res for r, res in zip((r4, r2, r1), residuals))
         if ph or pw:
             out4, out2, out1 = (o[..., : (h + s - 1) // s, : (w + s - 1) // s] for o, s in ((out4, 4), (out2, 2), (out1, 1)))
         return [out4, out2, out1]
