@@ -25,12 +25,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from speed import seconds_per_call  # the sibling script benchmarks/speed.py
 
 from facedeblur.faces.dlib_faces import FaceDescriptor, identity_distance
-from facedeblur.inference import Deblurrer
+from facedeblur.restore.deblurrer import Deblurrer
 from facedeblur.io import tensor_to_image
 from facedeblur.metrics import psnr, ssim
 from facedeblur.models.ops import final_output
 from facedeblur.train import Trainer, load_config
-from facedeblur.weights import save_weights
+from facedeblur.models.weights import save_weights
 
 
 def time_per_face(model: torch.nn.Module, threads: int = 2, repeats: int = 20) -> float:

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from facedeblur.data import CelebAFaces, celeba_split
-from facedeblur.inference import pretrained_path
-from facedeblur.weights import load_network
+from facedeblur.models.weights import pretrained_path
+from facedeblur.models.weights import load_network
 
 
 def load_held_out(description: str, shipped_file: str, what: str) -> tuple[Path, torch.nn.Module, dict, CelebAFaces, CelebAFaces]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from facedeblur.evaluate_moments import evaluate_moments
+from facedeblur.evaluate.moments_protocol import evaluate_moments
 from facedeblur.train import load_config, train
 from facedeblur.train.config import to_dict
 

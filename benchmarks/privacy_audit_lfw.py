@@ -23,12 +23,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from facedeblur.errors import FaceDeblurError
-from facedeblur.inference import default_model_path
+from facedeblur.models.weights import default_model_path
 from facedeblur.io import list_images
 from facedeblur.privacy.attribute_model import load_attribute_obfuscator
 from facedeblur.privacy.audit import privacy_audit
-from facedeblur.train.data import person_split
-from facedeblur.weights import read_weights
+from facedeblur.splits import person_split
+from facedeblur.models.weights import read_weights
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_METHODS = ["attributes", "blur", "pixelate", "motion-blur"]

@@ -21,11 +21,12 @@ from pathlib import Path
 import onnxruntime
 import torch
 
-from facedeblur.export import onnx_bytes
-from facedeblur.inference import Deblurrer, default_model_path
+from facedeblur.restore.onnx_export import onnx_bytes
+from facedeblur.restore.deblurrer import Deblurrer
+from facedeblur.models.weights import default_model_path
 from facedeblur.models import build_model
-from facedeblur.onnx_runner import OnnxRunner
-from facedeblur.weights import load_network
+from facedeblur.restore.onnx_runner import OnnxRunner
+from facedeblur.models.weights import load_network
 
 BASELINE = "DeblurGAN-9"
 BASELINE_ARGS = {"n_blocks": 9, "ngf": 64}

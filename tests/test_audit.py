@@ -15,7 +15,7 @@ import torch
 from facedeblur.cli import main
 from facedeblur.errors import InputError, NoFaceError
 from facedeblur.faces.detect import Detection
-from facedeblur.inference import Deblurrer
+from facedeblur.restore.deblurrer import Deblurrer
 from facedeblur.io import write_image
 from facedeblur.metrics import region_ssim
 from facedeblur.privacy.audit import privacy_audit, summarise

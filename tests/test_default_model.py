@@ -7,15 +7,16 @@ import torch
 import facedeblur
 from facedeblur.blur import KernelBlurSettings
 from facedeblur.blur.pipeline import random_kernel_blur
-from facedeblur.blur.synth import assign_splits
-from facedeblur.demo import run_demo
-from facedeblur.export import onnx_bytes
-from facedeblur.inference import default_model_path, load_model
+from facedeblur.splits import assign_splits
+from facedeblur.commands.demo import run_demo
+from facedeblur.restore.onnx_export import onnx_bytes
+from facedeblur.models.weights import default_model_path
+from facedeblur.restore.loading import load_model
 from facedeblur.io import image_to_tensor, read_image, tensor_to_image
 from facedeblur.metrics import psnr
 from facedeblur.models import MODELS
-from facedeblur.onnx_runner import OnnxRunner
-from facedeblur.weights import load_network
+from facedeblur.restore.onnx_runner import OnnxRunner
+from facedeblur.models.weights import load_network
 
 MAX_BYTES = 20 * 1024 * 1024
 

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from facedeblur.baselines import richardson_lucy, unsharp_mask, wiener
+from facedeblur.evaluate.baselines import richardson_lucy, unsharp_mask, wiener
 from facedeblur.blur import SampleSettings, blur_image, camera_shake_kernel, synthesize
 from facedeblur.cli import main
 from facedeblur.errors import UsageError
-from facedeblur.evaluate import build_method, evaluate
+from facedeblur.evaluate.protocol import build_method, evaluate
 from facedeblur.io import image_to_tensor, read_image
 from facedeblur.metrics import psnr
-from facedeblur.reports import write_report
+from facedeblur.evaluate.report import write_report
 
 
 @pytest.fixture(scope="module")

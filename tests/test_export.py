@@ -14,10 +14,10 @@ from torch import nn
 from facedeblur import Deblurrer, load_model
 from facedeblur.cli import main
 from facedeblur.errors import FaceDeblurError, UsageError
-from facedeblur.export import export_onnx, onnx_bytes
+from facedeblur.restore.onnx_export import export_onnx, onnx_bytes
 from facedeblur.io import read_image, write_image
 from facedeblur.models import build_model
-from facedeblur.weights import HEADER_KEY, save_weights
+from facedeblur.models.weights import HEADER_KEY, save_weights
 
 TINY = {"n_blocks": 1, "ngf": 8}
 

@@ -11,15 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
-from facedeblur import load_moments_model, moments
-from facedeblur.moments import moments_model_path
+from facedeblur import load_moments_model
+from facedeblur.restore import moments
+from facedeblur.restore.moments import moments_model_path
 from facedeblur.cli import main
-from facedeblur.clips import playback_order
+from facedeblur.io.video import playback_order
 from facedeblur.data import MixedDataset, MomentPairs, ShakeMomentPairs, VideoMoments, frame_order, read_manifest
 from facedeblur.errors import FaceDeblurError, InputError, UsageError
-from facedeblur.evaluate_moments import evaluate_moments
+from facedeblur.evaluate.moments_protocol import evaluate_moments
 from facedeblur.faces.motion_order import motion_order
-from facedeblur.inference import default_model_path
+from facedeblur.models.weights import default_model_path
 from facedeblur.io import read_image, write_image
 from facedeblur.losses import LPIPSLoss, OnetFeatureLoss, build_perceptual_term
 from facedeblur.metrics import psnr
@@ -28,7 +29,7 @@ from facedeblur.models.cfmd import CFMDGenerator
 from facedeblur.train import MomentsTrainer, load_config, make_trainer
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.schedule import lr_factor
-from facedeblur.weights import load_network, read_weights, save_weights
+from facedeblur.models.weights import load_network, read_weights, save_weights
 
 TINY_GENERATOR = {"channels": 8, "blocks": 1, "control_channels": 8, "mapping_layers": 2}
 

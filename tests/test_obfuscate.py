@@ -15,9 +15,9 @@ from facedeblur.errors import NoFaceError, UsageError
 from facedeblur.faces.detect import DlibHOGDetector
 from facedeblur.io import read_image, to_uint8, write_image
 from facedeblur.privacy import OBFUSCATION_METHODS, face_ellipse, obfuscate_photo
-from facedeblur.privacy.mask import feathered_inside
+from facedeblur.faces.mask import feathered_inside
 from facedeblur.privacy.obfuscate import default_feather
-from facedeblur.privacy.obfuscate_batch import obfuscate_files
+from facedeblur.commands.obfuscate import obfuscate_files
 
 ECKHART = "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"
 COOK = "AJ_Cook/AJ_Cook_0001.jpg"

@@ -13,11 +13,11 @@ from facedeblur.cli import main
 from facedeblur.errors import InputError, NoFaceError
 from facedeblur.faces import Detection, build_detector
 from facedeblur.faces.pasteback import crop_with_padding, face_crop_box, feather_mask, paste_corrections
-from facedeblur.imageops import resize
+from facedeblur.io.geometry import resize
 from facedeblur.io import encode_png, image_to_tensor, read_image, tensor_to_image, write_image
 from facedeblur.models import build_model
-from facedeblur.photo import TOO_SMALL, detect_faces
-from facedeblur.weights import save_weights
+from facedeblur.restore.faces import TOO_SMALL, detect_faces
+from facedeblur.models.weights import save_weights
 
 PEOPLE = ("Aaron_Eckhart/Aaron_Eckhart_0001.jpg", "Colin_Powell/Colin_Powell_0001.jpg")
 

@@ -17,12 +17,18 @@ from facedeblur.faces.dlib_faces import five_points
 from facedeblur.io import read_image
 from facedeblur.models import build_model
 from facedeblur.privacy import landmarks_of
-from facedeblur.privacy.align import TEMPLATE, align_face, similarity_matrix, transform_points, unalign
+from facedeblur.faces.align import (
+    TEMPLATE,
+    align_face,
+    similarity_matrix,
+    transform_points,
+    unalign,
+)
 from facedeblur.privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from facedeblur.privacy.attribute_names import CELEBA_ATTRIBUTES, DEFAULT_FLIPS, PROTECTED, resolve_flips
 from facedeblur.train import train
 from facedeblur.train.celeba_trainers import flip_attributes
-from facedeblur.weights import half_precision_copy, load_network, read_weights, save_weights
+from facedeblur.models.weights import half_precision_copy, load_network, read_weights, save_weights
 
 CELEBA_FILES = [f"{i:06d}.jpg" for i in range(1, 41)]
 

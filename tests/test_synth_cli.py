@@ -194,7 +194,7 @@ def test_console_script_reports_errors_on_one_line(tmp_path):
 
 def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
     from facedeblur.blur import open_clip
-    from facedeblur.imageops import crop_square, resize
+    from facedeblur.io.geometry import crop_square, resize
 
     out = tmp_path / "stepped"
     code = main(["synth", str(short_video), str(out), "--mode", "frames", "--count", "2", "--size", "64",

@@ -271,7 +271,7 @@ def test_deblur_cli_round_trip(trained_run, tmp_path, lfw_tree, capsys):
 def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
     from facedeblur import load_model
     from facedeblur.models import build_model
-    from facedeblur.weights import save_weights
+    from facedeblur.models.weights import save_weights
 
     wrong = tmp_path / "wrong.safetensors"
     save_weights(wrong, build_model("deblurgan", n_blocks=2, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8})
@@ -285,7 +285,7 @@ def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
 
 
 def test_tiles_blend_without_seams():
-    from facedeblur.inference import Deblurrer
+    from facedeblur.restore.deblurrer import Deblurrer
     from facedeblur.models import build_model
 
     net = build_model("deblurgan", n_blocks=1, ngf=4)
@@ -301,7 +301,7 @@ def test_tiles_blend_without_seams():
 def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
     import shutil
 
-    from facedeblur.evaluate import build_method, evaluate
+    from facedeblur.evaluate.protocol import build_method, evaluate
 
     shutil.copy(trained_run / "generator.safetensors", tmp_path / "early.safetensors")
     shutil.copy(trained_run / "generator.safetensors", tmp_path / "late.safetensors")

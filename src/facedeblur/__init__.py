@@ -19,10 +19,17 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
 from . import blur
 from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
-from .inference import Deblurrer, load_model
 from .io import read_image, write_image
-from .moments import MomentRestorer, load_moments_model, moments
-from .photo import FaceRestoreResult, deblur, restore_faces
+from .restore import (
+    Deblurrer,
+    FaceRestoreResult,
+    MomentRestorer,
+    deblur,
+    load_model,
+    load_moments_model,
+    moments,
+    restore_faces,
+)
 from .privacy import ObfuscationResult, obfuscate, obfuscate_photo, privacy_audit
 
 __version__ = "0.1.0"

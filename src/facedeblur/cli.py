@@ -83,7 +83,8 @@ def _add_synth(sub) -> None:
 
 
 def _run_synth(args) -> int:
-    from .blur import KernelBlurSettings, SampleSettings, TrajectoryParams, parse_split, synthesize
+    from .blur import KernelBlurSettings, SampleSettings, TrajectoryParams, synthesize
+    from .splits import parse_split
 
     try:
         blur = KernelBlurSettings(
@@ -129,7 +130,7 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from .demo import run_demo
+    from .commands.demo import run_demo
 
     result = run_demo(args.out, model=args.model)
     print(f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> restored {result.restored_psnr:.2f} dB")
@@ -188,7 +189,7 @@ def _add_deblur(sub) -> None:
 
 
 def _run_deblur(args) -> int:
-    from .restore import deblur_files
+    from .commands.deblur import deblur_files
 
     report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet,
                           faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
@@ -222,7 +223,7 @@ def _add_moments(sub) -> None:
 
 
 def _run_moments(args) -> int:
-    from .moments_files import moments_files
+    from .commands.moments import moments_files
 
     report = moments_files(args.inputs, args.out, n=args.frames, u=args.u, model=args.model, device=args.device,
                            faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
@@ -255,8 +256,8 @@ def _add_evaluate(sub) -> None:
 def _run_evaluate(args) -> int:
     if args.moments:
         return _run_evaluate_moments(args)
-    from .evaluate import evaluate
-    from .reports import write_report
+    from .evaluate.protocol import evaluate
+    from .evaluate.report import write_report
 
     result = evaluate(args.data, args.methods, args.detector, limit=args.limit, device=args.device,
                       identity=not args.no_identity, progress=not args.quiet)
@@ -266,8 +267,8 @@ def _run_evaluate(args) -> int:
 
 
 def _run_evaluate_moments(args) -> int:
-    from .evaluate_moments import evaluate_moments
-    from .moments_report import write_moments_report
+    from .evaluate.moments_protocol import evaluate_moments
+    from .evaluate.moments_report import write_moments_report
 
     result = evaluate_moments(args.data, args.methods, frame_order=args.frame_order, limit=args.limit, device=args.device,
                               identity=not args.no_identity, progress=not args.quiet)
@@ -306,7 +307,7 @@ def _add_obfuscate(sub) -> None:
 
 
 def _run_obfuscate(args) -> int:
-    from .privacy.obfuscate_batch import obfuscate_files
+    from .commands.obfuscate import obfuscate_files
 
     report = obfuscate_files(args.inputs, args.out, args.method, args.attributes, args.allow_protected, args.strength,
                              args.feather, args.seed, classifier=args.classifier, rebuilder=args.rebuilder,
@@ -363,7 +364,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from .export import export_onnx
+    from .restore.onnx_export import export_onnx
 
     path = export_onnx(args.model, args.onnx, size=args.size, opset=args.opset)
     print(f"wrote {path} (checked against torch)")

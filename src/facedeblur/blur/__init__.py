@@ -24,7 +24,8 @@ from .kernels import (
 from .pipeline import KernelBlurSettings, draw_kernel, random_kernel_blur
 from .samples import Sample, SampleSettings
 from .shake_moments import ShakeMoments, moment_offsets, shake_moments, shifted_frames
-from .synth import SynthReport, parse_split, resynthesize, synthesize
+from .synth import SynthReport, resynthesize, synthesize
+from ..splits import parse_split
 from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
 __all__ = [

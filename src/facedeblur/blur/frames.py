@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io import is_image_file, is_video_file, list_images, read_image, read_video_frames, video_info
+from ..io import is_image_file, is_video_file, list_images, read_image
+from ..io.video import read_video_frames, video_info
 from .degrade import DEFAULT_GAMMA, linear_to_srgb, srgb_to_linear
 
 DEFAULT_FRAME_COUNTS = (5, 7, 9, 11, 13)

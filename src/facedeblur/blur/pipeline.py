@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .degrade import DEFAULT_GAMMA, NAH_NOISE_SCALE, add_gaussian_noise, blur_image, jpeg_compress, sample_noise_sigma
+from .degrade import (
+    DEFAULT_GAMMA,
+    NAH_NOISE_SCALE,
+    add_gaussian_noise,
+    blur_image,
+    jpeg_compress,
+    sample_noise_sigma,
+)
 from .kernels import REFERENCE_SIZE, camera_shake_kernel, gaussian_kernel, linear_kernel
 from .trajectory import TrajectoryParams
 

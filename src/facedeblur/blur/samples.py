@@ -15,7 +15,7 @@ import torch
 from ..errors import InputError, NoFaceError
 from ..faces.detect import Detection, DlibHOGDetector, largest_face, square_face_box
 from ..faces.motion_order import LEFT_EYE_POINTS, order_frames
-from ..imageops import center_square_box, crop_square, resize
+from ..io.geometry import center_square_box, crop_square, resize
 from ..io import image_to_tensor, tensor_to_image, to_uint8
 from .frames import DEFAULT_FRAME_COUNTS, average_frames
 from .pipeline import KernelBlurSettings, add_noise_and_jpeg, random_kernel_blur

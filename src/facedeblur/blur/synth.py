@@ -28,12 +28,29 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FaceDeblurError, InputError, UsageError
-from ..io import ImageConversionWarning, atomic_write_text, is_image_file, list_images, read_image, save_array, write_image
-from ..sheets import contact_sheet, heatmap, kernel_to_image
+from ..splits import assign_splits, sample_seed
+from ..io import (
+    ImageConversionWarning,
+    atomic_write_text,
+    is_image_file,
+    list_images,
+    read_image,
+    save_array,
+    write_image,
+)
+from ..io.sheets import contact_sheet, heatmap, kernel_to_image
 from .frames import find_clips, open_clip
 from .pipeline import KernelBlurSettings
-from .samples import (LowMotionError, Sample, SampleSettings, frames_sample, kernel_sample, plan_window,
-                      render_frames_sample, window_frames)
+from .samples import (
+    LowMotionError,
+    Sample,
+    SampleSettings,
+    frames_sample,
+    kernel_sample,
+    plan_window,
+    render_frames_sample,
+    window_frames,
+)
 from .trajectory import TrajectoryParams
 
 OUTPUT_PARTS = ("blur", "sharp", "kernel", "frames", "manifest.jsonl")
@@ -64,50 +81,6 @@ class _Job:
     split: str
     source: Path
     seed: int
-
-
-def parse_split(text: str) -> dict[str, float]:
-    """Parse ``train=0.9,val=0.1`` into fractions that sum to 1."""
-    fractions: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise UsageError(f"bad split {part!r}: expected name=fraction, e.g. train=0.9,val=0.1")
-        try:
-            frac = float(value)
-        except ValueError:
-            raise UsageError(f"bad split fraction {value!r} for {name!r}") from None
-        if frac < 0 or name in fractions:
-            raise UsageError(f"bad split {part!r}: fractions must be non-negative and names unique")
-        fractions[name] = frac
-    total = sum(fractions.values())
-    if not fractions or abs(total - 1.0) > 1e-6:
-        raise UsageError(f"split fractions must sum to 1, got {total:g}")
-    return fractions
-
-
-def assign_splits(groups: list[str], fractions: dict[str, float], seed: int) -> dict[str, str]:
-    """Assign whole groups (people, clips) to splits in the given proportions, reproducibly."""
-    order = sorted(set(groups))
-    perm = np.random.default_rng([seed, 0x5B117]).permutation(len(order))
-    shuffled = [order[i] for i in perm]
-    assignment: dict[str, str] = {}
-    start = 0
-    cumulative = 0.0
-    names = list(fractions)
-    for k, name in enumerate(names):
-        cumulative += fractions[name]
-        end = len(shuffled) if k == len(names) - 1 else int(round(cumulative * len(shuffled)))
-        for g in shuffled[start:end]:
-            assignment[g] = name
-        start = end
-    return assignment
-
-
-def sample_seed(seed: int, index: int) -> int:
-    """The seed of sample ``index`` in a run seeded with ``seed``."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _safe_stem(path: Path) -> str:

@@ -13,7 +13,14 @@ from .augment import (
     build_augmentations,
     scale_saturation,
 )
-from .celeba import CelebAFaces, celeba_landmarks, celeba_split, identity_split, read_attributes, read_identities
+from .celeba import (
+    CelebAFaces,
+    celeba_landmarks,
+    celeba_split,
+    identity_split,
+    read_attributes,
+    read_identities,
+)
 from .mixed import MixedDataset
 from .moments import FRAME_ORDERS, MomentPairs, VideoMoments, frame_order, read_manifest
 from .onthefly import OnTheFlyBlur

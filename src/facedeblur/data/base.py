@@ -10,14 +10,6 @@ from .augment import Compose, build_augmentations
 from .seeding import DrawSeeder
 
 
-def spread_indices(count: int, limit: int | None) -> list[int]:
-    """At most ``limit`` indices of ``range(count)``, evenly spaced (all of them without a limit),
-    so a subset still covers every clip or person of a dataset stored in order."""
-    if not limit or limit >= count:
-        return list(range(count))
-    return sorted({int(i) for i in np.linspace(0, count - 1, limit)})
-
-
 class SeededDataset(Dataset):
     """A dataset whose random choices come from a ``DrawSeeder`` and whose samples are augmented.
 

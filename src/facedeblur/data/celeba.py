@@ -15,15 +15,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..blur.synth import assign_splits
+from ..splits import assign_splits
 from ..errors import InputError, UsageError
 from ..faces.detect import DlibHOGDetector, largest_face
 from ..faces.dlib_faces import landmarks68
 from ..io import atomic_write_bytes, image_to_tensor, read_image
-from ..privacy.align import align_face
-from ..privacy.mask import face_mask
+from ..faces.align import align_face
+from ..faces.mask import face_mask
 from .augment import Compose
-from .base import SeededDataset, spread_indices
+from .base import SeededDataset
+from ..splits import spread_indices
 
 ATTRIBUTES_FILE = "list_attr_celeba.txt"
 IDENTITIES_FILE = "identity_CelebA.txt"

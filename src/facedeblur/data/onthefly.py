@@ -8,7 +8,7 @@ import numpy as np
 
 from ..blur.pipeline import KernelBlurSettings, random_kernel_blur
 from ..errors import InputError
-from ..imageops import center_square_box, crop_square, resize
+from ..io.geometry import center_square_box, crop_square, resize
 from ..io import image_to_tensor, list_images, read_image
 from .augment import Compose
 from .base import SeededDataset

@@ -2,7 +2,14 @@
 
 from .detect import Detection, DlibHOGDetector, largest_face, square_face_box
 from .dlib_models import model_path
-from .motion_order import LEFT_EYE_POINTS, FrameOrder, control_factors, eye_centroid, motion_order, order_frames
+from .motion_order import (
+    LEFT_EYE_POINTS,
+    FrameOrder,
+    control_factors,
+    eye_centroid,
+    motion_order,
+    order_frames,
+)
 from .pasteback import face_crop_box, paste_corrections
 from .registry import DETECTORS, build_detector
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FaceDeblurError
-from ..statedicts import state_dict_problems
+from ..models.statedicts import state_dict_problems
 from .detect import Detection
 
 _INSTALL_HINT = "install them with: pip install --no-deps facenet-pytorch==2.6.0"

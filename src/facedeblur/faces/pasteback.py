@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from ..imageops import resize
+from ..io.geometry import resize
 from .detect import Detection
 
 # MTCNN's box on LFW deep-funneled images (250 px, the training framing) has a median larger

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import FaceDeblurError
-from ..statedicts import state_dict_problems
+from ..models.statedicts import state_dict_problems
 
 ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"
 LPIPS_ALEX_WEIGHTS_FILE = "alex.pth (lpips package, weights/v0.1/alex.pth)"

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import FaceDeblurError, InputError, UsageError
-from ..statedicts import state_dict_problems
+from .statedicts import state_dict_problems
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 

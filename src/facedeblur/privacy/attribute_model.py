@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from ..errors import FaceDeblurError
-from ..inference import pretrained_path
+from ..models.weights import pretrained_path
 from ..io import image_to_tensor, tensor_to_image
 from ..models.privacy import RebuildUNet, ResNetAttributes, landmark_heatmaps, rebuild_input
-from ..weights import load_network
-from .align import align_face, unalign
+from ..models.weights import load_network
+from ..faces.align import align_face, unalign
 from .attribute_names import CELEBA_ATTRIBUTES
-from .mask import face_mask
+from ..faces.mask import face_mask
 
 ATTRIBUTES_MODEL_FILE = "attributes.safetensors"
 REBUILD_MODEL_FILE = "rebuild.safetensors"

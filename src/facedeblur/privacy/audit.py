@@ -21,24 +21,25 @@ finds the face (a detection at IoU >= 0.5 with the original's face box) and how 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from ..blur.synth import sample_seed
-from ..data.base import spread_indices
+from ..splits import sample_seed
+from ..splits import spread_indices
 from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from ..faces.detect import Detection
-from ..inference import Deblurrer, load_model
+from ..restore.deblurrer import Deblurrer
+from ..restore.loading import load_model
 from ..io import image_to_tensor
 from ..metrics.detection import match_face
 from ..metrics.image import region_ssim
-from ..photo import restore_faces
-from ..reports import mean_of_known
+from ..restore.faces import restore_faces
+from ..evaluate.tables import mean_of_known
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
-from .audit_report import write_audit_report
+from .audit_report import AuditReport, write_audit_report
 from .obfuscate import ATTRIBUTES, obfuscate_photo, resolve_options
 from .recognizer import ClassifierProtocol, FaceReader, Gallery, Photo, list_people, read_face
 
@@ -50,35 +51,6 @@ ORIGINAL = "original"
 
 CASES = 4
 """Probes shown on the contact sheet, spread over the probe list."""
-
-
-@dataclass
-class AuditReport:
-    """Everything the audit measured, and where its report went.
-
-    ``rows``: one dict per probe and version (``audit_report.PER_PROBE_FIELDS``); ``summary``: one dict per
-    method, ``original`` first (``summarise``); ``skipped``: one line per gallery photo or probe
-    left out for a problem (unreadable, no face); ``unknown``: probes not audited because the
-    gallery holds no other photo of their person (not a problem: the closed-set protocol); ``cases``: the pictures of the contact sheet (``titles`` and per probe
-    ``images`` and ``captions``); ``classifier_people``: the classifier's identities, None when
-    the gallery has fewer than two people.
-    """
-
-    methods: list[str]
-    attacked: list[str]
-    detector: str
-    gallery_photos: int
-    gallery_people: int
-    classifier_people: list[str] | None
-    rows: list[dict] = field(default_factory=list)
-    summary: list[dict] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    unknown: int = 0
-    cases: dict = field(default_factory=dict)
-    strength: float = 1.0
-    seed: int = 0
-    attack_model: str | None = None
-    report: Path | None = None
 
 
 def check_methods(methods: Sequence[str], strength: float = 1.0) -> list[str]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io import atomic_write_bytes, atomic_write_text, write_image
-from ..reports import format_value, plot_png, write_csv
-from ..sheets import contact_sheet
+from ..evaluate.tables import format_value, plot_png, write_csv
+from ..io.sheets import contact_sheet
 
 if TYPE_CHECKING:
-    from .audit import AuditReport
+    from .audit_report import AuditReport
 
 PER_PROBE_FIELDS = ["probe", "person", "method", "attacked", "nn_person", "nn_distance", "nn_correct",
                     "classifier_person", "classifier_correct", "context_ssim", "found", "score", "obfuscation_missed"]
@@ -107,3 +109,32 @@ def write_audit_report(report: AuditReport, out: str | Path, gallery: str | Path
         sheet = contact_sheet(report.cases["images"], report.cases["titles"], cell=144, captions=report.cases["captions"])
         write_image(out / "audit_cases.png", sheet)
     return atomic_write_text(out / "audit.md", markdown(report, str(gallery), str(probes)))
+
+
+@dataclass
+class AuditReport:
+    """Everything the audit measured, and where its report went.
+
+    ``rows``: one dict per probe and version (``audit_report.PER_PROBE_FIELDS``); ``summary``: one dict per
+    method, ``original`` first (``summarise``); ``skipped``: one line per gallery photo or probe
+    left out for a problem (unreadable, no face); ``unknown``: probes not audited because the
+    gallery holds no other photo of their person (not a problem: the closed-set protocol); ``cases``: the pictures of the contact sheet (``titles`` and per probe
+    ``images`` and ``captions``); ``classifier_people``: the classifier's identities, None when
+    the gallery has fewer than two people.
+    """
+
+    methods: list[str]
+    attacked: list[str]
+    detector: str
+    gallery_photos: int
+    gallery_people: int
+    classifier_people: list[str] | None
+    rows: list[dict] = field(default_factory=list)
+    summary: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    unknown: int = 0
+    cases: dict = field(default_factory=dict)
+    strength: float = 1.0
+    seed: int = 0
+    attack_model: str | None = None
+    report: Path | None = None

@@ -20,11 +20,11 @@ from ..errors import NoFaceError, UsageError
 from ..faces.dlib_faces import landmarks68
 from ..faces.registry import build_detector
 from ..io import to_float32
-from ..photo import detect_faces
+from ..restore.faces import detect_faces
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .attribute_names import CELEBA_ATTRIBUTES, resolve_flips
 from .classical import METHODS, blend_inside, obfuscate_classical
-from .mask import face_ellipse, face_mask, feathered_inside
+from ..faces.mask import face_ellipse, face_mask, feathered_inside
 
 ATTRIBUTES = "attributes"
 OBFUSCATION_METHODS = (ATTRIBUTES,) + METHODS

@@ -26,7 +26,7 @@ from ..io import atomic_write_text, tensor_to_image, write_image
 from ..metrics import ssim
 from ..models.privacy import landmark_heatmaps, rebuild_input
 from ..privacy.attribute_names import CELEBA_ATTRIBUTES, resolve_flips
-from ..sheets import contact_sheet
+from ..io.sheets import contact_sheet
 from .engine import GRID_ROWS, Trainer
 
 VAL_BATCH = 64

@@ -9,9 +9,17 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
-from ..blur.synth import assign_splits
-from ..data import MixedDataset, MomentPairs, OnTheFlyBlur, PairedFolder, ShakeMomentPairs, VideoMoments, celeba_split
-from ..data.base import spread_indices
+from ..splits import person_split
+from ..data import (
+    MixedDataset,
+    MomentPairs,
+    OnTheFlyBlur,
+    PairedFolder,
+    ShakeMomentPairs,
+    VideoMoments,
+    celeba_split,
+)
+from ..splits import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
 from .config import DataConfig
@@ -22,22 +30,6 @@ def _augment(cfg: DataConfig) -> list:
     if cfg.crop < cfg.size:
         steps.append({"name": "crop", "size": cfg.crop})
     return steps
-
-
-def person_split(root: Path, fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
-    """(train, val) images of a folder of person sub-folders, about ``fraction`` of the people held out.
-
-    The split depends only on the set of person folders and ``seed``: the same call rebuilds
-    the held-out people of a run from its config (e.g. for the privacy audit).
-    """
-    files = list_images(root)
-    if not files:
-        raise InputError(root, "no images found")
-    groups = [str(p.parent.relative_to(root)) for p in files]
-    assignment = assign_splits(groups, {"train": 1.0 - fraction, "val": fraction}, seed)
-    train = [p for p, g in zip(files, groups) if assignment[g] == "train"]
-    val = [p for p, g in zip(files, groups) if assignment[g] == "val"]
-    return train, val
 
 
 def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:

@@ -30,8 +30,8 @@ from ..losses import AdversarialLoss, build_content_loss, gradient_penalty
 from ..metrics import psnr, ssim
 from ..models import build_model
 from ..models.ops import final_output
-from ..sheets import contact_sheet
-from ..weights import save_weights
+from ..io.sheets import contact_sheet
+from ..models.weights import save_weights
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .config import RunConfig, to_dict
 from .data import BatchStream, blur_header, build_datasets

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from torch import nn
 
-from ..inference import default_model_path
+from ..models.weights import default_model_path
 from ..models import build_model
-from ..weights import load_network
+from ..models.weights import load_network
 from .config import NetConfig
 
 

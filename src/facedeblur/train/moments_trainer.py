@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..io import tensor_to_image, write_image
 from ..losses import build_perceptual_term
 from ..metrics import psnr, ssim
-from ..sheets import contact_sheet
+from ..io.sheets import contact_sheet
 from .data import blur_header
 from .engine import GRID_ROWS, Trainer
 

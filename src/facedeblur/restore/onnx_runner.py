@@ -12,8 +12,8 @@ import json
 
 import torch
 
-from .errors import FaceDeblurError, UsageError
-from .weights import HEADER_KEY
+from ..errors import FaceDeblurError, UsageError
+from ..models.weights import HEADER_KEY
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 

@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 
 from ..errors import NoFaceError, UsageError
-from ..faces.detect import DlibHOGDetector, largest_face
-from ..faces.dlib_faces import landmarks68
+from .detect import DlibHOGDetector, largest_face
+from .dlib_faces import landmarks68
 
 FOREHEAD_RAISE = 0.35
 """Forehead height above the eyebrows, as a fraction of the eyebrow-to-chin distance."""

@@ -16,12 +16,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import FaceDeblurError, UsageError
-from .inference import Deblurrer, default_model_path
-from .io import atomic_write_bytes
-from .models.ops import final_output
+from ..errors import FaceDeblurError, UsageError
+from .deblurrer import Deblurrer
+from ..models.weights import default_model_path
+from ..io import atomic_write_bytes
+from ..models.ops import final_output
 from .onnx_runner import OnnxRunner
-from .weights import HEADER_KEY, load_network
+from ..models.weights import HEADER_KEY, load_network
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 11, 20

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .blur.degrade import DEFAULT_GAMMA, convolve, kernel_spectrum, linear_to_srgb, srgb_to_linear
-from .blur.kernels import gaussian_kernel
+from ..blur.degrade import DEFAULT_GAMMA, convolve, kernel_spectrum, linear_to_srgb, srgb_to_linear
+from ..blur.kernels import gaussian_kernel
 
 
 def wiener(blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gamma: float = DEFAULT_GAMMA) -> torch.Tensor:

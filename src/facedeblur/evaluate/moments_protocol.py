@@ -18,16 +18,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data.base import spread_indices
-from .data.moments import VideoMoments
-from .errors import FaceDeblurError, InputError, UsageError
-from .evaluate import build_method, check_unique_names
-from .faces.dlib_faces import FaceDescriptor, identity_distance
-from .io import tensor_to_image
-from .metrics import psnr, ssim
-from .moments import load_moments_model
-from .reports import mean_of_known
-from .weights import weights_label
+from ..splits import spread_indices
+from ..data.moments import VideoMoments
+from ..errors import FaceDeblurError, InputError, UsageError
+from .protocol import build_method, check_unique_names
+from ..faces.dlib_faces import FaceDescriptor, identity_distance
+from ..io import tensor_to_image
+from ..metrics import psnr, ssim
+from ..restore.moments import load_moments_model
+from .tables import mean_of_known
+from ..models.weights import weights_label
 
 CASE_ROWS = 3
 

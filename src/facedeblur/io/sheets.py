@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .imageops import resize
-from .io import to_uint8
+from .geometry import resize
+from .images import to_uint8
 
 
 def heatmap(values: np.ndarray, vmax: float) -> np.ndarray:

@@ -17,10 +17,10 @@ from tqdm import tqdm
 
 from ..errors import FaceDeblurError, InputError
 from ..io import atomic_write_text, write_image
-from ..restore import RestoreReport, plan_outputs, read_input
-from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
-from .attribute_names import attribute_index
-from .obfuscate import ATTRIBUTES, ObfuscationResult, obfuscate_photo, resolve_options
+from .batch import RestoreReport, plan_outputs, read_input
+from ..privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
+from ..privacy.attribute_names import attribute_index
+from ..privacy.obfuscate import ATTRIBUTES, ObfuscationResult, obfuscate_photo, resolve_options
 
 
 @dataclass

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .blur.degrade import blur_image
-from .blur.kernels import camera_shake_kernel
-from .blur.pipeline import KernelBlurSettings, add_noise_and_jpeg
-from .errors import FaceDeblurError
-from .faces.dlib_faces import FaceDescriptor, identity_distance
-from .faces.pasteback import crop_with_padding, face_crop_box
-from .faces.registry import build_detector
-from .inference import load_model
-from .io import image_to_tensor, read_image, tensor_to_image, write_image
-from .metrics import psnr
-from .photo import detect_faces, restore_faces
-from .sheets import contact_sheet
+from ..blur.degrade import blur_image
+from ..blur.kernels import camera_shake_kernel
+from ..blur.pipeline import KernelBlurSettings, add_noise_and_jpeg
+from ..errors import FaceDeblurError
+from ..faces.dlib_faces import FaceDescriptor, identity_distance
+from ..faces.pasteback import crop_with_padding, face_crop_box
+from ..faces.registry import build_detector
+from ..restore.loading import load_model
+from ..io import image_to_tensor, read_image, tensor_to_image, write_image
+from ..metrics import psnr
+from ..restore.faces import detect_faces, restore_faces
+from ..io.sheets import contact_sheet
 
 DEMO_SEED = 2
 

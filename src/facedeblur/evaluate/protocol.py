@@ -18,15 +18,15 @@ import torch
 from tqdm import tqdm
 
 from .baselines import richardson_lucy, unsharp_mask, wiener
-from .data.moments import read_manifest
-from .data.paired import find_pairs
-from .errors import InputError, UsageError
-from .faces import build_detector
-from .faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
-from .io import image_to_tensor, read_image, tensor_to_image
-from .metrics import psnr, ssim
-from .metrics.detection import match_face
-from .weights import weights_label
+from ..data.moments import read_manifest
+from ..data.paired import find_pairs
+from ..errors import InputError, UsageError
+from ..faces import build_detector
+from ..faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
+from ..io import image_to_tensor, read_image, tensor_to_image
+from ..metrics import psnr, ssim
+from ..metrics.detection import match_face
+from ..models.weights import weights_label
 
 
 @dataclass
@@ -49,7 +49,7 @@ def build_method(spec: str, device: str = "cpu") -> Method:
     if spec == "unsharp":
         return Method("unsharp mask", lambda blur, kernel: unsharp_mask(blur))
     if spec == "default" or spec.startswith("model:"):
-        from .inference import load_model
+        from ..restore.loading import load_model
 
         path = None if spec == "default" else Path(spec[len("model:"):])
         deblurrer = load_model(path, device=device)

@@ -1,4 +1,4 @@
-"""Writing a sequence of frames as an animated GIF or an MP4 video, atomically."""
+"""Video files: reading chosen frames of a clip, and writing frames as an animated GIF or an MP4, atomically."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import FaceDeblurError
-from .io import atomic_write_bytes, to_uint8
+from ..errors import FaceDeblurError, InputError
+from .images import atomic_write_bytes, to_uint8
 
 
 def playback_order(count: int, bounce: bool) -> list[int]:
@@ -56,3 +56,51 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, boun
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def video_info(path: str | Path) -> tuple[int, float, tuple[int, int]]:
+    """Frame count (as stored in the container), frame rate and (height, width) of a video."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such video file")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(path, "not a readable video")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+    finally:
+        cap.release()
+    if count <= 0 or size[0] <= 0:
+        raise InputError(path, "video has no frames")
+    return count, fps, size
+
+
+def read_video_frames(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
+    """Decode a video once, front to back, keeping the wanted frames as uint8 RGB arrays.
+
+    Decoding sequentially (rather than seeking) gives the same frames on every platform.
+    Frames past the end of the stream are simply absent from the result.
+    """
+    path = Path(path)
+    wanted = set(int(i) for i in indices)
+    frames: dict[int, np.ndarray] = {}
+    if not wanted:
+        return frames
+    last = max(wanted)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(path, "not a readable video")
+        index = 0
+        while index <= last:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index in wanted:
+                frames[index] = np.ascontiguousarray(frame[:, :, ::-1])
+            index += 1
+    finally:
+        cap.release()
+    return frames

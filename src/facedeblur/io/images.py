@@ -1,7 +1,7 @@
-"""Image and video input/output: validation, colour order, atomic writes.
+"""Image files: reading with validation, colour order, atomic writes, tensor conversion.
 
-Everything outside this module sees float32 RGB images in [0, 1] (HWC numpy arrays or
-CHW/NCHW tensors). uint8 and OpenCV's BGR order exist only here.
+Everything outside ``facedeblur.io`` sees float32 RGB images in [0, 1] (HWC numpy arrays or
+CHW/NCHW tensors). uint8 and OpenCV's BGR order exist only in this package.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import InputError
+from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -220,49 +220,3 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().to(torch.float32).cpu().numpy().transpose(1, 2, 0).copy()
 
 
-def video_info(path: str | Path) -> tuple[int, float, tuple[int, int]]:
-    """Frame count (as stored in the container), frame rate and (height, width) of a video."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such video file")
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise InputError(path, "not a readable video")
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = float(cap.get(cv2.CAP_PROP_FPS))
-        size = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
-    finally:
-        cap.release()
-    if count <= 0 or size[0] <= 0:
-        raise InputError(path, "video has no frames")
-    return count, fps, size
-
-
-def read_video_frames(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
-    """Decode a video once, front to back, keeping the wanted frames as uint8 RGB arrays.
-
-    Decoding sequentially (rather than seeking) gives the same frames on every platform.
-    Frames past the end of the stream are simply absent from the result.
-    """
-    path = Path(path)
-    wanted = set(int(i) for i in indices)
-    frames: dict[int, np.ndarray] = {}
-    if not wanted:
-        return frames
-    last = max(wanted)
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise InputError(path, "not a readable video")
-        index = 0
-        while index <= last:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index in wanted:
-                frames[index] = np.ascontiguousarray(frame[:, :, ::-1])
-            index += 1
-    finally:
-        cap.release()
-    return frames

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .evaluate import DLIB_MATCH_THRESHOLD, EvalResult
-from .io import atomic_write_bytes, atomic_write_text, to_uint8, write_image
-from .metrics.detection import iou
-from .sheets import contact_sheet
+from .protocol import DLIB_MATCH_THRESHOLD, EvalResult
+from ..io import atomic_write_bytes, atomic_write_text, to_uint8, write_image
+from ..metrics.detection import iou
+from ..io.sheets import contact_sheet
+from .tables import format_value, plot_png, write_csv
 
 CSV_FIELDS = ["id", "method", "psnr", "ssim", "psnr_gain", "identity_distance", "faces", "has_reference", "found",
               "score", "false_positives", "ms", "detect_ms"]
-
-
-def mean_of_known(values) -> float | None:
-    """Mean of the values that are not None; None when there are none (a cell with nothing to average)."""
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
-
-
-def format_value(value, digits: int = 2, percent: bool = False) -> str:
-    """A table cell: ``n/a`` for None, else the number with ``digits`` decimals (as a percentage with ``percent``)."""
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.{digits}f}%" if percent else f"{value:.{digits}f}"
 
 
 def markdown(result: EvalResult, data: str) -> str:
@@ -69,22 +55,6 @@ def markdown(result: EvalResult, data: str) -> str:
         lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [f"- {line}" for line in result.skipped[:50]]
     lines += ["", "Pictures: `failure_rates.png`, `psnr_gain.png`, `cases.png` (best, median, worst).", ""]
     return "\n".join(lines)
-
-
-def plot_png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:
-    """Rows as CSV with the given columns (other keys ignored), written atomically."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(path, buffer.getvalue())
 
 
 def _plots(result: EvalResult, out: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluate_moments import MomentsResult
-from .io import atomic_write_bytes, atomic_write_text, write_image
-from .reports import format_value, plot_png, write_csv
-from .sheets import contact_sheet
+from .moments_protocol import MomentsResult
+from ..io import atomic_write_bytes, atomic_write_text, write_image
+from .tables import format_value, plot_png, write_csv
+from ..io.sheets import contact_sheet
 
 CSV_FIELDS = ["id", "method", "num_frames", "psnr", "ssim", "identity_distance"]
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .clips import write_gif, write_mp4
-from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
-from .faces.pasteback import DEFAULT_MARGIN
-from .faces.registry import build_detector
-from .io import atomic_write_text, list_images, write_image
-from .moments import load_moments_model, moment_factors, restore_face_moments
-from .photo import DEFAULT_MIN_FACE
-from .restore import RestoreReport, read_input
-from .sheets import contact_sheet
+from ..io.video import write_gif, write_mp4
+from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from ..faces.pasteback import DEFAULT_MARGIN
+from ..faces.registry import build_detector
+from ..io import atomic_write_text, list_images, write_image
+from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
+from ..restore.faces import DEFAULT_MIN_FACE
+from .batch import RestoreReport, read_input
+from ..io.sheets import contact_sheet
 
 STRIP_CELL = 160
 

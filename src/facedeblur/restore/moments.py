@@ -15,14 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import FaceDeblurError, NoFaceError, UsageError
-from .faces.motion_order import control_factors
-from .faces.pasteback import DEFAULT_MARGIN
-from .faces.registry import build_detector
-from .inference import Deblurrer, pretrained_path
-from .io import image_to_tensor, tensor_to_image, to_float32
-from .photo import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
-from .weights import load_network, read_weights
+from ..errors import FaceDeblurError, NoFaceError, UsageError
+from ..faces.motion_order import control_factors
+from ..faces.pasteback import DEFAULT_MARGIN
+from ..faces.registry import build_detector
+from .deblurrer import Deblurrer
+from ..models.weights import pretrained_path
+from ..io import image_to_tensor, tensor_to_image, to_float32
+from .faces import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
+from ..models.weights import load_network, read_weights
 
 DEFAULT_MOMENTS_FILE = "moments.safetensors"
 # Moments restored per network call (one image repeated with different u).

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..faces.dlib_faces import five_points
+from .dlib_faces import five_points
 
 TEMPLATE = np.array([(0.40, 0.42), (0.60, 0.42), (0.50, 0.535), (0.41, 0.625), (0.59, 0.625)], dtype=np.float64)
 """Left eye, right eye, nose tip, left and right mouth corner (x, y) as fractions of the crop side."""

@@ -7,6 +7,7 @@ and a file that does not fit its architecture is an error, never random weights.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 
-from .errors import FaceDeblurError
-from .io import atomic_write_bytes
+from ..errors import FaceDeblurError
+from ..io import atomic_write_bytes
 
 HEADER_KEY = "facedeblur"
 
@@ -61,7 +62,7 @@ def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """Rebuild the network a weights file describes and load it strictly; returns (model, header)."""
-    from .models import build_model
+    from . import build_model
 
     header, tensors = read_weights(path)
     model = build_model(header["architecture"], **header.get("args", {}))
@@ -83,3 +84,24 @@ def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
     header, tensors = read_weights(src)
     halved = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
     return _write(dst, halved, {**header, "stored": "float16"})
+
+
+DEFAULT_MODEL_FILE = "default.safetensors"
+
+
+def pretrained_path(filename: str, what: str = "default model", option: str = "--model") -> Path:
+    """A weights file shipped in ``facedeblur/pretrained``; ``FaceDeblurError`` naming ``what`` and the
+    command-line ``option`` that points at other weights when it is missing."""
+    path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / filename))
+    if not path.is_file():
+        raise FaceDeblurError(f"{path}: the shipped {what} is missing from this installation; "
+                              f"reinstall facedeblur or pass {option}")
+    return path
+
+
+def default_model_path() -> Path:
+    """The shipped default face deblurrer (``facedeblur/pretrained/default.safetensors``).
+
+    Raises ``FaceDeblurError`` when this installation lacks the file.
+    """
+    return pretrained_path(DEFAULT_MODEL_FILE)

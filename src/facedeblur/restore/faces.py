@@ -8,13 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FaceDeblurError, NoFaceError
-from .faces.detect import Detection
-from .faces.pasteback import DEFAULT_MARGIN, crop_with_padding, face_crop_box, face_correction, paste_corrections
-from .faces.registry import build_detector
-from .imageops import resize
-from .inference import Deblurrer, load_model
-from .io import to_float32
+from ..errors import FaceDeblurError, NoFaceError
+from ..faces.detect import Detection
+from ..faces.pasteback import (
+    DEFAULT_MARGIN,
+    crop_with_padding,
+    face_crop_box,
+    face_correction,
+    paste_corrections,
+)
+from ..faces.registry import build_detector
+from ..io.geometry import resize
+from .deblurrer import Deblurrer
+from .loading import load_model
+from ..io import to_float32
 
 # Faces are searched on a copy whose longer side is at most this (detectors find faces of 20+ px).
 DETECT_MAX_SIDE = 1600

@@ -1,0 +1,1 @@
+"""File-batch front ends of the ``facedeblur`` subcommands, on one batch runner (``batch``)."""
