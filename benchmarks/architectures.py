@@ -24,7 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from speed import seconds_per_call  # the sibling script benchmarks/speed.py
 
-from facedeblur.faces.dlib_faces import FaceDescriptor, identity_distance
+from facedeblur.faces.dlib_faces import FaceDescriptor
+from facedeblur.metrics.identity import identity_distances
 from facedeblur.restore.deblurrer import Deblurrer
 from facedeblur.io import tensor_to_image
 from facedeblur.metrics import psnr, ssim
@@ -62,8 +63,8 @@ def score(model: torch.nn.Module, samples: list[dict]) -> dict:
             target = describe(sharp_image, box)
             rows.append([float(psnr(blur, sharp)[0]), float(psnr(out, sharp)[0]),
                          float(ssim(blur, sharp)[0]), float(ssim(out, sharp)[0]),
-                         identity_distance(describe(tensor_to_image(blur[0]), box), target),
-                         identity_distance(describe(tensor_to_image(out[0]), box), target)])
+                         float(identity_distances(describe(tensor_to_image(blur[0]), box), target)),
+                         float(identity_distances(describe(tensor_to_image(out[0]), box), target))])
     means = np.mean(rows, axis=0)
     keys = ("blurry_psnr", "psnr", "blurry_ssim", "ssim", "blurry_identity", "identity")
     return dict(zip(keys, means.tolist()))

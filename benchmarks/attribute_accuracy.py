@@ -15,7 +15,8 @@ from celeba_held_out import load_held_out
 
 from facedeblur.privacy.attribute_model import ATTRIBUTES_MODEL_FILE
 from facedeblur.privacy.attribute_names import CELEBA_ATTRIBUTES
-from facedeblur.train.celeba_trainers import majority_answers, score_attributes
+from facedeblur.train.tasks.attributes import score_attributes
+from facedeblur.train.tasks.celeba import majority_answers
 
 
 def main() -> None:

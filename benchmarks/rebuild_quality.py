@@ -19,7 +19,8 @@ from celeba_held_out import load_held_out
 from facedeblur.metrics import ssim
 from facedeblur.privacy.attribute_model import REBUILD_MODEL_FILE
 from facedeblur.privacy.attribute_names import DEFAULT_FLIPS, resolve_flips
-from facedeblur.train.celeba_trainers import flip_attributes, rebuild_faces, stack_batches
+from facedeblur.train.tasks.celeba import flip_attributes, stack_batches
+from facedeblur.train.tasks.rebuild import rebuild_faces
 
 
 def _inside(diff: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+
+from ..models.ops import gaussian_taps
 
 from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
@@ -166,8 +169,7 @@ def gaussian_kernel(sigma: float, support: int | None = None) -> np.ndarray:
         support = 2 * int(math.ceil(3 * sigma)) + 1
     if support % 2 == 0:
         raise ValueError(f"kernel support must be odd, got {support}")
-    r = np.arange(support) - support // 2
-    g = np.exp(-0.5 * (r / sigma) ** 2)
+    g = gaussian_taps(sigma, support, torch.float64).numpy()
     kernel = np.outer(g, g)
     return kernel / kernel.sum()
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from ..errors import InputError, UsageError
+from ..errors import FaceDeblurError, InputError, UsageError
 from ..io import IMAGE_EXTENSIONS, ImageConversionWarning, is_image_file, list_images, read_image
 
 
 @dataclass
-class RestoreReport:
-    """Files written, one line per input that could not be restored, and notes (e.g. faces left out)."""
+class BatchReport:
+    """Outputs written, one line per input that could not be done, and notes (e.g. faces left out)."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -61,3 +63,33 @@ def read_input(src: Path) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImageConversionWarning)
         return read_image(src)
+
+
+def run_batch(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None], report: BatchReport,
+              desc: str, progress: bool = True, outputs: Callable[[Path], Iterable[Path]] = lambda dst: [dst],
+              raise_single: bool = False) -> BatchReport:
+    """Call ``work(input, output)`` for every pair with a progress bar; a bad input never stops the batch.
+
+    Before each call, an output that would overwrite an input of the batch (``outputs(dst)``
+    lists what ``work`` writes for ``dst``) is refused. A ``FaceDeblurError`` from ``work`` goes
+    to ``report.skipped`` and the batch goes on; with ``raise_single`` a batch of one input
+    raises it instead. ``report.written`` receives each output that ``work`` finished.
+    """
+    sources = input_paths(pairs)
+    for src, dst in tqdm(pairs, desc=desc, unit="image", disable=not progress):
+        try:
+            clash = [p for p in outputs(dst) if p.resolve() in sources]
+            if clash:
+                raise InputError(clash[0], "output would overwrite an input; choose another -o")
+            work(src, dst)
+            report.written.append(dst)
+        except FaceDeblurError as exc:
+            if raise_single and len(pairs) == 1:
+                raise
+            report.skipped.append(str(exc))
+    return report
+
+
+def input_paths(pairs: list[tuple[Path, Path]]) -> set[Path]:
+    """The resolved input paths of a batch, which no output may overwrite."""
+    return {src.resolve() for src, _ in pairs}

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from ..errors import InputError, NoFaceError, UsageError
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..restore.loading import load_model
 from ..io import (
     write_image,
 )
-from .batch import RestoreReport, plan_outputs, read_input
+from .batch import BatchReport, input_paths, plan_outputs, read_input, run_batch
 from ..restore.faces import DEFAULT_MIN_FACE, FaceRestoreResult, restore_faces
 from ..io.sheets import contact_sheet
 
@@ -41,7 +39,7 @@ def _face_crops(folder: Path, result: FaceRestoreResult, sources: set[Path]) -> 
     return planned
 
 
-def _faces_restored(src: Path, result: FaceRestoreResult, min_face: int, report: RestoreReport) -> None:
+def _faces_restored(src: Path, result: FaceRestoreResult, min_face: int, report: BatchReport) -> None:
     """Raise when a photo had no face to restore; note the faces left out of one that had."""
     if result.problem:
         raise NoFaceError(src, f"{result.problem}; nothing written (without --faces the whole image is restored)")
@@ -54,14 +52,14 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
                  tile: int = 512, progress: bool = True, faces: bool = False, detector: str = "mtcnn",
                  margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE,
                  save_crops: str | Path | None = None, backend: str = "torch",
-                 threads: int | None = None) -> RestoreReport:
+                 threads: int | None = None) -> BatchReport:
     """Restore every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
 
     With ``faces``, only the detected faces of each photo are restored and pasted back
-    (``photo.restore_faces``); a photo without a usable face is reported and nothing is written
+    (``restore.faces.restore_faces``); a photo without a usable face is reported and nothing is written
     for it. ``save_crops`` (with ``faces``) is a folder that receives, per photo, each face's
     crop before and after restoration and the two side by side. ``backend`` and ``threads`` go to
-    ``inference.load_model``.
+    ``restore.load_model``.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     if save_crops is not None and not faces:
@@ -69,26 +67,22 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
     if margin < 0:
         raise UsageError(f"--margin must be non-negative, got {margin}")
     pairs = plan_outputs(inputs, out)
-    sources = {p.resolve() for p, _ in pairs}
+    sources = input_paths(pairs)
     # The detector first: a wrong name is reported before a model is loaded (or exported to ONNX).
     detect = build_detector(detector) if faces else None
     deblurrer = load_model(model, device=device, tile=tile, backend=backend, threads=threads)
-    report = RestoreReport()
-    for src, dst in tqdm(pairs, desc="deblur", unit="image", disable=not progress):
-        try:
-            if dst.resolve() in sources:
-                raise InputError(dst, "output would overwrite an input; choose another -o")
-            image = read_input(src)
-            if faces:
-                result = restore_faces(image, deblurrer, detect, margin=margin, min_face=min_face)
-                _faces_restored(src, result, min_face, report)
-                crops = _face_crops(_crops_folder(Path(save_crops), dst, out), result, sources) if save_crops else []
-                write_image(dst, result.image)
-                for path, picture in crops:
-                    write_image(path, picture)
-            else:
-                write_image(dst, deblurrer.deblur(image))
-            report.written.append(dst)
-        except (InputError, FaceDeblurError) as exc:
-            report.skipped.append(str(exc))
-    return report
+    report = BatchReport()
+
+    def restore_one(src: Path, dst: Path) -> None:
+        image = read_input(src)
+        if not faces:
+            write_image(dst, deblurrer.deblur(image))
+            return
+        result = restore_faces(image, deblurrer, detect, margin=margin, min_face=min_face)
+        _faces_restored(src, result, min_face, report)
+        crops = _face_crops(_crops_folder(Path(save_crops), dst, out), result, sources) if save_crops else []
+        write_image(dst, result.image)
+        for path, picture in crops:
+            write_image(path, picture)
+
+    return run_batch(pairs, restore_one, report, "deblur", progress)

@@ -20,7 +20,8 @@ from ..blur.degrade import blur_image
 from ..blur.kernels import camera_shake_kernel
 from ..blur.pipeline import KernelBlurSettings, add_noise_and_jpeg
 from ..errors import FaceDeblurError
-from ..faces.dlib_faces import FaceDescriptor, identity_distance
+from ..faces.dlib_faces import FaceDescriptor
+from ..metrics.identity import identity_distances
 from ..faces.pasteback import crop_with_padding, face_crop_box
 from ..faces.registry import build_detector
 from ..restore.loading import load_model
@@ -88,7 +89,7 @@ def run_demo(out: str | Path = "demo", model: str | Path | None = None, seed: in
     describe = FaceDescriptor()
     face_box = describe.face_box(crops[0])
     target = describe(crops[0], face_box)
-    scores = [(_psnr(c, crops[0]), identity_distance(describe(c, face_box), target)) for c in crops[1:]]
+    scores = [(_psnr(c, crops[0]), float(identity_distances(describe(c, face_box), target))) for c in crops[1:]]
     captions = [["sharp"] + [f"{p:.2f} dB, id {d:.3f}" for p, d in scores], ["", "", ""]]
     sheet = contact_sheet([crops, [photo, blurry, result.image]], ["sharp", "blurry", "restored"], cell=320,
                           captions=captions)

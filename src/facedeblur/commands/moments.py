@@ -12,16 +12,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from ..io.video import write_gif, write_mp4
-from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from ..errors import InputError, NoFaceError, UsageError
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..io import atomic_write_text, list_images, write_image
 from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
 from ..restore.faces import DEFAULT_MIN_FACE
-from .batch import RestoreReport, read_input
+from .batch import BatchReport, read_input, run_batch
 from ..io.sheets import contact_sheet
 
 STRIP_CELL = 160
@@ -66,13 +64,13 @@ def write_moments(folder: str | Path, blurry: np.ndarray, frames: list[np.ndarra
 def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list[float] | None = None,
                   model: str | Path | None = None, device: str = "cpu", faces: bool = False, detector: str = "mtcnn",
                   margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE, fps: float = 8.0,
-                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> RestoreReport:
+                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> BatchReport:
     """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
 
     ``n`` moments at u = 0 .. 1, or the given ``u`` values. With ``faces`` each detected face
     of a photo is restored and pasted back for every moment; a photo without a usable face is
     reported and nothing is written for it. Inputs are never overwritten; a bad file is reported
-    in ``RestoreReport.skipped`` (``written`` holds the output folders) and the batch goes on.
+    in ``BatchReport.skipped`` (``written`` holds the output folders) and the batch goes on.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     factors = moment_factors(n, u)
@@ -84,25 +82,21 @@ def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list
     if missing:
         raise InputError(missing[0], "no such file or folder")
     pairs = _plan(inputs, out)
-    sources = {p.resolve() for p, _ in pairs}
     detect = build_detector(detector) if faces else None
     restorer = load_moments_model(model, device=device)
-    report = RestoreReport()
-    for src, folder in tqdm(pairs, desc="moments", unit="image", disable=not progress):
-        try:
-            clash = [folder / name for name in output_names(len(factors)) if (folder / name).resolve() in sources]
-            if clash:
-                raise InputError(clash[0], "output would overwrite an input; choose another -o")
-            image = read_input(src)
-            if faces:
-                results = restore_face_moments(image, restorer, factors, detect, margin=margin, min_face=min_face)
-                if results[0].problem:
-                    raise NoFaceError(src, f"{results[0].problem}; nothing written (without --faces the whole image is restored)")
-                frames = [r.image for r in results]
-            else:
-                frames = restorer.restore(image, factors)
-            write_moments(folder, image, frames, factors, fps=fps, bounce=bounce, gif=gif, mp4=mp4)
-            report.written.append(folder)
-        except (InputError, FaceDeblurError) as exc:
-            report.skipped.append(str(exc))
-    return report
+
+    def restore_one(src: Path, folder: Path) -> None:
+        image = read_input(src)
+        if faces:
+            results = restore_face_moments(image, restorer, factors, detect, margin=margin, min_face=min_face)
+            if results[0].problem:
+                raise NoFaceError(src, f"{results[0].problem}; nothing written (without --faces the whole image is restored)")
+            frames = [r.image for r in results]
+        else:
+            frames = restorer.restore(image, factors)
+        write_moments(folder, image, frames, factors, fps=fps, bounce=bounce, gif=gif, mp4=mp4)
+
+    def outputs(folder: Path) -> list[Path]:
+        return [folder / name for name in output_names(len(factors))]
+
+    return run_batch(pairs, restore_one, BatchReport(), "moments", progress, outputs=outputs)

@@ -13,19 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ..errors import FaceDeblurError, InputError
 from ..io import atomic_write_text, write_image
-from .batch import RestoreReport, plan_outputs, read_input
+from .batch import BatchReport, plan_outputs, read_input, run_batch
 from ..privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from ..privacy.attribute_names import attribute_index
 from ..privacy.obfuscate import ATTRIBUTES, ObfuscationResult, obfuscate_photo, resolve_options
 
 
 @dataclass
-class ObfuscationReport(RestoreReport):
-    """``RestoreReport`` (images written, problems, notes) with the number of faces hidden."""
+class ObfuscationReport(BatchReport):
+    """``BatchReport`` (images written, problems, notes) with the number of faces hidden."""
 
     faces: int = 0
 
@@ -55,7 +52,7 @@ def obfuscate_files(inputs: list[str | Path], out: str | Path, method: str = ATT
                     device: str = "cpu", progress: bool = True) -> ObfuscationReport:
     """Hide every face of every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
 
-    ``out`` is a file for one input image, else a folder (``restore.plan_outputs``). The options
+    ``out`` is a file for one input image, else a folder (``commands.batch.plan_outputs``). The options
     are ``obfuscate_photo``'s; ``classifier`` and ``rebuilder`` are weight files for the attribute
     method when no ``obfuscator`` is given (None: the shipped ones). Options are checked and the
     networks loaded before any image is read.
@@ -66,25 +63,18 @@ def obfuscate_files(inputs: list[str | Path], out: str | Path, method: str = ATT
     inputs, out = [Path(p) for p in inputs], Path(out)
     resolve_options(method, attributes, allow_protected, strength, feather)
     pairs = plan_outputs(inputs, out)
-    sources = {p.resolve() for p, _ in pairs}
     if method == ATTRIBUTES and obfuscator is None:
         obfuscator = load_attribute_obfuscator(classifier, rebuilder, device=device)
     settings = {"method": method, "strength": strength, "feather": feather, "seed": seed}
     report = ObfuscationReport()
-    for src, dst in tqdm(pairs, desc="obfuscate", unit="image", disable=not progress):
-        try:
-            clash = [p for p in (dst, sidecar_path(dst)) if p.resolve() in sources]
-            if clash:
-                raise InputError(clash[0], "output would overwrite an input; choose another -o")
-            result = obfuscate_photo(read_input(src), method, attributes, allow_protected, strength, feather, seed,
-                                     obfuscator, label=str(src))
-            write_image(dst, result.image)
-            record = {"source": str(src), **settings, "faces": face_summary(result)}
-            atomic_write_text(sidecar_path(dst), json.dumps(record, indent=2) + "\n")
-            report.written.append(dst)
-            report.faces += len(result.faces)
-        except (InputError, FaceDeblurError) as exc:
-            if len(pairs) == 1:
-                raise
-            report.skipped.append(str(exc))
-    return report
+
+    def hide_one(src: Path, dst: Path) -> None:
+        result = obfuscate_photo(read_input(src), method, attributes, allow_protected, strength, feather, seed,
+                                 obfuscator, label=str(src))
+        write_image(dst, result.image)
+        record = {"source": str(src), **settings, "faces": face_summary(result)}
+        atomic_write_text(sidecar_path(dst), json.dumps(record, indent=2) + "\n")
+        report.faces += len(result.faces)
+
+    return run_batch(pairs, hide_one, report, "obfuscate", progress,
+                     outputs=lambda dst: [dst, sidecar_path(dst)], raise_single=True)

@@ -22,7 +22,8 @@ from ..splits import spread_indices
 from ..data.moments import VideoMoments
 from ..errors import FaceDeblurError, InputError, UsageError
 from .protocol import build_method, check_unique_names
-from ..faces.dlib_faces import FaceDescriptor, identity_distance
+from ..faces.dlib_faces import FaceDescriptor
+from ..metrics.identity import identity_distances
 from ..io import tensor_to_image
 from ..metrics import psnr, ssim
 from ..restore.moments import load_moments_model
@@ -131,7 +132,7 @@ def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "f
                 result.skipped.append(f"{item['id']}: {method.name}: {exc}")
                 continue
             images = [tensor_to_image(t) for t in out]
-            distances = ([identity_distance(describe(img, box), d) for img, d in zip(images, truth_desc)]
+            distances = ([float(identity_distances(describe(img, box), d)) for img, d in zip(images, truth_desc)]
                          if describe is not None else [])
             result.rows.append({
                 "id": item["id"], "method": method.name, "num_frames": n,

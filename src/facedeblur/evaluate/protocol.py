@@ -25,6 +25,7 @@ from ..faces import build_detector
 from ..faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
 from ..io import image_to_tensor, read_image, tensor_to_image
 from ..metrics import psnr, ssim
+from ..metrics.identity import identity_distances
 from ..metrics.detection import match_face
 from ..models.weights import weights_label
 
@@ -179,7 +180,7 @@ def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limi
             detect_ms = 1000.0 * (time.perf_counter() - detect_start)
             distance = None
             if describe is not None and reference is not None:
-                distance = float(np.linalg.norm(describe(out_img, reference.box) - sharp_desc))
+                distance = float(identity_distances(describe(out_img, reference.box), sharp_desc))
             row = _row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance)
             result.rows.append({**row, "detect_ms": detect_ms})
     if not result.rows:

@@ -99,11 +99,6 @@ def five_points(points68: np.ndarray) -> np.ndarray:
     return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).astype(np.float32)
 
 
-def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between two descriptors; below ``DLIB_MATCH_THRESHOLD`` means same person."""
-    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
-
-
 class FaceDescriptor:
     """dlib's ResNet-29 face recognition model: a 128-d identity descriptor per face.
 
@@ -111,7 +106,7 @@ class FaceDescriptor:
     largest face found by the HOG detector is used; when none is found, the whole image is taken
     as the face box (right for tight face crops such as aligned 128-256 px crops, meaningless
     otherwise). Descriptors are not unit vectors (their L2 norm is about 1.35-1.45 on LFW); compare them
-    with ``identity_distance`` and ``DLIB_MATCH_THRESHOLD``.
+    with ``metrics.identity_distances`` and ``DLIB_MATCH_THRESHOLD``.
     """
 
     name = "dlib-resnet"

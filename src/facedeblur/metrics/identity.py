@@ -15,12 +15,23 @@ import scipy.linalg
 
 
 def identity_distances(desc_a, desc_b) -> np.ndarray:
-    """Row-wise Euclidean distances between two (N, D) descriptor arrays; shape (N,)."""
-    a = np.atleast_2d(np.asarray(desc_a, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(desc_b, dtype=np.float64))
-    if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"identity distances need two (N, D) arrays of the same shape, got {a.shape} and {b.shape}")
-    return np.linalg.norm(a - b, axis=1)
+    """Euclidean distances between face descriptors, in float64; below 0.6 means the same person
+    for dlib's descriptors (``DLIB_MATCH_THRESHOLD``).
+
+    Args:
+        desc_a: (N, D) descriptors, or one (D,) descriptor.
+        desc_b: (N, D) descriptors, or one (D,) descriptor; a single descriptor on either side
+            is compared with every row of the other.
+
+    Returns:
+        (N,) distances; a 0-d array for two single descriptors (``float()`` gives the number).
+    """
+    a = np.asarray(desc_a, dtype=np.float64)
+    b = np.asarray(desc_b, dtype=np.float64)
+    rows_differ = a.ndim == b.ndim == 2 and a.shape != b.shape
+    if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[-1] or rows_differ:
+        raise ValueError(f"identity distances need (N, D) or (D,) descriptors of one D, got {a.shape} and {b.shape}")
+    return np.linalg.norm(a - b, axis=-1)
 
 
 def verification_accuracy(distances, threshold: float = 0.6, same=None) -> float:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.ops import gaussian_taps
+
 
 def psnr(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-image PSNR in dB of (N, C, H, W) (or (C, H, W)) tensors; returns shape (N,)."""
@@ -20,12 +22,6 @@ def psnr(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) ->
         output, target = output.unsqueeze(0), target.unsqueeze(0)
     mse = ((output.double() - target.double()) ** 2).flatten(1).mean(dim=1)
     return (10.0 * torch.log10(data_range**2 / mse.clamp(min=1e-20))).float()
-
-
-def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
-    r = torch.arange(size, device=device, dtype=dtype) - size // 2
-    g = torch.exp(-0.5 * (r / sigma) ** 2)
-    return g / g.sum()
 
 
 def ssim_and_contrast_structure_maps(
@@ -37,7 +33,7 @@ def ssim_and_contrast_structure_maps(
     map pixel (i, j) is the window whose top-left corner is image pixel (i, j).
     """
     c = x.shape[1]
-    g = _gaussian_window(window, sigma, x.device, x.dtype)
+    g = gaussian_taps(sigma, window, x.dtype, x.device)
     kh = g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
     kv = g.view(1, 1, -1, 1).expand(c, 1, -1, 1)
 

@@ -21,16 +21,21 @@ def from_signed(x: torch.Tensor) -> torch.Tensor:
     return (x + 1.0) * 0.5
 
 
-def _gaussian_taps(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    radius = max(1, int(round(3 * sigma)))
-    r = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
+def gaussian_taps(sigma: float, size: int, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """The one Gaussian builder: ``size`` taps (odd), centred, summing to 1, shape (size,).
+
+    Every Gaussian of the project (pyramids, the SSIM window, blur kernels, unsharp masks)
+    is built here, so they agree to the last bit for the same sigma and size.
+    """
+    r = torch.arange(size, dtype=dtype, device=device) - size // 2
     taps = torch.exp(-0.5 * (r / sigma) ** 2)
     return taps / taps.sum()
 
 
 def gaussian_downsample(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Blur (N, C, H, W) with a separable Gaussian (reflect padding), then keep every other pixel."""
-    taps = _gaussian_taps(sigma, x.dtype, x.device)
+    taps = gaussian_taps(sigma, 2 * max(1, int(round(3 * sigma))) + 1, x.dtype, x.device)
     r = taps.numel() // 2
     # Each channel as its own single-channel image: the kernels' shapes do not depend on the
     # input, which keeps ONNX export with dynamic sizes possible.

@@ -29,6 +29,7 @@ from ..errors import InputError, NoFaceError
 from ..faces.detect import Detection, largest_face
 from ..faces.dlib_faces import FaceDescriptor
 from ..faces.registry import build_detector
+from ..metrics.identity import identity_distances
 from ..io import list_images, read_image
 
 CLASSIFIER_PEOPLE = 20
@@ -155,7 +156,7 @@ class Gallery:
         usable = self.others(probe)
         if not usable.any():
             return None, float("inf")
-        distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, dtype=np.float64), axis=1)
+        distances = identity_distances(self.descriptors, descriptor)
         distances[~usable] = np.inf
         best = int(np.argmin(distances))
         return str(self.people[best]), float(distances[best])

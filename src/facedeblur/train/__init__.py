@@ -1,4 +1,4 @@
-"""The training engine: configs and presets, the loop, checkpoints, schedules, data streams."""
+"""Training: configs and presets, the one loop, a task per method, checkpoints, schedules, data streams."""
 
 from __future__ import annotations
 
@@ -6,12 +6,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .config import RunConfig, load_config, preset_names
-from .celeba_trainers import AttributesTrainer, RebuildTrainer
-from .engine import Trainer
-from .moments_trainer import MomentsTrainer
-
-
-TRAINERS = {"moments": MomentsTrainer, "attributes": AttributesTrainer, "rebuild": RebuildTrainer}
+from .loop import Trainer
+from .tasks import TASKS, Task
 
 
 def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: str | Path | None = None,
@@ -22,7 +18,7 @@ def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: st
     """
     if resume is not None:
         run_dir = Path(resume)
-        config = load_config(run_dir / "config.yaml", overrides)
+        config = load_config(run_dir / "config.yaml", overrides, run_folder=True)
     else:
         if not isinstance(config, RunConfig):
             config = load_config(config, overrides)
@@ -34,10 +30,8 @@ def train(config: str | Path | RunConfig, overrides: list[str] = (), run_dir: st
 
 
 def make_trainer(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Trainer:
-    """The trainer a config calls for: ``MomentsTrainer``, ``AttributesTrainer`` or ``RebuildTrainer``
-    for ``data.kind`` moments, attributes or rebuild, else ``Trainer``."""
-    cls = TRAINERS.get(config.data.kind, Trainer)
-    return cls(config, run_dir, resume=resume, progress=progress)
+    """The training loop for ``config``, with the task its ``data.kind`` calls for (``tasks.TASKS``)."""
+    return Trainer(config, run_dir, resume=resume, progress=progress)
 
 
-__all__ = ["AttributesTrainer", "MomentsTrainer", "RebuildTrainer", "TRAINERS", "RunConfig", "Trainer", "load_config", "make_trainer", "preset_names", "train"]
+__all__ = ["TASKS", "RunConfig", "Task", "Trainer", "load_config", "make_trainer", "preset_names", "train"]

@@ -20,62 +20,112 @@ from ..errors import UsageError
 from ..losses.face_perceptual import PERCEPTUAL_TERMS
 
 
-DATA_KINDS = ("onthefly", "paired", "moments", "attributes", "rebuild")
-
-
 @dataclass
 class DataConfig:
-    """Where batches come from.
+    """What every kind of training data has: the source, the validation samples, crops and workers.
 
-    ``kind: onthefly`` blurs the sharp faces under ``train`` as they are drawn and, when
-    ``val`` is empty, holds out ``val_fraction`` of the person folders for validation;
-    ``kind: paired`` reads ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro).
-    ``kind: moments`` trains CFMD-GAN on a frames-mode ``facedeblur synth`` output: ``train``
-    and ``val`` are its split folders, each training draw is one (u, sharp moment) pair of a
-    blurry face (``MomentPairs``), with frames tied to u in ``frame_order`` (``fmr`` or ``time``);
-    ``shake_train`` names a folder of sharp faces in person sub-folders (LFW) whose training
-    people (``val_fraction`` held out) make up ``shake_fraction`` of the draws as camera-shake
-    moments (``ShakeMomentPairs``, blurred with ``max_length``, ``exposure``, ``noise_scale``
-    and ``jpeg_quality``). ``extra_train`` lists further frames-mode split folders whose samples
-    are pooled with ``train``'s (e.g. mild consecutive-frame windows beside strong-motion ones);
-    ``centre_fraction`` of the draws pair u = 0.5 with the time-middle frame, the centre target
-    of the single-image protocol, instead of a random place in motion order (``draw_place``).
-    ``jitter`` randomises the on-the-fly crop (see ``OnTheFlyBlur``). ``mix_train`` names a
-    paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
-    ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to
-    the validation samples.
-    ``kind: attributes`` (the attribute classifier) and ``kind: rebuild`` (the face rebuild
-    network) read CelebA: ``train`` is its root (``images/``, the attribute and identity files),
-    ``val_fraction`` of the identities are held out, faces are aligned to ``size`` px crops by
-    their dlib landmarks, cached in the ``landmarks`` file (made on first use), and
-    ``val_count`` 0 validates on every held-out face.
+    ``train`` is the training source (its form depends on ``kind``), ``val_count`` the number of
+    validation samples, ``size`` the side faces are brought to and ``crop`` the side of the
+    random training crop taken from them (``crop < size``), ``augment`` the augmentation steps
+    (see ``data.augment``) and ``workers`` the DataLoader processes.
     """
 
     kind: str = "onthefly"
-    train: str = "../shared/data/lfw/images"
-    val: str = ""
-    val_fraction: float = 0.1
+    train: str = ""
     val_count: int = 16
     size: int = 128
     crop: int = 128
+    augment: list = field(default_factory=lambda: ["flip"])
+    workers: int = 0
+
+
+@dataclass
+class KernelBlurFields:
+    """Camera-shake blur drawn on the fly (``blur.KernelBlurSettings``) over sharp faces in person
+    folders, ``val_fraction`` of the people held out; ``jitter`` randomises the face crop."""
+
+    val_fraction: float = 0.1
     max_length: float = 60.0
     exposure: tuple = (0.25, 1.0)
     noise_scale: float = 2.0 / 255.0
     jpeg_quality: tuple | None = None
-    augment: list = field(default_factory=lambda: ["flip"])
-    workers: int = 0
-    limit: int = 0
     jitter: float = 0.0
+
+
+@dataclass
+class MixFields:
+    """A paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
+    ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to the
+    validation samples."""
+
     mix_train: str = ""
     mix_val: str = ""
     mix_fraction: float = 0.25
     mix_val_count: int = 0
+
+
+@dataclass
+class OnTheFlyData(MixFields, KernelBlurFields, DataConfig):
+    """``kind: onthefly``: blur the sharp faces under ``train`` (person sub-folders) as they are
+    drawn. Validation: the faces under ``val``, or when it is empty ``val_fraction`` of the
+    people of ``train``; ``limit`` keeps that many training faces (0: all)."""
+
+    kind: str = "onthefly"
+    train: str = "../shared/data/lfw/images"
+    val: str = ""
+    limit: int = 0
+
+
+@dataclass
+class PairedData(MixFields, DataConfig):
+    """``kind: paired``: ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro),
+    ``train`` for training and ``val`` (required) for validation."""
+
+    kind: str = "paired"
+    val: str = ""
+
+
+@dataclass
+class MomentsData(KernelBlurFields, DataConfig):
+    """``kind: moments``: CFMD-GAN on a frames-mode ``facedeblur synth`` output.
+
+    ``train`` and ``val`` are its split folders; each training draw is one (u, sharp moment)
+    pair of a blurry face (``MomentPairs``), with frames tied to u in ``frame_order`` (``fmr``
+    or ``time``). ``extra_train`` lists further frames-mode split folders pooled with
+    ``train``'s. ``centre_fraction`` of the draws pair u = 0.5 with the time-middle frame.
+    ``shake_train`` names sharp faces in person sub-folders (LFW) whose training people
+    (``val_fraction`` held out) make up ``shake_fraction`` of the draws as camera-shake moments
+    (``ShakeMomentPairs``, blurred with the kernel-blur fields, crops jittered by ``jitter``).
+    """
+
+    kind: str = "moments"
+    val: str = ""
     frame_order: str = "fmr"
-    shake_train: str = ""
-    shake_fraction: float = 0.5
     extra_train: list = field(default_factory=list)
     centre_fraction: float = 0.0
+    shake_train: str = ""
+    shake_fraction: float = 0.5
+
+
+@dataclass
+class CelebAData(DataConfig):
+    """``kind: attributes`` (the attribute classifier) or ``kind: rebuild`` (the face rebuild
+    network): ``train`` is a CelebA root (``images/``, the attribute and identity files),
+    ``val_fraction`` of the identities are held out, faces are aligned to ``size`` px crops by
+    their dlib landmarks, cached in the ``landmarks`` file (made on first use); ``val_count`` 0
+    validates on every held-out face and ``limit`` keeps that many faces (0: all)."""
+
+    kind: str = "attributes"
+    train: str = "../shared/data/celeba"
+    val_fraction: float = 0.1
+    limit: int = 0
     landmarks: str = ""
+
+
+DATA_KINDS: dict[str, type[DataConfig]] = {
+    "onthefly": OnTheFlyData, "paired": PairedData, "moments": MomentsData, "attributes": CelebAData,
+    "rebuild": CelebAData,
+}
 
 
 @dataclass
@@ -158,7 +208,7 @@ class RunConfig:
     name: str = "run"
     description: str = ""
     out_dir: str = "runs"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=OnTheFlyData)
     generator: NetConfig = field(default_factory=NetConfig)
     discriminator: NetConfig = field(default_factory=lambda: NetConfig(name=""))
     loss: LossConfig = field(default_factory=LossConfig)
@@ -212,11 +262,17 @@ def _coerce(value, hint, where: str):
 def _build(cls, data, where: str):
     if not isinstance(data, dict):
         raise UsageError(f"{where}: expected a mapping, got {type(data).__name__}")
+    if cls is DataConfig:
+        kind = data.get("kind", "onthefly")
+        if kind not in DATA_KINDS:
+            raise UsageError(f"{where}.kind must be one of {', '.join(DATA_KINDS)}, got {kind!r}")
+        cls = DATA_KINDS[kind]
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise UsageError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(sorted(names))})")
+        kind = f" for {where}.kind {data.get('kind', 'onthefly')}" if issubclass(cls, DataConfig) else ""
+        raise UsageError(f"{where}: unknown key '{unknown[0]}'{kind} (valid: {', '.join(sorted(names))})")
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()})
 
 
@@ -233,8 +289,24 @@ def _override(raw: dict, assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(text)
 
 
-def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
-    """Read a config file or a preset name, apply ``section.key=value`` overrides, validate."""
+def _drop_other_kinds(raw: dict) -> None:
+    """Remove the data keys that belong only to other data kinds (they never had an effect on this
+    kind): run folders written before data configs were per kind list every key of every kind."""
+    data = raw.get("data")
+    if not isinstance(data, dict) or data.get("kind", "onthefly") not in DATA_KINDS:
+        return
+    own = {f.name for f in dataclasses.fields(DATA_KINDS[data.get("kind", "onthefly")])}
+    others = {f.name for cls in DATA_KINDS.values() for f in dataclasses.fields(cls)} - own
+    for key in others & set(data):
+        del data[key]
+
+
+def load_config(source: str | Path, overrides: list[str] = (), run_folder: bool = False) -> RunConfig:
+    """Read a config file or a preset name, apply ``section.key=value`` overrides, validate.
+
+    ``run_folder``: the file is a run folder's ``config.yaml``, which may list data keys of
+    other data kinds (written before data configs were per kind); they are dropped.
+    """
     path = Path(source)
     if not path.is_file():
         if str(source) not in preset_names():
@@ -244,6 +316,8 @@ def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if run_folder:
+        _drop_other_kinds(raw)
     for assignment in overrides:
         _override(raw, assignment)
     config = _build(RunConfig, raw, "")
@@ -254,22 +328,15 @@ def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
 def validate(config: RunConfig, where: str) -> None:
     """Check value ranges and choices that types alone cannot."""
     checks = [
-        (config.data.kind in DATA_KINDS, f"data.kind must be one of {', '.join(DATA_KINDS)}"),
         (config.optim.schedule in ("constant", "linear", "step", "exponential"),
          "optim.schedule must be constant, linear, step or exponential"),
         (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),
         (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
          "data.kind moments needs discriminator.name unet_discriminator (or none)"),
-        (not config.data.shake_train or config.data.kind == "moments", "data.shake_train needs data.kind moments"),
-        (not config.data.extra_train or config.data.kind == "moments", "data.extra_train needs data.kind moments"),
-        (not config.data.centre_fraction or config.data.kind == "moments", "data.centre_fraction needs data.kind moments"),
-        (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
         (not config.generator.base_weights or config.generator.name == "cfmd",
          "generator.base_weights needs generator.name cfmd"),
         (not config.generator.args.get("anchored") or config.generator.base_weights,
          "generator.args.anchored needs generator.base_weights (the centre moment is the base's result)"),
-        (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
-        (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
         (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),
         (config.train.steps > 0, "train.steps must be positive"),
         (config.train.batch_size > 0, "train.batch_size must be positive"),
@@ -279,6 +346,12 @@ def validate(config: RunConfig, where: str) -> None:
         (config.loss.adversarial == "none" or bool(config.discriminator.name),
          "loss.adversarial needs a discriminator.name"),
     ]
+    if isinstance(config.data, MomentsData):
+        checks += [
+            (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
+            (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
+            (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
+        ]
     for ok, message in checks:
         if not ok:
             raise UsageError(f"{where}: {message}")

@@ -22,7 +22,7 @@ from ..data import (
 from ..splits import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
-from .config import DataConfig
+from .config import CelebAData, DataConfig, KernelBlurFields, MomentsData
 
 
 def _augment(cfg: DataConfig) -> list:
@@ -69,7 +69,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     return train, val
 
 
-def kernel_settings(cfg: DataConfig) -> KernelBlurSettings:
+def kernel_settings(cfg: KernelBlurFields) -> KernelBlurSettings:
     """The kernel-blur settings of a data config (on-the-fly blur, camera-shake moments)."""
     return KernelBlurSettings(
         max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
@@ -77,7 +77,7 @@ def kernel_settings(cfg: DataConfig) -> KernelBlurSettings:
     )
 
 
-def blur_header(cfg: DataConfig) -> dict:
+def blur_header(cfg: KernelBlurFields) -> dict:
     """``kernel_settings(cfg)`` as plain data, for a weights header."""
     s = kernel_settings(cfg)
     return {"max_length": s.max_length, "exposure": list(s.exposure), "gamma": s.gamma, "noise_scale": s.noise_scale,
@@ -90,7 +90,7 @@ def _evenly_spaced(dataset, count: int) -> list[dict]:
     return [dataset[i] for i in spread_indices(len(dataset), count)]
 
 
-def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
+def _moment_datasets(cfg: MomentsData, seed: int) -> tuple[Dataset, list[dict]]:
     """CFMD-GAN data: (u, moment) training pairs and whole validation samples with all N frames."""
     if not cfg.val:
         raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
@@ -104,7 +104,7 @@ def _moment_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 
 
-def _celeba_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
+def _celeba_datasets(cfg: CelebAData, seed: int) -> tuple[Dataset, list[dict]]:
     """Aligned CelebA faces, split by identity: the training set and the held-out faces."""
     train, val = celeba_split(cfg.train, cfg.val_fraction, seed, cfg.size, cfg.landmarks or None, _augment(cfg), cfg.limit)
     return train, _evenly_spaced(val, cfg.val_count)

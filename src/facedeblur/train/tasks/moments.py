@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..io import tensor_to_image, write_image
-from ..losses import build_perceptual_term
-from ..metrics import psnr, ssim
-from ..io.sheets import contact_sheet
-from .data import blur_header
-from .engine import GRID_ROWS, Trainer
+from ...io import tensor_to_image
+from ...losses import AdversarialLoss, build_perceptual_term
+from ...metrics import psnr, ssim
+from ..data import blur_header
+from .base import Task
+from .restore import GRID_ROWS
 
 
 def u_regression_loss(u_map: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -27,41 +27,41 @@ def u_regression_loss(u_map: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return (u_map.float() - u.view(-1, 1, 1, 1).float()).abs().mean()
 
 
-class MomentsTrainer(Trainer):
-    """The ``Trainer`` for ``data.kind: moments`` (CFMD-GAN); same run directory and checkpoints."""
+class MomentsTask(Task):
+    """CFMD-GAN (``data.kind: moments``): restore the sharp moment at u of a blurry face."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, config, device):
+        super().__init__(config, device)
+        self.adversarial = AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        self.perceptual = None
+
+    def prepare(self, train_set, val: list[dict]) -> None:
+        """Build the perceptual term (after the optimisers, as the seeds' RNG order expects)."""
         lc = self.cfg.loss
         term = build_perceptual_term(lc.perceptual, **lc.perceptual_args)
         self.perceptual = term.to(self.device) if term is not None else None
 
-    def train_step(self, batch: dict) -> dict:
-        """One discriminator step, then one generator step, on a batch of (blur, u, sharp moment)."""
+    def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
+        """One discriminator step, then the generator's loss, on a batch of (blur, u, sharp moment)."""
         blur = batch["blur"].to(self.device, non_blocking=True)
         sharp = batch["sharp"].to(self.device, non_blocking=True)
         u = batch["u"].to(self.device, non_blocking=True).float()
         lc = self.cfg.loss
         losses = {}
-        with self._autocast():
-            outputs = self.g_train(blur, u)
+        with loop.autocast():
+            outputs = loop.g_train(blur, u)
         restored = outputs[-1]
         if self.discriminator is not None:
-            self.opt_d.zero_grad(set_to_none=True)
-            with self._autocast():
+            with loop.autocast():
                 real = self.discriminator(blur, sharp)
                 fake = self.discriminator(blur, restored.detach())
                 d_global = self.adversarial.discriminator_loss(real.global_logits, fake.global_logits)
                 d_pixel = self.adversarial.discriminator_loss(real.pixel_logits, fake.pixel_logits)
                 d_u = u_regression_loss(real.u, u) + u_regression_loss(fake.u, u)
                 d_loss = d_global + d_pixel + lc.q_weight * d_u
-            d_loss.backward()
-            self._average_discriminator_grads()
-            self._clip(self.discriminator)
-            self.opt_d.step()
-            self.sched_d.step()
+            loop.step_discriminator(d_loss)
             losses.update(d=d_loss.item(), d_global=d_global.item(), d_pixel=d_pixel.item(), d_u=d_u.item())
-        with self._autocast():
+        with loop.autocast():
             content = self.content_loss(outputs, sharp)
             g_loss = lc.content_weight * content
             if self.discriminator is not None:
@@ -75,10 +75,11 @@ class MomentsTrainer(Trainer):
                 perceptual = self.perceptual(restored.float(), sharp.float())
                 g_loss = g_loss + lc.perceptual_weight * perceptual
                 losses["perceptual"] = perceptual.item()
-        return self._step_generator(g_loss, content, losses)
+        losses["content"] = content.item()
+        return g_loss, losses
 
     @torch.no_grad()
-    def validate(self) -> dict:
+    def validate(self, net, val: list[dict], loop) -> dict:
         """Every moment of every held-out sample against its frame in control-factor order.
 
         ``val_psnr``/``val_ssim``: the N restored moments against the N ordered sharp frames;
@@ -86,16 +87,14 @@ class MomentsTrainer(Trainer):
         repeated N times (what ignoring u would score); ``blurry_*``: the blurry face against the
         N frames. Writes a grid: blurry | u = 0, 0.5, 1 | the first, middle and last ordered frame.
         """
-        net = self.ema or self.generator
-        net.eval()
         scores: dict[str, list[float]] = {k: [] for k in ("val_psnr", "val_ssim", "val_center_psnr", "repeat_psnr",
                                                            "blurry_psnr", "blurry_ssim")}
         rows = []
-        for item in self.val:
+        for item in val:
             frames = item["frames"][item["order"]].to(self.device)
             n = frames.shape[0]
             blur = item["blur"][None].to(self.device).expand(n, -1, -1, -1)
-            with self._autocast():
+            with loop.autocast():
                 moments = net(blur, item["u"].to(self.device))[-1]
                 center = net(blur[:1], 0.5)[-1]
             moments, center = moments.float().clamp(0, 1), center.float().clamp(0, 1)
@@ -109,18 +108,16 @@ class MomentsTrainer(Trainer):
                 # u runs from 0 to 1, so the first and last moments are u = 0 and u = 1.
                 picks = [blur[0], moments[0], center[0], moments[-1], frames[0], frames[n // 2], frames[-1]]
                 rows.append([tensor_to_image(t.cpu()) for t in picks])
-        self.generator.train()
-        titles = ["blurry", "u = 0", "u = 0.5", "u = 1", "first (FMR)", "middle", "last (FMR)"]
-        write_image(self.run_dir / "samples" / f"val_{self.step:07d}.png", contact_sheet(rows, titles, cell=128))
+        loop.write_samples(rows, ["blurry", "u = 0", "u = 0.5", "u = 1", "first (FMR)", "middle", "last (FMR)"])
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
-    def describe(self, metrics: dict) -> str:
+    def describe(self, step: int, metrics: dict) -> str:
         """One progress line: N-moment PSNR against the blurry face and the repeated centre moment."""
-        return (f"step {self.step}: moments PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}, "
+        return (f"step {step}: moments PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}, "
                 f"centre repeated {metrics['repeat_psnr']:.2f}), centre {metrics['val_center_psnr']:.2f} dB, "
                 f"SSIM {metrics['val_ssim']:.4f}")
 
-    def data_header(self) -> dict:
+    def data_header(self, train_set, val: list[dict]) -> dict:
         """Frames-mode data: the synth folders, crop and frame order, and any camera-shake moments."""
         d = self.cfg.data
         data = {"kind": d.kind, "train": d.train, "val": d.val, "size": d.size, "crop": d.crop,

@@ -1,4 +1,4 @@
-"""The training loop: one engine for every preset (GAN, LSGAN, WGAN-GP, hinge, content only).
+"""The training loop: one loop for every method, each method a ``Task`` (see ``train.tasks``).
 
 A run directory holds ``config.yaml`` (resolved), ``run.json`` (git commit, versions),
 ``metrics.jsonl``, ``samples/`` (blurry | restored | sharp grids), ``checkpoints/last.pt`` and
@@ -25,21 +25,14 @@ import yaml
 from tqdm import tqdm
 
 from ..errors import UsageError
-from ..io import atomic_write_text, tensor_to_image, write_image
-from ..losses import AdversarialLoss, build_content_loss, gradient_penalty
-from ..metrics import psnr, ssim
-from ..models import build_model
-from ..models.ops import final_output
+from ..io import atomic_write_text, write_image
 from ..io.sheets import contact_sheet
 from ..models.weights import save_weights
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .config import RunConfig, to_dict
-from .data import BatchStream, blur_header, build_datasets
-from .generator import build_generator
+from .data import BatchStream
 from .schedule import build_scheduler
-
-GRID_ROWS = 4
-
+from .tasks import task_for
 
 def _git_commit() -> str:
     try:
@@ -70,7 +63,11 @@ def _tensorboard_writer(run_dir: Path):
 
 
 class Trainer:
-    """Train a generator (and optionally a discriminator) as a ``RunConfig`` says.
+    """Train the networks of a ``RunConfig``'s task: the one loop of every method.
+
+    Resume, EMA, bf16 autocast, DDP, validation, checkpoints and exports live here; the task
+    (``train.tasks``, chosen by ``data.kind``) owns the networks, losses, the step and the
+    validation metric.
 
     Args:
         config: the resolved configuration.
@@ -78,9 +75,6 @@ class Trainer:
         resume: continue from ``run_dir/checkpoints/last.pt``.
         progress: show a progress bar (rank 0 only).
     """
-
-    score = "val_psnr"
-    """The validation metric (higher is better) that picks ``checkpoints/best.pt``."""
 
     def __init__(self, config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True):
         self.cfg = config
@@ -97,16 +91,10 @@ class Trainer:
         torch.manual_seed(t.seed + self.rank)
         np.random.seed((t.seed + self.rank) % 2**32)
         random.seed(t.seed + self.rank)
-        self.generator, self.generator_args, self.base_info = build_generator(config.generator)
-        self.generator = self.generator.to(self.device)
-        self.discriminator = (
-            build_model(config.discriminator.name, **config.discriminator.args).to(self.device)
-            if config.loss.adversarial != "none" else None
-        )
+        self.task = task_for(config)(config, self.device)
+        self.generator, self.discriminator = self.task.generator, self.task.discriminator
         if t.channels_last and self.device.type == "cuda":
-            self.generator = self.generator.to(memory_format=torch.channels_last)
-        self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(self.device)
-        self.adversarial = AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+            self.generator = self.task.generator = self.generator.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval() if t.ema > 0 else None
         betas = tuple(config.optim.betas)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.optim.lr, betas=betas)
@@ -124,15 +112,16 @@ class Trainer:
             if self.discriminator is not None:
                 for tensor in self.discriminator.state_dict().values():
                     dist.broadcast(tensor, src=0)
-        train_ds, self.val = build_datasets(config.data, t.seed)
+        train_ds, self.val = self.task.datasets(t.seed)
         self.stream = BatchStream(train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world)
         self.step = 0
-        self.best = {self.score: -float("inf"), "step": 0}
+        self.best = {self.task.score: -float("inf"), "step": 0}
         self._tensorboard = None
         if resume:
             self._load(load_checkpoint(self.run_dir / "checkpoints" / "last.pt"))
         elif self.main:
             self._write_run_files()
+        self.task.prepare(train_ds, self.val)
 
     def _device(self) -> torch.device:
         want = self.cfg.train.device
@@ -144,7 +133,8 @@ class Trainer:
             return torch.device("cuda", index)
         return torch.device("cpu")
 
-    def _autocast(self):
+    def autocast(self):
+        """bf16 autocast on CUDA when ``train.bf16``, else a no-op context."""
         if self.device.type == "cuda" and self.cfg.train.bf16:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -194,44 +184,20 @@ class Trainer:
         if self.cfg.optim.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), self.cfg.optim.grad_clip)
 
-    def train_step(self, batch: dict) -> dict:
-        """One generator step (after ``critic_steps`` discriminator steps when adversarial)."""
-        blur = batch["blur"].to(self.device, non_blocking=True)
-        sharp = batch["sharp"].to(self.device, non_blocking=True)
-        lc = self.cfg.loss
-        losses = {}
-        with self._autocast():
-            fake = self.g_train(blur)
-        final = final_output(fake)
-        if self.discriminator is not None:
-            n = sharp.shape[0]
-            for _ in range(lc.critic_steps):
-                self.opt_d.zero_grad(set_to_none=True)
-                with self._autocast():
-                    logits = self.discriminator(torch.cat([sharp, final.detach()]))
-                    d_loss = self.adversarial.discriminator_loss(logits[:n], logits[n:])
-                if self.adversarial.uses_gradient_penalty:
-                    gp = gradient_penalty(self.discriminator, sharp, final.detach().float(), weight=lc.gp_weight)
-                    losses["gp"] = gp.item()
-                    d_loss = d_loss + gp
-                d_loss.backward()
-                self._average_discriminator_grads()
-                self._clip(self.discriminator)
-                self.opt_d.step()
-            losses["d"] = d_loss.item()
-            self.sched_d.step()
-        with self._autocast():
-            content = self.content_loss(fake, sharp)
-            g_loss = lc.content_weight * content
-            if self.discriminator is not None:
-                adv = self.adversarial.generator_loss(self.discriminator(final))
-                losses["g_adv"] = adv.item()
-                g_loss = g_loss + lc.adversarial_weight * adv
-        return self._step_generator(g_loss, content, losses)
+    def step_discriminator(self, loss: torch.Tensor) -> None:
+        """Back-propagate a discriminator loss on fresh gradients (averaged over processes),
+        clip them and step the discriminator's optimiser; its schedule steps once per train step."""
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self._average_discriminator_grads()
+        self._clip(self.discriminator)
+        self.opt_d.step()
 
-    def _step_generator(self, g_loss: torch.Tensor, content: torch.Tensor, losses: dict) -> dict:
-        """Back-propagate the generator's total loss (on fresh gradients), step its optimiser, schedule and EMA;
-        returns ``losses``."""
+    def train_step(self, batch: dict) -> dict:
+        """One step of the task: its discriminator steps, then one generator step; returns the losses."""
+        g_loss, losses = self.task.train_step(batch, self)
+        if self.discriminator is not None:
+            self.sched_d.step()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self._clip(self.generator)
@@ -245,36 +211,20 @@ class Trainer:
                 for e, p in zip(self.ema.parameters(), self.generator.parameters()):
                     if p.requires_grad:  # a frozen part (a CFMD generator's base) never changes
                         e.lerp_(p, 1.0 - decay)
-        losses.update(content=content.item(), g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
+        losses.update(g=g_loss.item(), lr=self.opt_g.param_groups[0]["lr"])
         return losses
 
-    @torch.no_grad()
     def validate(self) -> dict:
-        """PSNR/SSIM of restored and of blurry against sharp on the held-out faces; writes a grid."""
+        """The task's validation metrics of the EMA (or the live) generator on the held-out samples."""
         net = self.ema or self.generator
         net.eval()
-        rows, restored_psnr, restored_ssim, blurry_psnr, blurry_ssim = [], [], [], [], []
-        for item in self.val:
-            blur, sharp = item["blur"][None].to(self.device), item["sharp"][None].to(self.device)
-            with self._autocast():
-                out = final_output(net(blur))
-            out = out.float().clamp(0, 1)
-            restored_psnr.append(float(psnr(out, sharp)[0]))
-            restored_ssim.append(float(ssim(out, sharp)[0]))
-            blurry_psnr.append(float(psnr(blur, sharp)[0]))
-            blurry_ssim.append(float(ssim(blur, sharp)[0]))
-            if len(rows) < GRID_ROWS:
-                rows.append([tensor_to_image(t[0].cpu()) for t in (blur, out, sharp)])
+        metrics = self.task.validate(net, self.val, self)
         self.generator.train()
-        grid = contact_sheet(rows, ["blurry", "restored", "sharp"], cell=128)
-        write_image(self.run_dir / "samples" / f"val_{self.step:07d}.png", grid)
-        return {"val_psnr": float(np.mean(restored_psnr)), "val_ssim": float(np.mean(restored_ssim)),
-                "blurry_psnr": float(np.mean(blurry_psnr)), "blurry_ssim": float(np.mean(blurry_ssim))}
+        return metrics
 
-    def describe(self, metrics: dict) -> str:
-        """One progress line for validation metrics."""
-        return (f"step {self.step}: val PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}), "
-                f"SSIM {metrics['val_ssim']:.4f} (blurry {metrics['blurry_ssim']:.4f})")
+    def write_samples(self, rows: list[list], titles: list[str]) -> Path:
+        """Write a validation grid (rows of float RGB images) as ``samples/val_<step>.png``."""
+        return write_image(self.run_dir / "samples" / f"val_{self.step:07d}.png", contact_sheet(rows, titles, cell=128))
 
     def _log(self, record: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
@@ -316,19 +266,11 @@ class Trainer:
         return self._save_weights(self.run_dir / "best.safetensors", net, metrics, state["step"])
 
     def _save_weights(self, path: Path, net: torch.nn.Module, metrics: dict, steps: int) -> Path:
-        base = {"base": self.base_info} if self.base_info else {}
-        return save_weights(path, net, self.cfg.generator.name, self.generator_args, data=self.data_header(), **base,
+        task = self.task
+        base = {"base": task.base_info} if task.base_info else {}
+        data = task.data_header(self.stream.dataset, self.val)
+        return save_weights(path, net, self.cfg.generator.name, task.generator_args, data=data, **base,
                             metrics=metrics, best=self.best, steps=steps, preset=self.cfg.name)
-
-    def data_header(self) -> dict:
-        """What the exported weights were trained on, for their header."""
-        d = self.cfg.data
-        data = {"kind": d.kind, "train": d.train, "size": d.size, "crop": d.crop, "jitter": d.jitter,
-                "validation": {"val": d.val, "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed},
-                "blur": blur_header(d)}
-        if d.mix_train:
-            data["mix"] = {"train": d.mix_train, "fraction": d.mix_fraction}
-        return data
 
     def fit(self, until: int | None = None) -> dict:
         """Train until ``train.steps`` (or stop early after step ``until``, with a checkpoint).
@@ -349,10 +291,10 @@ class Trainer:
             if self.main and (self.step % t.val_every == 0 or self.step == t.steps):
                 last_val = self.validate()
                 self._log({"step": self.step, **last_val})
-                if last_val[self.score] > self.best[self.score]:
+                if last_val[self.task.score] > self.best[self.task.score]:
                     self.best = {**last_val, "step": self.step}
                     save_checkpoint(self.run_dir / "checkpoints" / "best.pt", self._state())
-                bar.write(self.describe(last_val))
+                bar.write(self.task.describe(self.step, last_val))
             if self.step % t.ckpt_every == 0 or self.step == stop:
                 self.save()
         bar.close()

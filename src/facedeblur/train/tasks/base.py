@@ -1,0 +1,77 @@
+"""What a training method brings to the loop: its networks, losses, step, validation and header."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...losses import build_content_loss
+from ...models import build_model
+from ..config import RunConfig
+from ..data import build_datasets
+from ..generator import build_generator
+
+
+class Task:
+    """One training method for ``train.loop.Trainer``.
+
+    The loop owns everything every method shares (devices, seeds, optimisers, schedules, EMA,
+    DDP, checkpoints, logging); a task owns its networks and losses and says what one step and
+    one validation are. Networks are built in a fixed order (generator, discriminator, content
+    loss) so that a seed gives the same initial weights.
+
+    Args:
+        config: the run's configuration.
+        device: where the networks run.
+
+    Attributes:
+        generator: the network whose weights are exported (``generator.safetensors``).
+        generator_args: the keyword arguments its weights header keeps.
+        base_info: what the generator's frozen base was (header), or None.
+        discriminator: the critic, or None when the method trains without one.
+        content_loss: the content term between outputs and targets.
+    """
+
+    score = "val_psnr"
+    """The validation metric (higher is better) that picks ``checkpoints/best.pt``."""
+
+    def __init__(self, config: RunConfig, device: torch.device):
+        self.cfg, self.device = config, device
+        generator, self.generator_args, self.base_info = build_generator(config.generator)
+        self.generator: nn.Module = generator.to(device)
+        self.discriminator: nn.Module | None = None
+        if self.uses_discriminator():
+            self.discriminator = build_model(config.discriminator.name, **config.discriminator.args).to(device)
+        self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(device)
+
+    def uses_discriminator(self) -> bool:
+        """Whether this method trains a discriminator (an adversarial term is configured)."""
+        return self.cfg.loss.adversarial != "none"
+
+    def datasets(self, seed: int) -> tuple[torch.utils.data.Dataset, list[dict]]:
+        """The training dataset and the fixed list of validation samples."""
+        return build_datasets(self.cfg.data, seed)
+
+    def prepare(self, train_set, val: list[dict]) -> None:
+        """Anything that needs the data or must be built after the optimisers (RNG order)."""
+
+    def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
+        """Discriminator steps (through ``loop.step_discriminator``) and the generator's loss.
+
+        Returns the generator's total loss (the loop steps the generator on it) and the
+        step's loss values to log, ``content`` last.
+        """
+        raise NotImplementedError
+
+    def validate(self, net: nn.Module, val: list[dict], loop) -> dict:
+        """Metrics of ``net`` (in eval mode) on the validation samples; may write pictures
+        through ``loop.write_samples``."""
+        raise NotImplementedError
+
+    def describe(self, step: int, metrics: dict) -> str:
+        """One progress line for validation metrics."""
+        raise NotImplementedError
+
+    def data_header(self, train_set, val: list[dict]) -> dict:
+        """What the exported weights were trained on, for their header."""
+        raise NotImplementedError
