@@ -6,7 +6,7 @@ STAMP := $(VENV)/.facedeblur-installed
 # Pinned: any other torch version pulls gigabytes of CUDA packages on CPU machines.
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,18 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The edit loop: everything but the tests marked slow (training, DDP, whole CLI runs).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: setup
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
 
 clean:
 	rm -rf demo .pytest_cache

@@ -185,6 +185,7 @@ def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsy
     assert any("d1.mp4" in line and "fewer than the smallest window N=17" in line for line in captured.err.splitlines())
 
 
+@pytest.mark.slow
 def test_console_script_reports_errors_on_one_line(tmp_path):
     exe = Path(sys.executable).with_name("facedeblur")
     result = subprocess.run([str(exe), "synth", str(tmp_path / "missing"), str(tmp_path / "o")], capture_output=True, text=True)
@@ -215,6 +216,7 @@ def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
     assert code == 1, "5 frames at step 4 span 17 frames, more than the clip's 16"
 
 
+@pytest.mark.slow
 def test_min_motion_leaves_out_windows_whose_eye_moves_less(short_video, tmp_path, capsys):
     common = ["--mode", "frames", "--count", "6", "--size", "64", "--frames", "5,7", "--seed", "3", "--quiet"]
     assert main(["synth", str(short_video), str(tmp_path / "all"), *common]) == 0

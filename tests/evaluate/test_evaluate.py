@@ -42,6 +42,7 @@ def pairs(lfw_tree, tmp_path):
     return out
 
 
+@pytest.mark.slow
 def test_evaluation_report_has_the_numbers_of_its_json(pairs, tmp_path):
     result = evaluate(pairs, ["blurry", "wiener", "richardson-lucy"], detector="dlib-hog", progress=False)
     assert set(result.summary) == {"blurry", "wiener (oracle kernel)", "richardson-lucy (oracle kernel)", "sharp"}
@@ -70,3 +71,21 @@ def test_evaluate_cli_skips_a_broken_pair(pairs, tmp_path, capsys):
     assert "not a readable image" in (tmp_path / "rep" / "report.md").read_text()
     assert main(["evaluate", "--data", str(pairs), "--method", "blurry", "--detector", "nope", "--out",
                  str(tmp_path / "rep2"), "--quiet"]) == 2
+
+
+@pytest.mark.slow
+def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
+    import shutil
+
+    from facedeblur.evaluate.protocol import build_method, evaluate
+
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "early.safetensors")
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "late.safetensors")
+    names = [build_method(f"model:{p}").name for p in
+             (tmp_path / "early.safetensors", tmp_path / "late.safetensors", trained_run / "generator.safetensors")]
+    assert names == ["model early", "model late", f"model {trained_run.name}"]
+    (tmp_path / "other").mkdir()
+    shutil.copy(trained_run / "generator.safetensors", tmp_path / "other" / "run.safetensors")
+    with pytest.raises(UsageError, match="two methods are named 'model run'"):
+        evaluate(tmp_path, ["blurry", f"model:{trained_run / 'generator.safetensors'}",
+                            f"model:{tmp_path / 'other' / 'run.safetensors'}"], progress=False)

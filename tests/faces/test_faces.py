@@ -12,10 +12,10 @@ from facedeblur.faces.dlib_faces import (
     DlibCNNDetector,
     FaceDescriptor,
     five_points,
-    identity_distance,
     landmarks68,
 )
 from facedeblur.io import read_image
+from facedeblur.metrics.identity import identity_distances
 
 # LFW deep-funneled, 250x250, one centred face of ~100 px. Two people with several images.
 FILES = {
@@ -49,6 +49,7 @@ def _inside(points, box, pad=0.0):
     return (points[:, 0] >= x0 - pad) & (points[:, 0] <= x1 + pad) & (points[:, 1] >= y0 - pad) & (points[:, 1] <= y1 + pad)
 
 
+@pytest.mark.slow
 def test_dlib_cnn_finds_the_centred_face(lfw):
     detector = DlibCNNDetector()
     for key in ("eckhart", "bush1", "powell1"):
@@ -58,6 +59,7 @@ def test_dlib_cnn_finds_the_centred_face(lfw):
         assert found[0].score > 0.5
 
 
+@pytest.mark.slow
 def test_dlib_cnn_batch_matches_single_and_mixed_sizes(lfw):
     detector = DlibCNNDetector()
     images = [lfw["eckhart"], lfw["bush1"]]
@@ -135,6 +137,7 @@ def test_landmarks68_and_five_points(lfw):
         five_points(np.zeros((5, 2)))
 
 
+@pytest.mark.slow
 def test_face_descriptor_separates_identities(lfw):
     fd = FaceDescriptor()
     keys = ["bush1", "bush2", "powell1", "powell2", "eckhart"]
@@ -142,12 +145,12 @@ def test_face_descriptor_separates_identities(lfw):
     assert desc.shape == (5, 128) and desc.dtype == np.float32
     norms = np.linalg.norm(desc, axis=1)
     assert np.all((norms > 1.2) & (norms < 1.6)), norms  # dlib's descriptors are not unit vectors
-    d = {(a, b): identity_distance(desc[i], desc[j]) for i, a in enumerate(keys) for j, b in enumerate(keys)}
+    d = {(a, b): float(identity_distances(desc[i], desc[j])) for i, a in enumerate(keys) for j, b in enumerate(keys)}
     same = [d["bush1", "bush2"], d["powell1", "powell2"]]
     different = [d["bush1", "powell1"], d["bush2", "powell2"], d["eckhart", "bush1"], d["eckhart", "powell1"]]
     assert max(same) < DLIB_MATCH_THRESHOLD < min(different)
     # An explicit box gives nearly the same vector as the detected one.
     box = DlibCNNDetector()(lfw["bush1"])[0].box
-    assert identity_distance(fd(lfw["bush1"], box), desc[0]) < 0.15
+    assert identity_distances(fd(lfw["bush1"], box), desc[0]) < 0.15
     with pytest.raises(ValueError):
         fd.descriptors([lfw["bush1"]], [None, None])

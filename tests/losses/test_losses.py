@@ -13,11 +13,14 @@ from facedeblur.losses import (
     CharbonnierLoss,
     FFTLoss,
     L1Loss,
+    LPIPSLoss,
     MSELoss,
     MultiScaleContentLoss,
+    OnetFeatureLoss,
     PerceptualLoss,
     SSIMLoss,
     build_content_loss,
+    build_perceptual_term,
     gradient_penalty,
 )
 from facedeblur.models.ops import gaussian_pyramid
@@ -192,6 +195,7 @@ def _cheap_state(**shapes):
     return {k: torch.zeros(()).expand(s) for k, s in reference.items() if s is not None}
 
 
+@pytest.mark.slow
 def test_load_vgg19_weights_strictly(vgg_file):
     model = load_vgg19_weights(VGG19(), vgg_file)
     saved = torch.load(vgg_file, weights_only=True)
@@ -227,6 +231,7 @@ def test_unreadable_weights_file_is_an_error(tmp_path):
         load_vgg19_weights(VGG19(truncate_at="conv1_1"), path)
 
 
+@pytest.mark.slow
 def test_find_vgg19_weights(tmp_path, monkeypatch, vgg_file):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(FaceDeblurError, match=VGG19_WEIGHTS_FILE.replace(".", r"\.")) as info:
@@ -244,6 +249,7 @@ def test_find_vgg19_weights(tmp_path, monkeypatch, vgg_file):
     assert find_vgg19_weights(vgg_file) == vgg_file
 
 
+@pytest.mark.slow
 def test_perceptual_loss(vgg_file):
     loss = build_content_loss("perceptual", weights_path=str(vgg_file))
     saved = torch.load(vgg_file, weights_only=True)
@@ -264,3 +270,23 @@ def test_perceptual_loss(vgg_file):
     value.backward()
     assert output.grad is not None and output.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.vgg.parameters())
+
+
+def test_onet_substitute_and_lpips_path(lpips_files):
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 48, 48)
+    output = (target + 0.1 * torch.randn_like(target)).clamp(0, 1).requires_grad_()
+    onet = OnetFeatureLoss()
+    assert float(onet(target, target)) == 0.0
+    loss = onet(output, target)
+    loss.backward()
+    assert loss.item() > 0 and output.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in onet.parameters())
+    lpips = LPIPSLoss(*lpips_files)
+    assert float(lpips(target, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(lpips(output.detach(), target)) > 0
+    assert build_perceptual_term("none") is None
+    with pytest.raises(UsageError, match="unknown perceptual term"):
+        build_perceptual_term("vgg")
+    with pytest.raises(FaceDeblurError):
+        build_perceptual_term("lpips")

@@ -224,6 +224,7 @@ def fid_weights(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_fid_network_loads_and_gives_pool3_features(fid_weights):
     metric = FID(weights_path=fid_weights)
     images = torch.rand(2, 3, 64, 80, generator=torch.Generator().manual_seed(6))  # resized to 299 inside
@@ -241,6 +242,7 @@ def test_fid_from_features():
     assert 0 < near < far and far == pytest.approx(32.0, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_fid_weight_errors(fid_weights, tmp_path):
     with pytest.raises(FaceDeblurError, match="pt_inception-2015-12-05-6726825d.pth"):
         load_fid_inception(None)

@@ -279,6 +279,7 @@ def lfw_three(tmp_path, lfw_people) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_on_real_lfw_people(lfw_three, tmp_path, capsys):
     out = tmp_path / "report"
     code = main(["privacy-audit", "--gallery", str(lfw_three), "--probes", str(lfw_three), "--method", "pixelate",

@@ -1,5 +1,4 @@
-"""Identity obfuscation groundwork: face masks, classical obfuscations, CelebA attributes, the
-attribute classifier and the rebuild network's input and training step."""
+"""Identity obfuscation groundwork: face masks on real landmarks, feathering, the classical obfuscations."""
 
 from __future__ import annotations
 
@@ -8,22 +7,10 @@ import math
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from facedeblur.data import identity_split, read_attributes, read_identities
-from facedeblur.errors import InputError, NoFaceError, UsageError
+from facedeblur.errors import NoFaceError, UsageError
 from facedeblur.faces.detect import DlibHOGDetector, largest_face
 from facedeblur.io import read_image
-from facedeblur.losses import SSIMLoss
-from facedeblur.models import (
-    RebuildUNet,
-    ResNet,
-    build_model,
-    landmark_heatmaps,
-    rebuild_input,
-    resnet18_attributes,
-)
-from facedeblur.models.privacy import Bottleneck, BasicBlock
 from facedeblur.privacy import METHODS, face_ellipse, face_mask, feathered, landmarks_of, obfuscate_classical
 
 
@@ -119,125 +106,3 @@ def test_classical_obfuscation_bad_arguments():
     with pytest.raises(UsageError, match="does not match"):
         obfuscate_classical(img, mask[:16], "blur")
     assert np.array_equal(obfuscate_classical(img, np.zeros_like(mask), "swirl"), img)
-
-
-ATTR_FILE = """3
-Smiling Young Big_Nose
-000001.jpg  1 -1  1
-000002.jpg -1 -1  1
-"""
-
-
-def test_read_attributes_maps_minus_one_to_zero(tmp_path):
-    path = tmp_path / "attrs.txt"
-    path.write_text(ATTR_FILE + "000003.jpg  1  1 -1\n")
-    names, table = read_attributes(path)
-    assert names == ["Smiling", "Young", "Big_Nose"]
-    assert list(table) == ["000001.jpg", "000002.jpg", "000003.jpg"]
-    assert table["000002.jpg"].dtype == np.int8 and table["000002.jpg"].tolist() == [0, 0, 1]
-
-
-@pytest.mark.parametrize("bad_line, message", [
-    ("000003.jpg  1  1\n", "line 5: expected a file name and 3 values of 1 or -1"),
-    ("000003.jpg  1  0 1\n", "line 5: expected a file name and 3 values of 1 or -1"),
-    ("000001.jpg  1  1 1\n", "line 5: 000001.jpg appears twice"),
-])
-def test_read_attributes_names_file_and_line(tmp_path, bad_line, message):
-    path = tmp_path / "attrs.txt"
-    path.write_text(ATTR_FILE + bad_line)
-    with pytest.raises(InputError, match=message) as info:
-        read_attributes(path)
-    assert str(info.value).startswith(str(path))
-
-
-def test_read_attributes_checks_the_count(tmp_path):
-    path = tmp_path / "attrs.txt"
-    path.write_text(ATTR_FILE)
-    with pytest.raises(InputError, match="line 1 announces 3 images but 2 rows follow"):
-        read_attributes(path)
-
-
-def test_identity_split_keeps_each_person_on_one_side(tmp_path):
-    path = tmp_path / "ids.txt"
-    path.write_text("".join(f"{i:06d}.jpg {i % 7}\n" for i in range(1, 41)))
-    identities = read_identities(path)
-    files = list(identities)
-    train, val = identity_split(files, identities, 0.3, seed=1)
-    assert sorted(train + val) == sorted(files)
-    assert not {identities[f] for f in train} & {identities[f] for f in val}
-    assert len({identities[f] for f in val}) == 2
-    assert identity_split(files, identities, 0.3, seed=1) == (train, val)
-    path.write_text("000001.jpg 1\n000002.jpg two\n")
-    with pytest.raises(InputError, match="line 2"):
-        read_identities(path)
-
-
-def test_resnet_matches_torchvision_layout():
-    # torchvision's resnet18 / resnet50: 11,689,512 / 25,557,032 parameters, 122 / 320 state-dict entries.
-    for block, layers, params, entries in [(BasicBlock, (2, 2, 2, 2), 11_689_512, 122),
-                                           (Bottleneck, (3, 4, 6, 3), 25_557_032, 320)]:
-        model = ResNet(block, layers)
-        state = model.state_dict()
-        assert sum(p.numel() for p in model.parameters()) == params
-        assert len(state) == entries
-        assert {"conv1.weight", "bn1.running_mean", "layer4.0.downsample.1.weight", "fc.bias"} <= set(state)
-        assert state["fc.weight"].shape[0] == 1000
-    assert "layer1.2.conv3.weight" in state and "layer1.0.downsample.0.weight" in state
-
-
-def test_attribute_head_gives_logits_per_attribute():
-    torch.manual_seed(0)
-    model = resnet18_attributes().eval()
-    with torch.no_grad():
-        logits = model(torch.rand(2, 3, 64, 64))
-    assert logits.shape == (2, 40) and torch.isfinite(logits).all()
-    assert (logits < 0).any() and (logits > 0).any()  # raw logits, no sigmoid in the model
-    assert build_model("resnet_attributes", depth=18, num_attributes=5).fc.out_features == 5
-    with pytest.raises(UsageError, match="depth 20"):
-        build_model("resnet_attributes", depth=20)
-    half = build_model("resnet_attributes", depth=18, width=32)
-    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in resnet18_attributes().parameters()) / 3
-    assert half(torch.rand(1, 3, 64, 64)).shape == (1, 40)
-
-
-def test_rebuild_input_channel_order():
-    gen = torch.Generator().manual_seed(0)
-    heatmaps = landmark_heatmaps(torch.rand(2, 68, 2, generator=gen) * 16, 16, sigma=1.0)
-    image = torch.rand(2, 3, 16, 16, generator=gen)
-    attrs = (torch.rand(2, 40, generator=gen) > 0.5).float()
-    x = rebuild_input(heatmaps, image, attrs)
-    assert x.shape == (2, 111, 16, 16)
-    assert torch.equal(x[:, :68], heatmaps) and torch.equal(x[:, 68:71], image)
-    for k in (0, 7, 39):
-        flipped = attrs.clone()
-        flipped[:, k] = 1 - flipped[:, k]
-        changed = (rebuild_input(heatmaps, image, flipped) != x).flatten(2).any(dim=2).any(dim=0)
-        assert changed.nonzero().flatten().tolist() == [71 + k]
-    with pytest.raises(UsageError):
-        rebuild_input(heatmaps, image[:, :, :8], attrs)
-
-
-def test_landmark_heatmaps_peak_at_the_points():
-    points = np.array([[3.0, 5.0], [10.0, 2.0]], np.float32)
-    maps = landmark_heatmaps(points, (8, 12), sigma=1.0)
-    assert maps.shape == (2, 8, 12) and maps.dtype == torch.float32
-    assert maps[0, 5, 3] == 1.0 and maps[1, 2, 10] == 1.0
-    assert maps[0].argmax() == 5 * 12 + 3
-
-
-def test_rebuild_unet_trains_a_step_with_the_ssim_loss():
-    torch.manual_seed(0)
-    model = RebuildUNet(in_channels=111, base=8, levels=3)
-    x = torch.rand(2, 111, 32, 32)
-    target = torch.rand(2, 3, 32, 32)
-    out = model(x)
-    assert out.shape == (2, 3, 32, 32) and out.min() >= 0.0 and out.max() <= 1.0
-    loss = SSIMLoss()(out, target)
-    assert torch.isfinite(loss) and 0.0 < loss.item() < 2.0
-    loss.backward()
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert all(g.abs().sum() > 0 for g in grads)
-    torch.optim.Adam(model.parameters(), lr=1e-3).step()
-    assert SSIMLoss()(target, target).item() == pytest.approx(0.0, abs=1e-6)
-    assert isinstance(build_model("rebuild_unet", base=4, levels=2), RebuildUNet)

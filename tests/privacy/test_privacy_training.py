@@ -27,7 +27,7 @@ from facedeblur.faces.align import (
 from facedeblur.privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from facedeblur.privacy.attribute_names import CELEBA_ATTRIBUTES, DEFAULT_FLIPS, PROTECTED, resolve_flips
 from facedeblur.train import train
-from facedeblur.train.celeba_trainers import flip_attributes
+from facedeblur.train.tasks.celeba import flip_attributes
 from facedeblur.models.weights import half_precision_copy, load_network, read_weights, save_weights
 
 CELEBA_FILES = [f"{i:06d}.jpg" for i in range(1, 41)]
@@ -138,6 +138,7 @@ def _write(tmp_path, raw: dict) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(tmp_path, data_dir, celeba_cache, eckhart):
     _, cache = celeba_cache
     raw = _preset(tmp_path, "attributes-light", tmp_path / "lm.npz")

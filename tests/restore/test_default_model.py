@@ -8,7 +8,6 @@ import facedeblur
 from facedeblur.blur import KernelBlurSettings
 from facedeblur.blur.pipeline import random_kernel_blur
 from facedeblur.splits import assign_splits
-from facedeblur.commands.demo import run_demo
 from facedeblur.restore.onnx_export import onnx_bytes
 from facedeblur.models.weights import default_model_path
 from facedeblur.restore.loading import load_model
@@ -75,21 +74,13 @@ def test_a_sharp_face_comes_back_without_a_colour_cast(default_model, held_out_f
     assert cast.max() < 0.01, cast
 
 
+@pytest.mark.slow
 def test_onnx_export_of_the_default_model_matches_torch(default_model, held_out_faces):
     runner = OnnxRunner(onnx_bytes(default_model.model, default_model.header), threads=1)
     onnx_model = facedeblur.Deblurrer(runner)
     batch = held_out_faces[:3]
     for a, b in zip(default_model.deblur_batch(batch), onnx_model.deblur_batch(batch)):
         assert np.abs(a - b).max() < 1e-3
-
-
-def test_demo_restores_the_astronaut_and_writes_its_sheet(tmp_path):
-    result = run_demo(tmp_path / "demo")
-    for path in (result.sheet, result.blurry, result.restored):
-        assert path.is_file()
-    assert read_image(result.sheet).shape[1] == 3 * 320 + 4 * 4
-    assert result.restored_psnr > result.blurry_psnr
-    assert result.restored_identity < result.blurry_identity
 
 
 def _psnr(image: np.ndarray, reference: np.ndarray) -> float:

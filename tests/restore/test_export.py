@@ -94,6 +94,7 @@ def test_missing_onnxruntime_says_how_to_install(weights, monkeypatch):
         load_model(weights, backend="onnxruntime")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, args", [
     ("nafnet", {"width": 8, "enc_blocks": [1, 1], "middle_blocks": 1, "dec_blocks": [1, 1]}),
     ("deepdeblur", {"scales": 2, "n_resblocks": 1, "n_feats": 8}),

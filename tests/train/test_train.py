@@ -7,39 +7,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-import yaml
 
 from facedeblur.blur import SampleSettings, synthesize
 from facedeblur.cli import main
-from facedeblur.errors import FaceDeblurError, InputError, UsageError
+from facedeblur.errors import FaceDeblurError, UsageError
 from facedeblur.train import Trainer, load_config, preset_names, train
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.data import build_datasets
 from facedeblur.train.schedule import lr_factor
 
+from tests.helpers import tiny_config
+
 BIN = Path(sys.executable).parent
-
-
-def tiny_config(tmp_path: Path, data: Path, adversarial: str = "wgan-gp", **train_overrides) -> Path:
-    """A seconds-long run on a few real LFW faces (32 px, one residual block)."""
-    config = {
-        "name": "tiny",
-        "out_dir": str(tmp_path / "runs"),
-        "data": {"kind": "onthefly", "train": str(data), "size": 32, "crop": 32, "val_fraction": 0.34,
-                 "val_count": 4, "augment": ["flip"]},
-        "generator": {"name": "deblurgan", "args": {"n_blocks": 1, "ngf": 8}},
-        "discriminator": {"name": "patchgan", "args": {"n_layers": 3, "ndf": 8}},
-        "loss": {"content": "charbonnier", "content_weight": 100.0, "adversarial": adversarial, "critic_steps": 2},
-        "optim": {"lr": 1e-3, "schedule": "linear", "decay_start": 0.5},
-        "train": {"steps": 6, "batch_size": 2, "val_every": 3, "ckpt_every": 3, "log_every": 1, "seed": 1,
-                  **train_overrides},
-    }
-    path = tmp_path / f"tiny-{adversarial}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def losses_by_step(run_dir: Path) -> dict[int, dict]:
@@ -128,6 +109,7 @@ def test_one_step_per_adversarial_loss_reaches_every_parameter(tmp_path, lfw_tre
                 assert p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.slow
 def test_ema_leaves_the_random_initial_weights_behind_within_a_few_steps(tmp_path, lfw_tree):
     cfg = load_config(tiny_config(tmp_path, lfw_tree, "none", steps=3, ema=0.999))
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
@@ -174,6 +156,7 @@ def test_each_generator_step_starts_from_fresh_gradients(tmp_path, lfw_tree):
         assert torch.allclose(p.grad, before, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_continues_with_identical_losses(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "wgan-gp")
     full_dir, _ = train(config, run_dir=tmp_path / "full", progress=False)
@@ -193,6 +176,7 @@ def test_resume_continues_with_identical_losses(tmp_path, lfw_tree):
     assert len(val) == 2 and all(v["blurry_psnr"] > 0 for v in val)
 
 
+@pytest.mark.slow
 def test_starting_over_an_existing_run_is_refused(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "lsgan", steps=1)
     train(config, run_dir=tmp_path / "run", progress=False)
@@ -200,6 +184,7 @@ def test_starting_over_an_existing_run_is_refused(tmp_path, lfw_tree):
         train(config, run_dir=tmp_path / "run", progress=False)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "gan", steps=400, ckpt_every=5, val_every=1000, log_every=5)
     run_dir = tmp_path / "run"
@@ -222,6 +207,7 @@ def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
     assert torch.load(last, weights_only=False)["step"] == saved + 5
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_gloo(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "lsgan", steps=2, val_every=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -233,83 +219,3 @@ def test_two_process_ddp_on_gloo(tmp_path, lfw_tree):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "ddp" / "generator.safetensors").is_file()
     assert json.loads((tmp_path / "ddp" / "run.json").read_text())["world_size"] == 2
-
-
-@pytest.fixture()
-def trained_run(tmp_path, lfw_tree):
-    run_dir, _ = train(tiny_config(tmp_path, lfw_tree, "lsgan", steps=2), run_dir=tmp_path / "run", progress=False)
-    return run_dir
-
-
-def test_deblur_cli_round_trip(trained_run, tmp_path, lfw_tree, capsys):
-    from facedeblur import load_model
-    from facedeblur.io import read_image, write_image
-
-    src = tmp_path / "blurred"
-    first = sorted(lfw_tree.rglob("*.jpg"))[:3]
-    for i, path in enumerate(first):
-        write_image(src / f"face{i}.png", read_image(path)[:37, :45])
-    (src / "broken.png").write_bytes(b"not a png")
-    before = {p: p.read_bytes() for p in src.iterdir()}
-    code = main(["deblur", str(src), "-o", str(tmp_path / "out"), "--model", str(trained_run / "generator.safetensors"), "--quiet"])
-    captured = capsys.readouterr()
-    assert code == 1 and "broken.png" in captured.err and "Traceback" not in captured.err
-    outs = sorted((tmp_path / "out" / "blurred").glob("*.png"))
-    assert [p.name for p in outs] == ["face0.png", "face1.png", "face2.png"]
-    assert read_image(outs[0]).shape == (37, 45, 3)
-    assert {p: p.read_bytes() for p in src.iterdir()} == before
-
-    model = load_model(trained_run / "generator.safetensors")
-    assert model.header["architecture"] == "deblurgan" and model.header["steps"] == 2
-    out = model.deblur(np.random.default_rng(0).random((30, 50, 3), dtype=np.float32))
-    assert out.shape == (30, 50, 3)
-    assert main(["deblur", str(src / "face0.png"), "-o", str(src / "face0.png"), "--model",
-                 str(trained_run / "generator.safetensors"), "--quiet"]) == 1
-    assert "overwrite an input" in capsys.readouterr().err
-
-
-def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
-    from facedeblur import load_model
-    from facedeblur.models import build_model
-    from facedeblur.models.weights import save_weights
-
-    wrong = tmp_path / "wrong.safetensors"
-    save_weights(wrong, build_model("deblurgan", n_blocks=2, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8})
-    with pytest.raises(FaceDeblurError, match="do not fit"):
-        load_model(wrong)
-    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
-    with pytest.raises(FaceDeblurError, match="not a safetensors"):
-        load_model(tmp_path / "junk.safetensors")
-    with pytest.raises(FaceDeblurError, match="no such weights file"):
-        load_model(tmp_path / "missing.safetensors")
-
-
-def test_tiles_blend_without_seams():
-    from facedeblur.restore.deblurrer import Deblurrer
-    from facedeblur.models import build_model
-
-    net = build_model("deblurgan", n_blocks=1, ngf=4)
-    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-    torch.nn.init.zeros_(last.weight)
-    torch.nn.init.zeros_(last.bias)
-    image = torch.rand(3, 150, 211)
-    tiled = Deblurrer(net, tile=64, overlap=16).deblur(image)
-    assert tiled.shape == image.shape
-    assert torch.allclose(tiled, image, atol=1e-6)
-
-
-def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
-    import shutil
-
-    from facedeblur.evaluate.protocol import build_method, evaluate
-
-    shutil.copy(trained_run / "generator.safetensors", tmp_path / "early.safetensors")
-    shutil.copy(trained_run / "generator.safetensors", tmp_path / "late.safetensors")
-    names = [build_method(f"model:{p}").name for p in
-             (tmp_path / "early.safetensors", tmp_path / "late.safetensors", trained_run / "generator.safetensors")]
-    assert names == ["model early", "model late", f"model {trained_run.name}"]
-    (tmp_path / "other").mkdir()
-    shutil.copy(trained_run / "generator.safetensors", tmp_path / "other" / "run.safetensors")
-    with pytest.raises(UsageError, match="two methods are named 'model run'"):
-        evaluate(tmp_path, ["blurry", f"model:{trained_run / 'generator.safetensors'}",
-                            f"model:{tmp_path / 'other' / 'run.safetensors'}"], progress=False)
