@@ -22,16 +22,15 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from speed import seconds_per_call  # the sibling script benchmarks/speed.py
-
 from facedeblur.faces.dlib_faces import FaceDescriptor
-from facedeblur.metrics.identity import identity_distances
-from facedeblur.restore.deblurrer import Deblurrer
 from facedeblur.io import tensor_to_image
 from facedeblur.metrics import psnr, ssim
+from facedeblur.metrics.identity import identity_distances
 from facedeblur.models.ops import final_output
-from facedeblur.train import Trainer, load_config
 from facedeblur.models.weights import save_weights
+from facedeblur.restore.deblurrer import Deblurrer
+from facedeblur.train import Trainer, load_config
+from speed import seconds_per_call  # the sibling script benchmarks/speed.py
 
 
 def time_per_face(model: torch.nn.Module, threads: int = 2, repeats: int = 20) -> float:
@@ -61,10 +60,16 @@ def score(model: torch.nn.Module, samples: list[dict]) -> dict:
             sharp_image = tensor_to_image(sharp[0])
             box = describe.face_box(sharp_image)
             target = describe(sharp_image, box)
-            rows.append([float(psnr(blur, sharp)[0]), float(psnr(out, sharp)[0]),
-                         float(ssim(blur, sharp)[0]), float(ssim(out, sharp)[0]),
-                         float(identity_distances(describe(tensor_to_image(blur[0]), box), target)),
-                         float(identity_distances(describe(tensor_to_image(out[0]), box), target))])
+            rows.append(
+                [
+                    float(psnr(blur, sharp)[0]),
+                    float(psnr(out, sharp)[0]),
+                    float(ssim(blur, sharp)[0]),
+                    float(ssim(out, sharp)[0]),
+                    float(identity_distances(describe(tensor_to_image(blur[0]), box), target)),
+                    float(identity_distances(describe(tensor_to_image(out[0]), box), target)),
+                ]
+            )
     means = np.mean(rows, axis=0)
     keys = ("blurry_psnr", "psnr", "blurry_ssim", "ssim", "blurry_identity", "identity")
     return dict(zip(keys, means.tolist()))
@@ -73,39 +78,68 @@ def score(model: torch.nn.Module, samples: list[dict]) -> dict:
 def main() -> None:
     """Parse the command line, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("presets", nargs="+", help="candidate presets (same data and loss, different networks)")
+    parser.add_argument(
+        "presets", nargs="+", help="candidate presets (same data and loss, different networks)"
+    )
     parser.add_argument("--steps", type=int, default=600, help="training steps per candidate")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="config override for every run"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/arch"))
-    parser.add_argument("--raw", action="store_true", help="score the raw generator, not its moving average")
+    parser.add_argument(
+        "--raw", action="store_true", help="score the raw generator, not its moving average"
+    )
     args = parser.parse_args()
 
     rows = []
     for name in args.presets:
         config = load_config(name, args.overrides)
         run_dir = args.out / name
-        trainer = Trainer(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists(), progress=False)
+        trainer = Trainer(
+            config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").exists(), progress=False
+        )
         start = time.perf_counter()
         trainer.fit(until=args.steps)
         seconds = time.perf_counter() - start
         net = (trainer.generator if args.raw or trainer.ema is None else trainer.ema).eval()
         metrics = score(net, trainer.val)
-        save_weights(run_dir / "candidate.safetensors", net, config.generator.name, config.generator.args,
-                     steps=trainer.step, metrics=metrics, data={"size": config.data.size})
-        rows.append((name, sum(p.numel() for p in net.parameters()), gmacs(net), time_per_face(net), trainer.step,
-                     metrics))
+        save_weights(
+            run_dir / "candidate.safetensors",
+            net,
+            config.generator.name,
+            config.generator.args,
+            steps=trainer.step,
+            metrics=metrics,
+            data={"size": config.data.size},
+        )
+        rows.append(
+            (
+                name,
+                sum(p.numel() for p in net.parameters()),
+                gmacs(net),
+                time_per_face(net),
+                trainer.step,
+                metrics,
+            )
+        )
         print(f"{name}: {trainer.step} steps, {seconds:.0f} s this call -> {run_dir}", flush=True)
 
     print()
-    print(f"{len(trainer.val)} validation faces; {'raw generator' if args.raw else 'moving-average generator'}")
-    print("| network | params | GMAC/face | ms/face (torch, 2 thr) | steps | PSNR (blurry) | SSIM (blurry) "
-          "| identity dist. (blurry) | PSNR gain / ms |")
+    print(
+        f"{len(trainer.val)} validation faces; {'raw generator' if args.raw else 'moving-average generator'}"
+    )
+    print(
+        "| network | params | GMAC/face | ms/face (torch, 2 thr) | steps | PSNR (blurry) | SSIM (blurry) "
+        "| identity dist. (blurry) | PSNR gain / ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, params, macs, ms, steps, m in rows:
         gain = m["psnr"] - m["blurry_psnr"]
-        print(f"| {name} | {params / 1e6:.2f} M | {macs:.2f} | {ms:.1f} | {steps} | {m['psnr']:.2f} "
-              f"({m['blurry_psnr']:.2f}) | {m['ssim']:.4f} ({m['blurry_ssim']:.4f}) | {m['identity']:.3f} "
-              f"({m['blurry_identity']:.3f}) | {gain / ms:.3f} dB |")
+        print(
+            f"| {name} | {params / 1e6:.2f} M | {macs:.2f} | {ms:.1f} | {steps} | {m['psnr']:.2f} "
+            f"({m['blurry_psnr']:.2f}) | {m['ssim']:.4f} ({m['blurry_ssim']:.4f}) | {m['identity']:.3f} "
+            f"({m['blurry_identity']:.3f}) | {gain / ms:.3f} dB |"
+        )
 
 
 if __name__ == "__main__":

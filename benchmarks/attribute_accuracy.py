@@ -12,7 +12,6 @@ training faces: the floor a classifier has to beat.
 from __future__ import annotations
 
 from celeba_held_out import load_held_out
-
 from facedeblur.privacy.attribute_model import ATTRIBUTES_MODEL_FILE
 from facedeblur.privacy.attribute_names import CELEBA_ATTRIBUTES
 from facedeblur.train.tasks.attributes import score_attributes
@@ -21,13 +20,21 @@ from facedeblur.train.tasks.celeba import majority_answers
 
 def main() -> None:
     """Score the classifier and print a Markdown table, smallest gain over the majority answer first."""
-    _, net, _, train, val = load_held_out(__doc__.splitlines()[0], ATTRIBUTES_MODEL_FILE, "attribute classifier")
+    _, net, _, train, val = load_held_out(
+        __doc__.splitlines()[0], ATTRIBUTES_MODEL_FILE, "attribute classifier"
+    )
     scores = score_attributes(net, [val[i] for i in range(len(val))], majority_answers(train))
     print("| attribute | accuracy | majority answer |\n|---|---|---|")
-    order = sorted(range(len(CELEBA_ATTRIBUTES)), key=lambda k: scores["accuracy"][k] - scores["majority"][k])
+    order = sorted(
+        range(len(CELEBA_ATTRIBUTES)), key=lambda k: scores["accuracy"][k] - scores["majority"][k]
+    )
     for k in order:
-        print(f"| {CELEBA_ATTRIBUTES[k]} | {100 * scores['accuracy'][k]:.2f}% | {100 * scores['majority'][k]:.2f}% |")
-    print(f"| **mean** | **{100 * scores['accuracy'].mean():.2f}%** | {100 * scores['majority'].mean():.2f}% |")
+        print(
+            f"| {CELEBA_ATTRIBUTES[k]} | {100 * scores['accuracy'][k]:.2f}% | {100 * scores['majority'][k]:.2f}% |"
+        )
+    print(
+        f"| **mean** | **{100 * scores['accuracy'].mean():.2f}%** | {100 * scores['majority'].mean():.2f}% |"
+    )
 
 
 if __name__ == "__main__":

@@ -62,31 +62,59 @@ def weights_of(variant: str, root: Path, steps: int, preset: str, checkpoint: Pa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="cfmd-cpu")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--root", type=Path, default=Path("runs/cfmd-ablation"))
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
-                        help="start a variant from a checkpoint of a longer run at --steps")
-    parser.add_argument("--limit", type=int, default=96, help="validation samples, evenly spread (default 96)")
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="VARIANT=PATH",
+        help="start a variant from a checkpoint of a longer run at --steps",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=96, help="validation samples, evenly spread (default 96)"
+    )
     parser.add_argument("--no-identity", action="store_true")
     args = parser.parse_args()
     checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
     config = load_config(args.preset)
-    specs = {v: weights_of(v, args.root, args.steps, args.preset, Path(checkpoints[v]) if v in checkpoints else None)
-             for v in args.variants}
+    specs = {
+        v: weights_of(
+            v,
+            args.root,
+            args.steps,
+            args.preset,
+            Path(checkpoints[v]) if v in checkpoints else None,
+        )
+        for v in args.variants
+    }
     rows = []
     runs = [("fmr", list(specs))] + ([("time", ["no-fmr"])] if "no-fmr" in specs else [])
     for order, variants in runs:
         methods = ["blurry"] + [f"moments:{specs[v]}" for v in variants]
-        result = evaluate_moments(config.data.val, methods, frame_order=order, limit=args.limit,
-                                  identity=not args.no_identity)
+        result = evaluate_moments(
+            config.data.val,
+            methods,
+            frame_order=order,
+            limit=args.limit,
+            identity=not args.no_identity,
+        )
         for label, name in zip(["blurry (repeated)"] + variants, result.methods):
             s = result.summary[name]["all"]
-            identity = f"{s['identity_distance']:.4f}" if s["identity_distance"] is not None else "n/a"
-            rows.append(f"| {label} | {order} | {s['samples']} | {s['psnr']:.2f} | {s['ssim']:.4f} | {identity} |")
-    print(f"\n{args.preset}, {args.steps} steps per variant, N-moment scores on {config.data.val}\n")
+            identity = (
+                f"{s['identity_distance']:.4f}" if s["identity_distance"] is not None else "n/a"
+            )
+            rows.append(
+                f"| {label} | {order} | {s['samples']} | {s['psnr']:.2f} | {s['ssim']:.4f} | {identity} |"
+            )
+    print(
+        f"\n{args.preset}, {args.steps} steps per variant, N-moment scores on {config.data.val}\n"
+    )
     print("| variant | ground-truth order | samples | PSNR | SSIM | identity distance |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

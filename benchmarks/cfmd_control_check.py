@@ -30,30 +30,48 @@ from facedeblur.train import load_config
 CROP = 64
 
 
-def shifted_crops(faces: list[torch.Tensor], picks: torch.Tensor, u: torch.Tensor, shift: float,
-                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def shifted_crops(
+    faces: list[torch.Tensor],
+    picks: torch.Tensor,
+    u: torch.Tensor,
+    shift: float,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random 64 px crops of the picked faces and the same crops of the faces shifted by (u - 0.5) * shift px."""
     inputs, targets = [], []
     margin = int(shift) + 1
     for k, value in zip(picks.tolist(), u.tolist()):
         face = faces[k]
-        y, x = (int(v) for v in torch.randint(margin, face.shape[-1] - CROP - margin + 1, (2,), generator=gen))
+        y, x = (
+            int(v)
+            for v in torch.randint(margin, face.shape[-1] - CROP - margin + 1, (2,), generator=gen)
+        )
         dx = int(round((value - 0.5) * shift))
-        inputs.append(face[:, y:y + CROP, x:x + CROP])
-        targets.append(face[:, y:y + CROP, x - dx:x - dx + CROP])
+        inputs.append(face[:, y : y + CROP, x : x + CROP])
+        targets.append(face[:, y : y + CROP, x - dx : x - dx + CROP])
     return torch.stack(inputs), torch.stack(targets)
 
 
 def main() -> None:
     """Train on the toy task and print the PSNR table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("runs/cfmd-motion/train"),
-                        help="a synth output whose sharp/ faces are used (default runs/cfmd-motion/train)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("runs/cfmd-motion/train"),
+        help="a synth output whose sharp/ faces are used (default runs/cfmd-motion/train)",
+    )
     parser.add_argument("--preset", default="cfmd-cpu")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--every", type=int, default=100)
-    parser.add_argument("--shift", type=float, default=8.0, help="pixels between the u = 0 and u = 1 targets (8)")
-    parser.add_argument("--faces", type=int, default=64, help="training faces (the first ones; default 64)")
+    parser.add_argument(
+        "--shift", type=float, default=8.0, help="pixels between the u = 0 and u = 1 targets (8)"
+    )
+    parser.add_argument(
+        "--faces", type=int, default=64, help="training faces (the first ones; default 64)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -68,7 +86,9 @@ def main() -> None:
     loss_fn = build_content_loss(config.loss.content, **config.loss.content_args)
     opt = torch.optim.Adam(net.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas))
     held = torch.arange(8)
-    print(f"| step | u = 0: output | u = 0: input | u = 1: output | u = 1: input | seconds |\n|---|---|---|---|---|---|")
+    print(
+        "| step | u = 0: output | u = 0: input | u = 1: output | u = 1: input | seconds |\n|---|---|---|---|---|---|"
+    )
     start = time.time()
     for step in range(1, args.steps + 1):
         u = torch.randint(0, 3, (config.train.batch_size,), generator=gen).float() / 2
@@ -84,11 +104,21 @@ def main() -> None:
             with torch.no_grad():
                 for value in (0.0, 1.0):
                     u_held = torch.full((len(held),), value)
-                    inputs, targets = shifted_crops(faces, held, u_held, args.shift, torch.Generator().manual_seed(7))
+                    inputs, targets = shifted_crops(
+                        faces, held, u_held, args.shift, torch.Generator().manual_seed(7)
+                    )
                     output = net(inputs, u_held)[-1].clamp(0, 1)
-                    row += [float(psnr(output, targets).mean()), float(psnr(inputs, targets).mean())]
+                    row += [
+                        float(psnr(output, targets).mean()),
+                        float(psnr(inputs, targets).mean()),
+                    ]
             net.train()
-            print(f"| {step} | " + " | ".join(f"{v:.2f}" for v in row) + f" | {time.time() - start:.0f} |", flush=True)
+            print(
+                f"| {step} | "
+                + " | ".join(f"{v:.2f}" for v in row)
+                + f" | {time.time() - start:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from facedeblur.errors import FaceDeblurError
-from facedeblur.models.weights import default_model_path
 from facedeblur.io import list_images
+from facedeblur.models.weights import default_model_path, read_weights
 from facedeblur.privacy.attribute_model import load_attribute_obfuscator
 from facedeblur.privacy.audit import privacy_audit
 from facedeblur.splits import person_split
-from facedeblur.models.weights import read_weights
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_METHODS = ["attributes", "blur", "pixelate", "motion-blur"]
@@ -44,7 +43,10 @@ def held_out_people(model: Path, lfw: Path | None) -> tuple[dict[str, list[Path]
         files = list_images(REPO / validation["val"])
         how = f"the model's explicit validation folder {validation['val']}"
     else:
-        fraction, seed = float(validation.get("val_fraction", 0.1)), int(validation.get("split_seed", 0))
+        fraction, seed = (
+            float(validation.get("val_fraction", 0.1)),
+            int(validation.get("split_seed", 0)),
+        )
         _, files = person_split(root, fraction, seed)
         how = f"person split of {root} with val_fraction {fraction}, split_seed {seed} (from {model.name}'s header)"
     people = defaultdict(list)
@@ -53,7 +55,9 @@ def held_out_people(model: Path, lfw: Path | None) -> tuple[dict[str, list[Path]
     return {name: sorted(paths) for name, paths in sorted(people.items())}, how
 
 
-def write_protocol(people: dict[str, list[Path]], out: Path, count: int | None, distractors: int | None) -> tuple[Path, Path]:
+def write_protocol(
+    people: dict[str, list[Path]], out: Path, count: int | None, distractors: int | None
+) -> tuple[Path, Path]:
     """Gallery and probe folders of symbolic links: first photo of each multi-photo person is its probe."""
     multi = [name for name, paths in people.items() if len(paths) >= 2][:count]
     single = [name for name, paths in people.items() if len(paths) == 1][:distractors]
@@ -62,28 +66,71 @@ def write_protocol(people: dict[str, list[Path]], out: Path, count: int | None, 
     gallery, probes = out / "gallery", out / "probes"
     for name in multi + single:
         paths = people[name]
-        links = ([(probes, paths[0])] + [(gallery, p) for p in paths[1:]]) if name in multi else [(gallery, paths[0])]
+        links = (
+            ([(probes, paths[0])] + [(gallery, p) for p in paths[1:]])
+            if name in multi
+            else [(gallery, paths[0])]
+        )
         for folder, path in links:
             (folder / name).mkdir(parents=True, exist_ok=True)
             os.symlink(path.resolve(), folder / name / path.name)
-    print(f"protocol: {len(multi)} probe people (first photo each), "
-          f"{sum(len(people[n]) - 1 for n in multi)} of their other photos and {len(single)} one-photo distractors in the gallery")
+    print(
+        f"protocol: {len(multi)} probe people (first photo each), "
+        f"{sum(len(people[n]) - 1 for n in multi)} of their other photos and {len(single)} one-photo distractors in the gallery"
+    )
     return gallery, probes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="protocol folders and report go here")
-    parser.add_argument("--model", type=Path, default=None, help="deblurring weights: the attack and the split (default: shipped)")
-    parser.add_argument("--lfw", type=Path, default=None, help="LFW images root (default: the one in the model's header)")
-    parser.add_argument("--method", dest="methods", action="append", default=None,
-                        help=f"repeatable (default: {' '.join(DEFAULT_METHODS)}; attributes dropped when its networks are missing)")
-    parser.add_argument("--people", type=int, default=None, help="only the first N held-out people with several photos")
-    parser.add_argument("--distractors", type=int, default=None, help="only the first N one-photo people (default all)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="protocol folders and report go here"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="deblurring weights: the attack and the split (default: shipped)",
+    )
+    parser.add_argument(
+        "--lfw",
+        type=Path,
+        default=None,
+        help="LFW images root (default: the one in the model's header)",
+    )
+    parser.add_argument(
+        "--method",
+        dest="methods",
+        action="append",
+        default=None,
+        help=f"repeatable (default: {' '.join(DEFAULT_METHODS)}; attributes dropped when its networks are missing)",
+    )
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=None,
+        help="only the first N held-out people with several photos",
+    )
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=None,
+        help="only the first N one-photo people (default all)",
+    )
     parser.add_argument("--strength", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--classifier", type=Path, default=None, help="attribute classifier weights (default: shipped)")
-    parser.add_argument("--rebuilder", type=Path, default=None, help="face rebuild network weights (default: shipped)")
+    parser.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        help="attribute classifier weights (default: shipped)",
+    )
+    parser.add_argument(
+        "--rebuilder",
+        type=Path,
+        default=None,
+        help="face rebuild network weights (default: shipped)",
+    )
     args = parser.parse_args()
 
     model = args.model or default_model_path()
@@ -100,8 +147,16 @@ def main() -> None:
             methods.remove("attributes")
     gallery, probes = write_protocol(people, args.out / "protocol", args.people, args.distractors)
     try:
-        report = privacy_audit(gallery, probes, methods, args.out / "report", strength=args.strength, seed=args.seed,
-                               model=args.model, obfuscator=obfuscator)
+        report = privacy_audit(
+            gallery,
+            probes,
+            methods,
+            args.out / "report",
+            strength=args.strength,
+            seed=args.seed,
+            model=args.model,
+            obfuscator=obfuscator,
+        )
     except FaceDeblurError as exc:
         sys.exit(f"error: {exc}")
     print(report.report.read_text(encoding="utf-8"))

@@ -14,8 +14,8 @@ change those flips make inside the mask. Prints one table.
 from __future__ import annotations
 
 import torch
-from celeba_held_out import load_held_out
 
+from celeba_held_out import load_held_out
 from facedeblur.metrics import ssim
 from facedeblur.privacy.attribute_model import REBUILD_MODEL_FILE
 from facedeblur.privacy.attribute_names import DEFAULT_FLIPS, resolve_flips
@@ -31,7 +31,9 @@ def _inside(diff: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def main() -> None:
     """Score the rebuild network on every held-out face and print a Markdown table."""
-    _, net, _, _, val = load_held_out(__doc__.splitlines()[0], REBUILD_MODEL_FILE, "face rebuild network")
+    _, net, _, _, val = load_held_out(
+        __doc__.splitlines()[0], REBUILD_MODEL_FILE, "face rebuild network"
+    )
     flips = resolve_flips(None)
     scores = {key: [] for key in ("rebuilt", "masked", "l1", "flipped", "flipped_l1", "change")}
     for batch in stack_batches([val[i] for i in range(len(val))]):
@@ -48,9 +50,13 @@ def main() -> None:
     print("| input attributes | SSIM vs original | L1 inside the face mask |\n|---|---|---|")
     print(f"| masked input alone | {mean['masked']:.4f} | |")
     print(f"| true CelebA labels | **{mean['rebuilt']:.4f}** | {mean['l1']:.4f} |")
-    print(f"| default flips ({', '.join(a.lower() for a in DEFAULT_FLIPS)}) "
-          f"| {mean['flipped']:.4f} | {mean['flipped_l1']:.4f} |")
-    print(f"\nmean change the flips make inside the face mask: {mean['change']:.4f} (L1, 0-1 scale)")
+    print(
+        f"| default flips ({', '.join(a.lower() for a in DEFAULT_FLIPS)}) "
+        f"| {mean['flipped']:.4f} | {mean['flipped_l1']:.4f} |"
+    )
+    print(
+        f"\nmean change the flips make inside the face mask: {mean['change']:.4f} (L1, 0-1 scale)"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,15 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="facedeblur-bench-")) / "synth"
     crop = "center" if args.mode == "kernel" else "face"
     start = time.perf_counter()
-    report = synthesize(args.src, out, SampleSettings(mode=args.mode, size=args.size, crop=crop),
-                        count=args.count, seed=args.seed, overwrite=True, progress=False)
+    report = synthesize(
+        args.src,
+        out,
+        SampleSettings(mode=args.mode, size=args.size, crop=crop),
+        count=args.count,
+        seed=args.seed,
+        overwrite=True,
+        progress=False,
+    )
     seconds = time.perf_counter() - start
 
     detector = DlibHOGDetector(upsample=1)
@@ -59,8 +66,17 @@ def main() -> None:
         sharp = read_image(out / record["files"]["sharp"])
         blur = read_image(out / record["files"]["blur"])
         psnrs.append(peak_signal_noise_ratio(sharp, blur, data_range=1.0))
-        ssims.append(structural_similarity(sharp, blur, data_range=1.0, channel_axis=2, gaussian_weights=True,
-                                           sigma=1.5, use_sample_covariance=False))
+        ssims.append(
+            structural_similarity(
+                sharp,
+                blur,
+                data_range=1.0,
+                channel_axis=2,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+            )
+        )
         ref = detector(sharp)
         if not ref:
             continue
@@ -74,19 +90,29 @@ def main() -> None:
 
     n = len(psnrs)
     print(f"source: {args.src}  mode: {args.mode}  size: {args.size}  seed: {args.seed}")
-    print(f"synth: {report.total_written} samples in {seconds:.1f} s ({report.total_written / seconds:.1f} samples/s), "
-          f"{len(report.skipped)} problem(s)")
+    print(
+        f"synth: {report.total_written} samples in {seconds:.1f} s ({report.total_written / seconds:.1f} samples/s), "
+        f"{len(report.skipped)} problem(s)"
+    )
     print()
     print("| measure | value |")
     print("|---|---|")
-    print(f"| PSNR blurred vs sharp, mean (5th / 50th / 95th pct) | {np.mean(psnrs):.2f} dB "
-          f"({np.percentile(psnrs, 5):.2f} / {np.median(psnrs):.2f} / {np.percentile(psnrs, 95):.2f}) |")
+    print(
+        f"| PSNR blurred vs sharp, mean (5th / 50th / 95th pct) | {np.mean(psnrs):.2f} dB "
+        f"({np.percentile(psnrs, 5):.2f} / {np.median(psnrs):.2f} / {np.percentile(psnrs, 95):.2f}) |"
+    )
     print(f"| SSIM blurred vs sharp, mean | {np.mean(ssims):.4f} |")
-    print(f"| dlib HOG finds the face on sharp | {found_sharp} / {n} ({100 * (1 - found_sharp / n):.1f}% failure) |")
+    print(
+        f"| dlib HOG finds the face on sharp | {found_sharp} / {n} ({100 * (1 - found_sharp / n):.1f}% failure) |"
+    )
     if found_sharp:
-        print(f"| ... and misses it after blur | {missed_blur} / {found_sharp} ({100 * missed_blur / found_sharp:.1f}% failure) |")
-        print(f"| mean detector score sharp / blurred (hits) | {np.mean(sharp_scores):.3f} / "
-              f"{np.mean(blur_scores) if blur_scores else float('nan'):.3f} |")
+        print(
+            f"| ... and misses it after blur | {missed_blur} / {found_sharp} ({100 * missed_blur / found_sharp:.1f}% failure) |"
+        )
+        print(
+            f"| mean detector score sharp / blurred (hits) | {np.mean(sharp_scores):.3f} / "
+            f"{np.mean(blur_scores) if blur_scores else float('nan'):.3f} |"
+        )
 
 
 if __name__ == "__main__":

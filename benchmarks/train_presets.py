@@ -19,7 +19,9 @@ from facedeblur.train import load_config, preset_names, train
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", help="presets to run (default: all *-cpu presets)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="config override for every run"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     args = parser.parse_args()
 
@@ -37,8 +39,10 @@ def main() -> None:
     print("| preset | steps | time (s) | blurry PSNR / SSIM | restored PSNR / SSIM |")
     print("|---|---|---|---|---|")
     for name, steps, seconds, m in rows:
-        print(f"| {name} | {steps} | {seconds:.0f} | {m['blurry_psnr']:.2f} / {m['blurry_ssim']:.4f} | "
-              f"{m['val_psnr']:.2f} / {m['val_ssim']:.4f} |")
+        print(
+            f"| {name} | {steps} | {seconds:.0f} | {m['blurry_psnr']:.2f} / {m['blurry_ssim']:.4f} | "
+            f"{m['val_psnr']:.2f} / {m['val_ssim']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,14 @@ def _data_dir() -> Path:
             return candidate
     where = ", ".join(map(str, candidates))
     if os.environ.get("CI") == "true":
-        pytest.fail(f"shared face data not found in {where} (no lfw/images there), and CI=true requires it; "
-                    "set FACEDEBLUR_DATA to the data folder", pytrace=False)
-    pytest.skip(f"needs the shared face data: not found in {where}; set FACEDEBLUR_DATA to the data folder")
+        pytest.fail(
+            f"shared face data not found in {where} (no lfw/images there), and CI=true requires it; "
+            "set FACEDEBLUR_DATA to the data folder",
+            pytrace=False,
+        )
+    pytest.skip(
+        f"needs the shared face data: not found in {where}; set FACEDEBLUR_DATA to the data folder"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,11 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def lfw_people(data_dir) -> list[Path]:
     """Six LFW person folders that hold at least two images each."""
-    people = [p for p in sorted((data_dir / "lfw" / "images").iterdir()) if len(list(p.glob("*.jpg"))) >= 2]
+    people = [
+        p
+        for p in sorted((data_dir / "lfw" / "images").iterdir())
+        if len(list(p.glob("*.jpg"))) >= 2
+    ]
     return people[:6]
 
 
@@ -75,7 +84,9 @@ def lpips_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("lpips")
     torch.manual_seed(0)
     backbone = AlexNetFeatures().state_dict()
-    backbone["classifier.6.bias"] = torch.zeros(1000)  # torchvision's file also holds the classifier
+    backbone["classifier.6.bias"] = torch.zeros(
+        1000
+    )  # torchvision's file also holds the classifier
     torch.save(backbone, root / "alexnet-owt-7be5be79.pth")
     lins = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(ALEX_CHANNELS)}
     torch.save(lins, root / "alex.pth")
@@ -88,8 +99,14 @@ def moments_root(tmp_path_factory, short_video) -> Path:
     from facedeblur.blur import KernelBlurSettings, SampleSettings, synthesize
 
     out = tmp_path_factory.mktemp("moments") / "synth"
-    settings = SampleSettings(mode="frames", size=64, crop="face", margin=0.7, frame_counts=(5, 7),
-                              blur=KernelBlurSettings(noise_scale=0.0))
+    settings = SampleSettings(
+        mode="frames",
+        size=64,
+        crop="face",
+        margin=0.7,
+        frame_counts=(5, 7),
+        blur=KernelBlurSettings(noise_scale=0.0),
+    )
     synthesize(short_video, out / "train", settings, count=6, seed=1, progress=False)
     synthesize(short_video, out / "val", settings, count=3, seed=2, progress=False)
     return out
@@ -117,7 +134,9 @@ def trained_run(tmp_path, lfw_tree):
     """The run folder of a two-step tiny DeblurGAN training on real LFW faces."""
     from facedeblur.train import train
 
-    run_dir, _ = train(tiny_config(tmp_path, lfw_tree, "lsgan", steps=2), run_dir=tmp_path / "run", progress=False)
+    run_dir, _ = train(
+        tiny_config(tmp_path, lfw_tree, "lsgan", steps=2), run_dir=tmp_path / "run", progress=False
+    )
     return run_dir
 
 
@@ -133,10 +152,14 @@ def photo(data_dir):
     canvas = background(400, 900, seed=0)
     for (top, left, side), name, seed in zip([(70, 40, 250), (150, 650, 180)], PEOPLE, (1, 2)):
         face = read_image(data_dir / "lfw" / "images" / name)
-        kernel, _ = camera_shake_kernel(np.random.default_rng(seed), max_length=40.0, output_size=250)
+        kernel, _ = camera_shake_kernel(
+            np.random.default_rng(seed), max_length=40.0, output_size=250
+        )
         blurred = tensor_to_image(blur_image(image_to_tensor(face), kernel))
-        canvas[top:top + side, left:left + side] = resize(blurred, side)
-    return np.rint(canvas * 255.0) / 255.0  # as read back from a PNG, so the CLI finds the same boxes
+        canvas[top : top + side, left : left + side] = resize(blurred, side)
+    return (
+        np.rint(canvas * 255.0) / 255.0
+    )  # as read back from a PNG, so the CLI finds the same boxes
 
 
 @pytest.fixture(scope="module")

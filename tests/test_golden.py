@@ -29,9 +29,13 @@ def _check(name: str, image: np.ndarray) -> None:
     if UPDATE:
         write_image(path, image)
     expected = read_image(path)
-    assert image.shape == expected.shape, f"{name}: shape {image.shape} != recorded {expected.shape}"
+    assert image.shape == expected.shape, (
+        f"{name}: shape {image.shape} != recorded {expected.shape}"
+    )
     diff = np.abs(np.round(image * 255.0) - np.round(expected * 255.0))
-    assert diff.max() <= 1.0 and diff.mean() < 0.05, f"{name}: differs from the recording (max {diff.max():.0f} levels)"
+    assert diff.max() <= 1.0 and diff.mean() < 0.05, (
+        f"{name}: differs from the recording (max {diff.max():.0f} levels)"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,11 @@ def _imports(path: Path, package: Path = PACKAGE) -> set[str]:
             for alias in node.names:
                 candidate = f"{module}.{alias.name}"
                 as_path = package.parent / candidate.replace(".", "/")
-                found.add(candidate if as_path.with_suffix(".py").is_file() or as_path.is_dir() else module)
+                found.add(
+                    candidate
+                    if as_path.with_suffix(".py").is_file() or as_path.is_dir()
+                    else module
+                )
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return {m for m in found if m == "facedeblur" or m.startswith("facedeblur.")}
@@ -65,8 +69,12 @@ def test_every_folder_and_root_module_has_a_layer():
 
 
 def test_no_module_imports_from_a_higher_layer():
-    upward = [f"{m} -> {d}" for m, deps in _graph().items() for d in deps
-              if d != "facedeblur" and RANK[_unit(d)] > RANK[_unit(m)]]
+    upward = [
+        f"{m} -> {d}"
+        for m, deps in _graph().items()
+        for d in deps
+        if d != "facedeblur" and RANK[_unit(d)] > RANK[_unit(m)]
+    ]
     assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
 
 
@@ -100,7 +108,9 @@ def test_the_graph_sees_relative_imports_of_modules_and_names(tmp_path):
     (package / "commands").mkdir()
     (package / "commands" / "batch.py").write_text("")
     probe = package / "io" / "images.py"
-    probe.write_text("from ..commands import batch\nfrom ..errors import InputError\nimport numpy\n")
+    probe.write_text(
+        "from ..commands import batch\nfrom ..errors import InputError\nimport numpy\n"
+    )
     deps = _imports(probe, package)
     assert deps == {"facedeblur.commands.batch", "facedeblur.errors"}
     assert RANK[_unit("facedeblur.commands.batch")] > RANK[_unit("facedeblur.io.images")]

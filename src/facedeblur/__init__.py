@@ -20,6 +20,7 @@ from . import blur
 from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from .io import read_image, write_image
+from .privacy import ObfuscationResult, obfuscate, obfuscate_photo, privacy_audit
 from .restore import (
     Deblurrer,
     FaceRestoreResult,
@@ -30,12 +31,32 @@ from .restore import (
     moments,
     restore_faces,
 )
-from .privacy import ObfuscationResult, obfuscate, obfuscate_photo, privacy_audit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Deblurrer", "FaceDeblurError", "MomentRestorer", "load_moments_model", "moments", "FaceRestoreResult", "InputError", "KernelBlurSettings", "NoFaceError", "SampleSettings",
-    "SynthReport", "UsageError", "__version__", "blur", "deblur", "load_model", "read_image", "restore_faces", "synthesize",
-    "write_image", "ObfuscationResult", "obfuscate", "obfuscate_photo", "privacy_audit",
+    "Deblurrer",
+    "FaceDeblurError",
+    "MomentRestorer",
+    "load_moments_model",
+    "moments",
+    "FaceRestoreResult",
+    "InputError",
+    "KernelBlurSettings",
+    "NoFaceError",
+    "SampleSettings",
+    "SynthReport",
+    "UsageError",
+    "__version__",
+    "blur",
+    "deblur",
+    "load_model",
+    "read_image",
+    "restore_faces",
+    "synthesize",
+    "write_image",
+    "ObfuscationResult",
+    "obfuscate",
+    "obfuscate_photo",
+    "privacy_audit",
 ]

@@ -26,7 +26,9 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
@@ -38,7 +40,9 @@ def _range(kind):
         try:
             values = [kind(p) for p in parts]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected LOW,HIGH or a single value, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected LOW,HIGH or a single value, got {text!r}"
+            ) from None
         if len(values) == 1:
             values = values * 2
         if len(values) != 2 or values[0] > values[1]:
@@ -55,29 +59,108 @@ def _add_synth(sub) -> None:
         description="Synthesize motion-blurred faces. Writes OUT/blur, OUT/sharp (GoPro layout), "
         "OUT/kernel or OUT/frames, and OUT/manifest.jsonl.",
     )
-    p.add_argument("src", type=Path, help="image, folder of images (person sub-folders), video, or folder of videos")
+    p.add_argument(
+        "src",
+        type=Path,
+        help="image, folder of images (person sub-folders), video, or folder of videos",
+    )
     p.add_argument("out", type=Path, help="output folder (never inside SRC)")
-    p.add_argument("--mode", choices=("kernel", "frames"), default="kernel", help="blur by kernels or by averaging video frames")
+    p.add_argument(
+        "--mode",
+        choices=("kernel", "frames"),
+        default="kernel",
+        help="blur by kernels or by averaging video frames",
+    )
     p.add_argument("--size", type=int, default=128, help="output side in pixels (default 128)")
-    p.add_argument("--count", type=int, default=None, help="samples to make (default: one per source)")
-    p.add_argument("--seed", type=int, default=0, help="run seed; same seed, same bytes (default 0)")
-    p.add_argument("--crop", choices=("center", "face"), default=None,
-                   help="centred square, or detected face with margin (default: center for kernel, face for frames)")
-    p.add_argument("--margin", type=float, default=0.4, help="space around a detected face per side, as a fraction (0.4)")
-    p.add_argument("--kernel", choices=("shake", "linear", "gaussian"), default="shake", help="kernel family (default shake)")
-    p.add_argument("--max-length", type=float, default=60.0, help="trajectory length L_max in px at a 512 px image, scaled to --size (60)")
-    p.add_argument("--exposure", type=_range(float), default=(0.25, 1.0), help="exposure fraction range LOW,HIGH (0.25,1.0)")
-    p.add_argument("--kernel-size", type=int, default=None, help="odd kernel support in px (default: fit the trajectory)")
-    p.add_argument("--noise-scale", type=float, default=2.0 / 255.0, help="noise sigma ~ |N(0, s^2)| per image; 0 for none (2/255)")
-    p.add_argument("--jpeg", type=_range(int), default=None, help="JPEG re-compression quality range LOW,HIGH (default off)")
-    p.add_argument("--gamma", type=float, default=2.2, help="camera response gamma; blur happens in linear light (2.2)")
-    p.add_argument("--frames", type=_int_list, default=(5, 7, 9, 11, 13), help="frame counts N to average (5,7,9,11,13)")
-    p.add_argument("--frame-step", type=int, default=1,
-                   help="average every STEP-th frame: N frames then span (N-1)*STEP+1 frames of the clip (1)")
-    p.add_argument("--min-motion", type=float, default=0.0,
-                   help="frames mode: leave out windows whose left eye moves less than this many px at --size (0: keep all)")
-    p.add_argument("--split", default=None, help="e.g. train=0.9,val=0.1: split by person folder or clip, never by image")
-    p.add_argument("--preview", type=Path, default=None, help="write a contact sheet (sharp | kernel | blurred) here")
+    p.add_argument(
+        "--count", type=int, default=None, help="samples to make (default: one per source)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="run seed; same seed, same bytes (default 0)"
+    )
+    p.add_argument(
+        "--crop",
+        choices=("center", "face"),
+        default=None,
+        help="centred square, or detected face with margin (default: center for kernel, face for frames)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.4,
+        help="space around a detected face per side, as a fraction (0.4)",
+    )
+    p.add_argument(
+        "--kernel",
+        choices=("shake", "linear", "gaussian"),
+        default="shake",
+        help="kernel family (default shake)",
+    )
+    p.add_argument(
+        "--max-length",
+        type=float,
+        default=60.0,
+        help="trajectory length L_max in px at a 512 px image, scaled to --size (60)",
+    )
+    p.add_argument(
+        "--exposure",
+        type=_range(float),
+        default=(0.25, 1.0),
+        help="exposure fraction range LOW,HIGH (0.25,1.0)",
+    )
+    p.add_argument(
+        "--kernel-size",
+        type=int,
+        default=None,
+        help="odd kernel support in px (default: fit the trajectory)",
+    )
+    p.add_argument(
+        "--noise-scale",
+        type=float,
+        default=2.0 / 255.0,
+        help="noise sigma ~ |N(0, s^2)| per image; 0 for none (2/255)",
+    )
+    p.add_argument(
+        "--jpeg",
+        type=_range(int),
+        default=None,
+        help="JPEG re-compression quality range LOW,HIGH (default off)",
+    )
+    p.add_argument(
+        "--gamma",
+        type=float,
+        default=2.2,
+        help="camera response gamma; blur happens in linear light (2.2)",
+    )
+    p.add_argument(
+        "--frames",
+        type=_int_list,
+        default=(5, 7, 9, 11, 13),
+        help="frame counts N to average (5,7,9,11,13)",
+    )
+    p.add_argument(
+        "--frame-step",
+        type=int,
+        default=1,
+        help="average every STEP-th frame: N frames then span (N-1)*STEP+1 frames of the clip (1)",
+    )
+    p.add_argument(
+        "--min-motion",
+        type=float,
+        default=0.0,
+        help="frames mode: leave out windows whose left eye moves less than this many px at --size (0: keep all)",
+    )
+    p.add_argument(
+        "--split",
+        default=None,
+        help="e.g. train=0.9,val=0.1: split by person folder or clip, never by image",
+    )
+    p.add_argument(
+        "--preview",
+        type=Path,
+        default=None,
+        help="write a contact sheet (sharp | kernel | blurred) here",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier synthesis in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -111,44 +194,86 @@ def _run_synth(args) -> int:
         raise UsageError(str(exc)) from None
     split = parse_split(args.split) if args.split else None
     report = synthesize(
-        args.src, args.out, settings, count=args.count, seed=args.seed, split=split,
-        preview=args.preview, overwrite=args.overwrite, progress=not args.quiet,
+        args.src,
+        args.out,
+        settings,
+        count=args.count,
+        seed=args.seed,
+        split=split,
+        preview=args.preview,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     per_split = ", ".join(f"{k} {v}" for k, v in report.written.items())
-    print(f"wrote {report.total_written} of {report.requested} samples to {report.out} ({per_split or 'none'})")
+    print(
+        f"wrote {report.total_written} of {report.requested} samples to {report.out} ({per_split or 'none'})"
+    )
     if report.preview:
         print(f"preview: {report.preview}")
     return _batch_exit(report.skipped)
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="blur a real face photo, restore it with the default model, write a sheet")
+    p = sub.add_parser(
+        "demo", help="blur a real face photo, restore it with the default model, write a sheet"
+    )
     p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
-    p.add_argument("--model", type=Path, default=None, help="weights to use (default: the shipped model)")
+    p.add_argument(
+        "--model", type=Path, default=None, help="weights to use (default: the shipped model)"
+    )
 
 
 def _run_demo(args) -> int:
     from .commands.demo import run_demo
 
     result = run_demo(args.out, model=args.model)
-    print(f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> restored {result.restored_psnr:.2f} dB")
-    print(f"identity distance to the sharp face (dlib): blurry {result.blurry_identity:.3f} -> "
-          f"restored {result.restored_identity:.3f}")
+    print(
+        f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> restored {result.restored_psnr:.2f} dB"
+    )
+    print(
+        f"identity distance to the sharp face (dlib): blurry {result.blurry_identity:.3f} -> "
+        f"restored {result.restored_identity:.3f}"
+    )
     print(f"wrote {result.blurry}, {result.restored}, {result.sheet}")
     return 0
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a deblurring network from a YAML config or preset",
-                       description="Train from CONFIG (a YAML file or a preset name). Several processes: "
-                       "torchrun --nproc_per_node N -m facedeblur train CONFIG")
-    p.add_argument("config", nargs="?", default=None, help="YAML file or preset name (not needed with --resume)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.steps=500 (repeatable)")
-    p.add_argument("--run-dir", type=Path, default=None, help="run directory (default OUT_DIR/NAME from the config)")
-    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue a killed or finished run")
+    p = sub.add_parser(
+        "train",
+        help="train a deblurring network from a YAML config or preset",
+        description="Train from CONFIG (a YAML file or a preset name). Several processes: "
+        "torchrun --nproc_per_node N -m facedeblur train CONFIG",
+    )
+    p.add_argument(
+        "config",
+        nargs="?",
+        default=None,
+        help="YAML file or preset name (not needed with --resume)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.steps=500 (repeatable)",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run directory (default OUT_DIR/NAME from the config)",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a killed or finished run",
+    )
     p.add_argument("--list-presets", action="store_true", help="print the shipped presets and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -161,7 +286,9 @@ def _run_train(args) -> int:
         return 0
     if args.config is None and args.resume is None:
         raise UsageError("give a CONFIG (file or preset) or --resume RUN_DIR")
-    run_dir, metrics = train(args.config, args.overrides, args.run_dir, args.resume, progress=not args.quiet)
+    run_dir, metrics = train(
+        args.config, args.overrides, args.run_dir, args.resume, progress=not args.quiet
+    )
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"run: {run_dir}" + (f" ({summary})" if summary else ""))
     print(f"weights: {run_dir / 'generator.safetensors'}")
@@ -171,29 +298,83 @@ def _run_train(args) -> int:
 def _add_deblur(sub) -> None:
     p = sub.add_parser("deblur", help="restore blurred images with a trained model")
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)")
-    p.add_argument("--model", type=Path, default=None, help="weights .safetensors (default: the shipped model); with --backend onnxruntime also a .onnx")
+    p.add_argument(
+        "-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)"
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="weights .safetensors (default: the shipped model); with --backend onnxruntime also a .onnx",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--tile", type=int, default=512, help="restore larger images in tiles of this side (0: never)")
-    p.add_argument("--backend", default="torch",
-                   help="torch | onnxruntime (default torch); onnxruntime also runs a .onnx --model")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: the backend's own)")
-    p.add_argument("--faces", action="store_true",
-                   help="restore only the detected faces and paste them back (default: the whole image)")
-    p.add_argument("--detector", default="mtcnn", help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
-    p.add_argument("--margin", type=float, default=0.5, help="with --faces: space around a face per side, as a fraction (0.5)")
-    p.add_argument("--min-face", type=int, default=32, help="with --faces: leave faces smaller than this many pixels (32)")
-    p.add_argument("--save-crops", type=Path, default=None, metavar="DIR",
-                   help="with --faces: write each face's crop before and after, and side by side, into DIR")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=512,
+        help="restore larger images in tiles of this side (0: never)",
+    )
+    p.add_argument(
+        "--backend",
+        default="torch",
+        help="torch | onnxruntime (default torch); onnxruntime also runs a .onnx --model",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the model (default: the backend's own)",
+    )
+    p.add_argument(
+        "--faces",
+        action="store_true",
+        help="restore only the detected faces and paste them back (default: the whole image)",
+    )
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.5,
+        help="with --faces: space around a face per side, as a fraction (0.5)",
+    )
+    p.add_argument(
+        "--min-face",
+        type=int,
+        default=32,
+        help="with --faces: leave faces smaller than this many pixels (32)",
+    )
+    p.add_argument(
+        "--save-crops",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --faces: write each face's crop before and after, and side by side, into DIR",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _run_deblur(args) -> int:
     from .commands.deblur import deblur_files
 
-    report = deblur_files(args.inputs, args.out, args.model, device=args.device, tile=args.tile, progress=not args.quiet,
-                          faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
-                          save_crops=args.save_crops, backend=args.backend, threads=args.threads)
+    report = deblur_files(
+        args.inputs,
+        args.out,
+        args.model,
+        device=args.device,
+        tile=args.tile,
+        progress=not args.quiet,
+        faces=args.faces,
+        detector=args.detector,
+        margin=args.margin,
+        min_face=args.min_face,
+        save_crops=args.save_crops,
+        backend=args.backend,
+        threads=args.threads,
+    )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"restored {len(report.written)} image(s) into {args.out}")
@@ -201,54 +382,135 @@ def _run_deblur(args) -> int:
 
 
 def _add_moments(sub) -> None:
-    p = sub.add_parser("moments", help="restore every sharp moment of blurry faces (CFMD-GAN): frames, GIF, MP4, strip",
-                       description="Restore N sharp moments of each blurry face with one CFMD-GAN generator steered by "
-                       "u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and moments.json.")
+    p = sub.add_parser(
+        "moments",
+        help="restore every sharp moment of blurry faces (CFMD-GAN): frames, GIF, MP4, strip",
+        description="Restore N sharp moments of each blurry face with one CFMD-GAN generator steered by "
+        "u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and moments.json.",
+    )
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument("-o", "--out", type=Path, required=True,
-                   help="output folder (one input: its moments go here; several: one sub-folder each)")
-    p.add_argument("--frames", type=int, default=7, help="how many moments, at u = 0 .. 1 evenly (default 7)")
-    p.add_argument("--u", type=float, action="append", default=None,
-                   help="restore the moment at this u in [0, 1] instead (repeatable; --u 0.5 is the centre)")
-    p.add_argument("--model", type=Path, default=None, help="CFMD-GAN weights .safetensors (default: the shipped model)")
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (one input: its moments go here; several: one sub-folder each)",
+    )
+    p.add_argument(
+        "--frames", type=int, default=7, help="how many moments, at u = 0 .. 1 evenly (default 7)"
+    )
+    p.add_argument(
+        "--u",
+        type=float,
+        action="append",
+        default=None,
+        help="restore the moment at this u in [0, 1] instead (repeatable; --u 0.5 is the centre)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="CFMD-GAN weights .safetensors (default: the shipped model)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--faces", action="store_true",
-                   help="restore only the detected faces of each photo and paste them back (default: the whole image)")
-    p.add_argument("--detector", default="mtcnn", help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
-    p.add_argument("--margin", type=float, default=0.5, help="with --faces: space around a face per side, as a fraction (0.5)")
-    p.add_argument("--min-face", type=int, default=32, help="with --faces: leave faces smaller than this many pixels (32)")
-    p.add_argument("--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)")
-    p.add_argument("--no-bounce", action="store_true", help="play the moments forwards only (default: forwards and back)")
+    p.add_argument(
+        "--faces",
+        action="store_true",
+        help="restore only the detected faces of each photo and paste them back (default: the whole image)",
+    )
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.5,
+        help="with --faces: space around a face per side, as a fraction (0.5)",
+    )
+    p.add_argument(
+        "--min-face",
+        type=int,
+        default=32,
+        help="with --faces: leave faces smaller than this many pixels (32)",
+    )
+    p.add_argument(
+        "--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)"
+    )
+    p.add_argument(
+        "--no-bounce",
+        action="store_true",
+        help="play the moments forwards only (default: forwards and back)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _run_moments(args) -> int:
     from .commands.moments import moments_files
 
-    report = moments_files(args.inputs, args.out, n=args.frames, u=args.u, model=args.model, device=args.device,
-                           faces=args.faces, detector=args.detector, margin=args.margin, min_face=args.min_face,
-                           fps=args.fps, bounce=not args.no_bounce, progress=not args.quiet)
+    report = moments_files(
+        args.inputs,
+        args.out,
+        n=args.frames,
+        u=args.u,
+        model=args.model,
+        device=args.device,
+        faces=args.faces,
+        detector=args.detector,
+        margin=args.margin,
+        min_face=args.min_face,
+        fps=args.fps,
+        bounce=not args.no_bounce,
+        progress=not args.quiet,
+    )
     print(f"wrote the moments of {len(report.written)} image(s) into {args.out}")
     return _batch_exit(report.skipped)
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="measure models and baselines side by side; write tables and pictures",
-                       description="Evaluate methods on blurred/sharp pairs (a facedeblur synth output or a GoPro-style "
-                       "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime. "
-                       "With --moments, the N-moment protocol of CFMD-GAN on a frames-mode synth output.")
-    p.add_argument("--data", type=Path, required=True, help="pairs folder (blur/, sharp/, manifest.jsonl for kernels)")
-    p.add_argument("--method", dest="methods", action="append", required=True,
-                   help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable); "
-                   "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC")
-    p.add_argument("--moments", action="store_true",
-                   help="score N restored moments against the N sharp frames of each frames-mode sample (Table 4 protocol)")
-    p.add_argument("--frame-order", choices=("fmr", "time"), default="fmr",
-                   help="with --moments: frames in facial motion-based order (default) or time order")
-    p.add_argument("--detector", default="mtcnn", help="mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
+    p = sub.add_parser(
+        "evaluate",
+        help="measure models and baselines side by side; write tables and pictures",
+        description="Evaluate methods on blurred/sharp pairs (a facedeblur synth output or a GoPro-style "
+        "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime. "
+        "With --moments, the N-moment protocol of CFMD-GAN on a frames-mode synth output.",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="pairs folder (blur/, sharp/, manifest.jsonl for kernels)",
+    )
+    p.add_argument(
+        "--method",
+        dest="methods",
+        action="append",
+        required=True,
+        help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable); "
+        "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC",
+    )
+    p.add_argument(
+        "--moments",
+        action="store_true",
+        help="score N restored moments against the N sharp frames of each frames-mode sample (Table 4 protocol)",
+    )
+    p.add_argument(
+        "--frame-order",
+        choices=("fmr", "time"),
+        default="fmr",
+        help="with --moments: frames in facial motion-based order (default) or time order",
+    )
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        help="mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
+    )
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N pairs")
-    p.add_argument("--no-identity", action="store_true", help="skip dlib identity descriptors (faster)")
+    p.add_argument(
+        "--no-identity", action="store_true", help="skip dlib identity descriptors (faster)"
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -259,8 +521,15 @@ def _run_evaluate(args) -> int:
     from .evaluate.protocol import evaluate
     from .evaluate.report import write_report
 
-    result = evaluate(args.data, args.methods, args.detector, limit=args.limit, device=args.device,
-                      identity=not args.no_identity, progress=not args.quiet)
+    result = evaluate(
+        args.data,
+        args.methods,
+        args.detector,
+        limit=args.limit,
+        device=args.device,
+        identity=not args.no_identity,
+        progress=not args.quiet,
+    )
     report = write_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
     return _batch_exit(result.skipped)
@@ -270,8 +539,15 @@ def _run_evaluate_moments(args) -> int:
     from .evaluate.moments_protocol import evaluate_moments
     from .evaluate.moments_report import write_moments_report
 
-    result = evaluate_moments(args.data, args.methods, frame_order=args.frame_order, limit=args.limit, device=args.device,
-                              identity=not args.no_identity, progress=not args.quiet)
+    result = evaluate_moments(
+        args.data,
+        args.methods,
+        frame_order=args.frame_order,
+        limit=args.limit,
+        device=args.device,
+        identity=not args.no_identity,
+        progress=not args.quiet,
+    )
     report = write_moments_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
     return _batch_exit(result.skipped)
@@ -282,26 +558,64 @@ def _name_list(text: str) -> list[str]:
 
 
 def _add_obfuscate(sub) -> None:
-    p = sub.add_parser("obfuscate", help="hide the identity of every face in photos (attribute rebuild, blur, pixelate, ...)",
-                       description="Find every face, mask it with an ellipse from its landmarks, and hide it inside the "
-                       "mask: rebuild it with some CelebA attributes flipped (default) or a classical obfuscation. "
-                       "Pixels outside the face masks are kept exactly. Each output image gets a NAME.json "
-                       "sidecar listing its faces and what was flipped.")
+    p = sub.add_parser(
+        "obfuscate",
+        help="hide the identity of every face in photos (attribute rebuild, blur, pixelate, ...)",
+        description="Find every face, mask it with an ellipse from its landmarks, and hide it inside the "
+        "mask: rebuild it with some CelebA attributes flipped (default) or a classical obfuscation. "
+        "Pixels outside the face masks are kept exactly. Each output image gets a NAME.json "
+        "sidecar listing its faces and what was flipped.",
+    )
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)")
-    p.add_argument("--method", default="attributes",
-                   help="attributes | blur | pixelate | blackout | swirl | motion-blur (default attributes)")
-    p.add_argument("--attributes", type=_name_list, default=None, metavar="NAMES",
-                   help="with --method attributes: comma-separated CelebA attributes to flip, e.g. pointy_nose,smiling, "
-                   "or 'all' (default: pointy_nose,smiling,young,big_nose)")
-    p.add_argument("--allow-protected", action="store_true",
-                   help="allow flipping gender-linked attributes (male, goatee, mustache, ...), off by default")
-    p.add_argument("--strength", type=float, default=1.0, help="scale of a classical method's effect (default 1)")
-    p.add_argument("--feather", type=float, default=None, metavar="PX",
-                   help="soft edge inside each face mask in pixels (default: 5%% of the face's longer axis)")
-    p.add_argument("--seed", type=int, default=0, help="draws the motion-blur direction (default 0)")
-    p.add_argument("--classifier", type=Path, default=None, help="attribute classifier weights (default: the shipped ones)")
-    p.add_argument("--rebuilder", type=Path, default=None, help="face rebuild network weights (default: the shipped ones)")
+    p.add_argument(
+        "-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)"
+    )
+    p.add_argument(
+        "--method",
+        default="attributes",
+        help="attributes | blur | pixelate | blackout | swirl | motion-blur (default attributes)",
+    )
+    p.add_argument(
+        "--attributes",
+        type=_name_list,
+        default=None,
+        metavar="NAMES",
+        help="with --method attributes: comma-separated CelebA attributes to flip, e.g. pointy_nose,smiling, "
+        "or 'all' (default: pointy_nose,smiling,young,big_nose)",
+    )
+    p.add_argument(
+        "--allow-protected",
+        action="store_true",
+        help="allow flipping gender-linked attributes (male, goatee, mustache, ...), off by default",
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="scale of a classical method's effect (default 1)",
+    )
+    p.add_argument(
+        "--feather",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="soft edge inside each face mask in pixels (default: 5%% of the face's longer axis)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="draws the motion-blur direction (default 0)"
+    )
+    p.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        help="attribute classifier weights (default: the shipped ones)",
+    )
+    p.add_argument(
+        "--rebuilder",
+        type=Path,
+        default=None,
+        help="face rebuild network weights (default: the shipped ones)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -309,35 +623,105 @@ def _add_obfuscate(sub) -> None:
 def _run_obfuscate(args) -> int:
     from .commands.obfuscate import obfuscate_files
 
-    report = obfuscate_files(args.inputs, args.out, args.method, args.attributes, args.allow_protected, args.strength,
-                             args.feather, args.seed, classifier=args.classifier, rebuilder=args.rebuilder,
-                             device=args.device, progress=not args.quiet)
-    print(f"hid {report.faces} face(s) in {len(report.written)} image(s) into {args.out} ({args.method}; "
-          "faces and flipped attributes in each image's .json)")
+    report = obfuscate_files(
+        args.inputs,
+        args.out,
+        args.method,
+        args.attributes,
+        args.allow_protected,
+        args.strength,
+        args.feather,
+        args.seed,
+        classifier=args.classifier,
+        rebuilder=args.rebuilder,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(
+        f"hid {report.faces} face(s) in {len(report.written)} image(s) into {args.out} ({args.method}; "
+        "faces and flipped attributes in each image's .json)"
+    )
     return _batch_exit(report.skipped)
 
 
 def _add_privacy_audit(sub) -> None:
-    p = sub.add_parser("privacy-audit", help="how much identity each obfuscation leaks to a machine, deblurring as the attack",
-                       description="Identify the people of original and obfuscated probes with dlib descriptors "
-                       "(nearest neighbour over a gallery of other photos of the same people, and a linear classifier "
-                       "over the 20 gallery people with the most photos). Blur-type methods (blur, motion-blur, "
-                       "pixelate) are also attacked: the default deblurring model restores the face at the original's "
-                       "box before identification. Folders in LFW layout: DIR/<Person>/<image>; --probes may be "
-                       "--gallery itself (leave-one-out).")
-    p.add_argument("--gallery", type=Path, required=True, help="labelled photos the recognizer knows (DIR/<Person>/<image>)")
-    p.add_argument("--probes", type=Path, required=True, help="photos to identify, same layout (may be the gallery folder)")
-    p.add_argument("--method", dest="methods", action="append", required=True,
-                   help="attributes | blur | pixelate | blackout | swirl | motion-blur (repeatable)")
-    p.add_argument("--out", type=Path, required=True, help="report folder (audit.md, audit.csv, per_probe.csv, pictures)")
-    p.add_argument("--people", type=int, default=None, help="only the first N probe people, in probes and gallery alike")
+    p = sub.add_parser(
+        "privacy-audit",
+        help="how much identity each obfuscation leaks to a machine, deblurring as the attack",
+        description="Identify the people of original and obfuscated probes with dlib descriptors "
+        "(nearest neighbour over a gallery of other photos of the same people, and a linear classifier "
+        "over the 20 gallery people with the most photos). Blur-type methods (blur, motion-blur, "
+        "pixelate) are also attacked: the default deblurring model restores the face at the original's "
+        "box before identification. Folders in LFW layout: DIR/<Person>/<image>; --probes may be "
+        "--gallery itself (leave-one-out).",
+    )
+    p.add_argument(
+        "--gallery",
+        type=Path,
+        required=True,
+        help="labelled photos the recognizer knows (DIR/<Person>/<image>)",
+    )
+    p.add_argument(
+        "--probes",
+        type=Path,
+        required=True,
+        help="photos to identify, same layout (may be the gallery folder)",
+    )
+    p.add_argument(
+        "--method",
+        dest="methods",
+        action="append",
+        required=True,
+        help="attributes | blur | pixelate | blackout | swirl | motion-blur (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="report folder (audit.md, audit.csv, per_probe.csv, pictures)",
+    )
+    p.add_argument(
+        "--people",
+        type=int,
+        default=None,
+        help="only the first N probe people, in probes and gallery alike",
+    )
     p.add_argument("--no-attack", action="store_true", help="skip the deblurring attack")
-    p.add_argument("--strength", type=float, default=1.0, help="scale of the classical methods' effect (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="run seed: motion-blur directions, classifier start (default 0)")
-    p.add_argument("--model", type=Path, default=None, help="the attack's deblurring weights (default: the shipped model)")
-    p.add_argument("--detector", default="mtcnn", help="finds each photo's face: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)")
-    p.add_argument("--classifier", type=Path, default=None, help="attribute classifier weights for --method attributes")
-    p.add_argument("--rebuilder", type=Path, default=None, help="face rebuild network weights for --method attributes")
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="scale of the classical methods' effect (default 1)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="run seed: motion-blur directions, classifier start (default 0)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="the attack's deblurring weights (default: the shipped model)",
+    )
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        help="finds each photo's face: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
+    )
+    p.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        help="attribute classifier weights for --method attributes",
+    )
+    p.add_argument(
+        "--rebuilder",
+        type=Path,
+        default=None,
+        help="face rebuild network weights for --method attributes",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -345,21 +729,46 @@ def _add_privacy_audit(sub) -> None:
 def _run_privacy_audit(args) -> int:
     from .privacy.audit import privacy_audit
 
-    report = privacy_audit(args.gallery, args.probes, args.methods, args.out, attack=not args.no_attack,
-                           people=args.people, strength=args.strength, seed=args.seed, model=args.model,
-                           detector=args.detector, classifier=args.classifier, rebuilder=args.rebuilder,
-                           device=args.device, progress=not args.quiet)
+    report = privacy_audit(
+        args.gallery,
+        args.probes,
+        args.methods,
+        args.out,
+        attack=not args.no_attack,
+        people=args.people,
+        strength=args.strength,
+        seed=args.seed,
+        model=args.model,
+        detector=args.detector,
+        classifier=args.classifier,
+        rebuilder=args.rebuilder,
+        device=args.device,
+        progress=not args.quiet,
+    )
     print(report.report.read_text(encoding="utf-8"))
     return _batch_exit(report.skipped)
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch and image size)",
-                       description="Export a generator to ONNX, check it against torch, and write it atomically. "
-                       "Run it with: facedeblur deblur --backend onnxruntime --model MODEL.onnx")
+    p = sub.add_parser(
+        "export",
+        help="export a model to ONNX (dynamic batch and image size)",
+        description="Export a generator to ONNX, check it against torch, and write it atomically. "
+        "Run it with: facedeblur deblur --backend onnxruntime --model MODEL.onnx",
+    )
     p.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
-    p.add_argument("--model", type=Path, default=None, help="weights .safetensors (default: the shipped default model)")
-    p.add_argument("--size", type=int, default=128, help="side of the input the graph is traced on (default 128)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="weights .safetensors (default: the shipped default model)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=128,
+        help="side of the input the graph is traced on (default 128)",
+    )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
 
 
@@ -373,7 +782,9 @@ def _run_export(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``facedeblur`` command."""
-    parser = argparse.ArgumentParser(prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation.")
+    parser = argparse.ArgumentParser(
+        prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation."
+    )
     parser.add_argument("--version", action="version", version=f"facedeblur {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_synth(sub)
@@ -394,9 +805,17 @@ def _version() -> str:
     return __version__
 
 
-COMMANDS = {"synth": _run_synth, "train": _run_train, "deblur": _run_deblur, "moments": _run_moments, "evaluate": _run_evaluate, "demo": _run_demo,
-            "export": _run_export, "obfuscate": _run_obfuscate,
-            "privacy-audit": _run_privacy_audit}
+COMMANDS = {
+    "synth": _run_synth,
+    "train": _run_train,
+    "deblur": _run_deblur,
+    "moments": _run_moments,
+    "evaluate": _run_evaluate,
+    "demo": _run_demo,
+    "export": _run_export,
+    "obfuscate": _run_obfuscate,
+    "privacy-audit": _run_privacy_audit,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

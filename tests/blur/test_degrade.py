@@ -40,7 +40,7 @@ def test_blurred_dot_sits_at_the_kernel_centroid():
     cy, cx = kernel_centroid(out)
     assert cy == pytest.approx(40.0, abs=1e-6) and cx == pytest.approx(50.0, abs=1e-6)
     r = kernel.shape[0] // 2
-    assert np.allclose(out[40 - r:40 + r + 1, 50 - r:50 + r + 1], kernel, atol=1e-12)
+    assert np.allclose(out[40 - r : 40 + r + 1, 50 - r : 50 + r + 1], kernel, atol=1e-12)
 
 
 def test_blur_keeps_brightness_of_a_flat_image():

@@ -14,7 +14,9 @@ def test_identical_frames_return_the_frame():
 
 def test_frames_are_averaged_in_linear_light():
     frames = torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])
-    assert torch.allclose(average_frames(frames, 2.2), torch.full((3, 4, 4), 0.5 ** (1 / 2.2)), atol=1e-6)
+    assert torch.allclose(
+        average_frames(frames, 2.2), torch.full((3, 4, 4), 0.5 ** (1 / 2.2)), atol=1e-6
+    )
     assert torch.allclose(average_frames(frames, 1.0), torch.full((3, 4, 4), 0.5), atol=1e-6)
 
 

@@ -32,7 +32,9 @@ def test_camera_shake_kernels_are_normalised_and_centred(seed):
 
 
 def test_cropped_support_is_recentred_and_renormalised():
-    kernel, _ = camera_shake_kernel(np.random.default_rng(3), output_size=512, exposure=(1.0, 1.0), support=9)
+    kernel, _ = camera_shake_kernel(
+        np.random.default_rng(3), output_size=512, exposure=(1.0, 1.0), support=9
+    )
     assert kernel.shape == (9, 9)
     _assert_valid(kernel, tol=0.05)
 

@@ -24,11 +24,14 @@ def test_read_attributes_maps_minus_one_to_zero(tmp_path):
     assert table["000002.jpg"].dtype == np.int8 and table["000002.jpg"].tolist() == [0, 0, 1]
 
 
-@pytest.mark.parametrize("bad_line, message", [
-    ("000003.jpg  1  1\n", "line 5: expected a file name and 3 values of 1 or -1"),
-    ("000003.jpg  1  0 1\n", "line 5: expected a file name and 3 values of 1 or -1"),
-    ("000001.jpg  1  1 1\n", "line 5: 000001.jpg appears twice"),
-])
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ("000003.jpg  1  1\n", "line 5: expected a file name and 3 values of 1 or -1"),
+        ("000003.jpg  1  0 1\n", "line 5: expected a file name and 3 values of 1 or -1"),
+        ("000001.jpg  1  1 1\n", "line 5: 000001.jpg appears twice"),
+    ],
+)
 def test_read_attributes_names_file_and_line(tmp_path, bad_line, message):
     path = tmp_path / "attrs.txt"
     path.write_text(ATTR_FILE + bad_line)

@@ -14,7 +14,15 @@ from facedeblur.data import (
 )
 from facedeblur.errors import InputError
 
-ALL_AUGMENTATIONS = ["flip", "rot90", "channel_permute", "saturation", "noise", "rescale", {"name": "crop", "size": 96}]
+ALL_AUGMENTATIONS = [
+    "flip",
+    "rot90",
+    "channel_permute",
+    "saturation",
+    "noise",
+    "rescale",
+    {"name": "crop", "size": 96},
+]
 
 
 @pytest.fixture()
@@ -91,8 +99,14 @@ def test_paired_folder_reports_a_missing_partner(synth_root):
 
 def test_geometric_augmentations_keep_pairs_aligned():
     img = torch.rand(3, 40, 40)
-    sample = {"blur": img.clone(), "sharp": img.clone(), "frames": img.expand(3, -1, -1, -1).clone()}
-    pipeline = build_augmentations(["flip", "rot90", "channel_permute", "saturation", "rescale", {"name": "crop", "size": 32}])
+    sample = {
+        "blur": img.clone(),
+        "sharp": img.clone(),
+        "frames": img.expand(3, -1, -1, -1).clone(),
+    }
+    pipeline = build_augmentations(
+        ["flip", "rot90", "channel_permute", "saturation", "rescale", {"name": "crop", "size": 32}]
+    )
     out = pipeline(sample, torch.Generator().manual_seed(11))
     assert out["blur"].shape == (3, 32, 32) and out["frames"].shape == (3, 3, 32, 32)
     assert torch.equal(out["blur"], out["sharp"])
@@ -104,7 +118,9 @@ def test_augmentations_follow_the_generator():
     pipeline = build_augmentations(ALL_AUGMENTATIONS[:6])
 
     def run(seed):
-        return pipeline({"blur": img.clone(), "sharp": img.clone()}, torch.Generator().manual_seed(seed))
+        return pipeline(
+            {"blur": img.clone(), "sharp": img.clone()}, torch.Generator().manual_seed(seed)
+        )
 
     assert torch.equal(run(1)["blur"], run(1)["blur"])
     assert not torch.equal(run(1)["blur"], run(2)["blur"])
@@ -112,7 +128,9 @@ def test_augmentations_follow_the_generator():
 
 def test_noise_touches_only_the_blurred_input():
     img = torch.full((3, 16, 16), 0.5)
-    out = build_augmentations([{"name": "noise", "scale": 0.05}])({"blur": img.clone(), "sharp": img.clone()}, torch.Generator().manual_seed(0))
+    out = build_augmentations([{"name": "noise", "scale": 0.05}])(
+        {"blur": img.clone(), "sharp": img.clone()}, torch.Generator().manual_seed(0)
+    )
     assert torch.equal(out["sharp"], img) and not torch.equal(out["blur"], img)
 
 
@@ -146,7 +164,13 @@ def test_unknown_augmentation_is_a_clear_error():
 
 def test_video_moments_returns_the_frames_of_each_blur(short_video, tmp_path):
     out = tmp_path / "moments"
-    settings = SampleSettings(mode="frames", size=64, crop="face", frame_counts=(5,), blur=KernelBlurSettings(noise_scale=0.0))
+    settings = SampleSettings(
+        mode="frames",
+        size=64,
+        crop="face",
+        frame_counts=(5,),
+        blur=KernelBlurSettings(noise_scale=0.0),
+    )
     synthesize(short_video, out, settings, count=2, seed=0, progress=False)
     ds = VideoMoments(out, num_frames=5)
     item = ds[0]
@@ -180,12 +204,16 @@ def test_mixed_dataset_draws_the_secondary_at_the_asked_rate(faces, synth_root):
     mixed.set_epoch(1)
     first_pass = [mixed[12 + i] for i in range(4)]
     second_pass = [mixed[16 + i] for i in range(4)]
-    assert sorted(item["id"] for item in first_pass) == ids, "every secondary item before any repeats"
+    assert sorted(item["id"] for item in first_pass) == ids, (
+        "every secondary item before any repeats"
+    )
     assert sorted(item["id"] for item in second_pass) == ids
     assert mixed[0]["id"] == faces[0].stem
     again = MixedDataset(primary, secondary, fraction=0.4, seed=1)
     again.set_epoch(1)
-    assert all(torch.equal(again[12 + i]["blur"], first_pass[i]["blur"]) for i in range(4)), "draws replay"
+    assert all(torch.equal(again[12 + i]["blur"], first_pass[i]["blur"]) for i in range(4)), (
+        "draws replay"
+    )
     assert len(MixedDataset(primary, secondary, fraction=0.1)) == 12 + 2
     with pytest.raises(ValueError, match="fraction"):
         MixedDataset(primary, secondary, fraction=1.0)

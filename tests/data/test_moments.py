@@ -24,7 +24,9 @@ def test_synth_caches_the_fmr_order(moments_root):
         assert len(fmr["eyes"]) == n and fmr["eye_points"] == [36, 37, 38, 39, 40, 41]
         assert fmr["order"] == motion_order(fmr["eyes"])
         x0, y0, x1, y1 = record["crop"]["face_box"]
-        assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in fmr["eyes"]), "the eye lies inside the face"
+        assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in fmr["eyes"]), (
+            "the eye lies inside the face"
+        )
 
 
 def test_moment_pairs_give_the_frame_at_each_u(moments_root):
@@ -59,11 +61,17 @@ def test_centre_draws_pair_u_half_with_the_time_middle_frame_and_folders_pool(mo
             item, record, folder = ds[index], ds.records[index], ds.roots[index]
             files, n = record["files"], record["num_frames"]
             middle = read_image(folder / files["sharp"])
-            assert np.array_equal(middle, read_image(folder / files["frames"][n // 2])), "sharp is the time-middle frame"
+            assert np.array_equal(middle, read_image(folder / files["frames"][n // 2])), (
+                "sharp is the time-middle frame"
+            )
             got = item["sharp"].permute(1, 2, 0).numpy()
             place = round(float(item["u"]) * (n - 1))
             moment = read_image(folder / files["frames"][record["fmr"]["order"][place]])
-            if float(item["u"]) == 0.5 and np.allclose(got, middle, atol=1e-6) and not np.allclose(got, moment, atol=1e-6):
+            if (
+                float(item["u"]) == 0.5
+                and np.allclose(got, middle, atol=1e-6)
+                and not np.allclose(got, moment, atol=1e-6)
+            ):
                 kinds.add("centre")
             else:
                 assert np.allclose(got, moment, atol=1e-6)

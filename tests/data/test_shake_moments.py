@@ -24,7 +24,9 @@ def test_shake_moment_pairs_from_lfw_faces(lfw_tree):
         assert item["blur"].shape == item["sharp"].shape == (3, 32, 32)
         assert item["num_frames"] in (5, 7)
         assert float(item["u"]) in control_factors(item["num_frames"]).tolist()
-        assert float((item["blur"] - item["sharp"]).abs().mean()) < 0.2, "the moment is the blurred face's"
+        assert float((item["blur"] - item["sharp"]).abs().mean()) < 0.2, (
+            "the moment is the blurred face's"
+        )
     with pytest.raises(InputError, match="too small"):
         ShakeMomentPairs(lfw_tree, size=512)[0]
     with pytest.raises(InputError, match="no images"):

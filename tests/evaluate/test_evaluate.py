@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from facedeblur.evaluate.baselines import richardson_lucy, unsharp_mask, wiener
 from facedeblur.blur import SampleSettings, blur_image, camera_shake_kernel, synthesize
 from facedeblur.cli import main
 from facedeblur.errors import UsageError
+from facedeblur.evaluate.baselines import richardson_lucy, unsharp_mask, wiener
 from facedeblur.evaluate.protocol import build_method, evaluate
+from facedeblur.evaluate.report import write_report
 from facedeblur.io import image_to_tensor, read_image
 from facedeblur.metrics import psnr
-from facedeblur.evaluate.report import write_report
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,15 @@ def pairs(lfw_tree, tmp_path):
 
 @pytest.mark.slow
 def test_evaluation_report_has_the_numbers_of_its_json(pairs, tmp_path):
-    result = evaluate(pairs, ["blurry", "wiener", "richardson-lucy"], detector="dlib-hog", progress=False)
-    assert set(result.summary) == {"blurry", "wiener (oracle kernel)", "richardson-lucy (oracle kernel)", "sharp"}
+    result = evaluate(
+        pairs, ["blurry", "wiener", "richardson-lucy"], detector="dlib-hog", progress=False
+    )
+    assert set(result.summary) == {
+        "blurry",
+        "wiener (oracle kernel)",
+        "richardson-lucy (oracle kernel)",
+        "sharp",
+    }
     blurry, rl = result.summary["blurry"], result.summary["richardson-lucy (oracle kernel)"]
     assert blurry["images"] == 4 and blurry["psnr_gain"] == 0.0
     assert rl["psnr"] > blurry["psnr"]
@@ -63,14 +70,44 @@ def test_evaluation_report_has_the_numbers_of_its_json(pairs, tmp_path):
 
 def test_evaluate_cli_skips_a_broken_pair(pairs, tmp_path, capsys):
     next((pairs / "sharp").glob("*.png")).write_bytes(b"broken")
-    code = main(["evaluate", "--data", str(pairs), "--method", "blurry", "--method", "unsharp", "--detector", "dlib-hog",
-                 "--out", str(tmp_path / "rep"), "--no-identity", "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            str(pairs),
+            "--method",
+            "blurry",
+            "--method",
+            "unsharp",
+            "--detector",
+            "dlib-hog",
+            "--out",
+            str(tmp_path / "rep"),
+            "--no-identity",
+            "--quiet",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     assert "| unsharp mask |" in captured.out
     assert "not a readable image" in (tmp_path / "rep" / "report.md").read_text()
-    assert main(["evaluate", "--data", str(pairs), "--method", "blurry", "--detector", "nope", "--out",
-                 str(tmp_path / "rep2"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(pairs),
+                "--method",
+                "blurry",
+                "--detector",
+                "nope",
+                "--out",
+                str(tmp_path / "rep2"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.slow
@@ -81,11 +118,24 @@ def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
 
     shutil.copy(trained_run / "generator.safetensors", tmp_path / "early.safetensors")
     shutil.copy(trained_run / "generator.safetensors", tmp_path / "late.safetensors")
-    names = [build_method(f"model:{p}").name for p in
-             (tmp_path / "early.safetensors", tmp_path / "late.safetensors", trained_run / "generator.safetensors")]
+    names = [
+        build_method(f"model:{p}").name
+        for p in (
+            tmp_path / "early.safetensors",
+            tmp_path / "late.safetensors",
+            trained_run / "generator.safetensors",
+        )
+    ]
     assert names == ["model early", "model late", f"model {trained_run.name}"]
     (tmp_path / "other").mkdir()
     shutil.copy(trained_run / "generator.safetensors", tmp_path / "other" / "run.safetensors")
     with pytest.raises(UsageError, match="two methods are named 'model run'"):
-        evaluate(tmp_path, ["blurry", f"model:{trained_run / 'generator.safetensors'}",
-                            f"model:{tmp_path / 'other' / 'run.safetensors'}"], progress=False)
+        evaluate(
+            tmp_path,
+            [
+                "blurry",
+                f"model:{trained_run / 'generator.safetensors'}",
+                f"model:{tmp_path / 'other' / 'run.safetensors'}",
+            ],
+            progress=False,
+        )

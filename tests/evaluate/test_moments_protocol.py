@@ -11,7 +11,9 @@ from facedeblur.metrics import psnr
 
 def test_moments_evaluation_scores_each_moment_against_its_frame(moments_root, tiny_weights):
     root = moments_root / "val"
-    result = evaluate_moments(root, ["blurry", f"moments:{tiny_weights}"], identity=False, progress=False)
+    result = evaluate_moments(
+        root, ["blurry", f"moments:{tiny_weights}"], identity=False, progress=False
+    )
     blurry_rows = [r for r in result.rows if r["method"] == "blurry (repeated)"]
     ds = VideoMoments(root)
     expected = []

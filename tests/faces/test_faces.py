@@ -46,7 +46,12 @@ def _centred_face(box, size=250):
 
 def _inside(points, box, pad=0.0):
     x0, y0, x1, y1 = box
-    return (points[:, 0] >= x0 - pad) & (points[:, 0] <= x1 + pad) & (points[:, 1] >= y0 - pad) & (points[:, 1] <= y1 + pad)
+    return (
+        (points[:, 0] >= x0 - pad)
+        & (points[:, 0] <= x1 + pad)
+        & (points[:, 1] >= y0 - pad)
+        & (points[:, 1] <= y1 + pad)
+    )
 
 
 @pytest.mark.slow
@@ -131,7 +136,9 @@ def test_landmarks68_and_five_points(lfw):
     assert _inside(pts, box, pad=10).mean() > 0.9
     five = five_points(pts)
     assert five.shape == (5, 2)
-    assert five[0, 0] < five[1, 0] and five[3, 0] < five[4, 0]  # image-left eye / mouth corner first
+    assert (
+        five[0, 0] < five[1, 0] and five[3, 0] < five[4, 0]
+    )  # image-left eye / mouth corner first
     assert five[:2, 1].max() < five[2, 1] < five[3:, 1].min()
     with pytest.raises(ValueError):
         five_points(np.zeros((5, 2)))
@@ -145,9 +152,18 @@ def test_face_descriptor_separates_identities(lfw):
     assert desc.shape == (5, 128) and desc.dtype == np.float32
     norms = np.linalg.norm(desc, axis=1)
     assert np.all((norms > 1.2) & (norms < 1.6)), norms  # dlib's descriptors are not unit vectors
-    d = {(a, b): float(identity_distances(desc[i], desc[j])) for i, a in enumerate(keys) for j, b in enumerate(keys)}
+    d = {
+        (a, b): float(identity_distances(desc[i], desc[j]))
+        for i, a in enumerate(keys)
+        for j, b in enumerate(keys)
+    }
     same = [d["bush1", "bush2"], d["powell1", "powell2"]]
-    different = [d["bush1", "powell1"], d["bush2", "powell2"], d["eckhart", "bush1"], d["eckhart", "powell1"]]
+    different = [
+        d["bush1", "powell1"],
+        d["bush2", "powell2"],
+        d["eckhart", "bush1"],
+        d["eckhart", "powell1"],
+    ]
     assert max(same) < DLIB_MATCH_THRESHOLD < min(different)
     # An explicit box gives nearly the same vector as the detected one.
     box = DlibCNNDetector()(lfw["bush1"])[0].box

@@ -100,7 +100,9 @@ def test_detect_batch_equals_single(detector, lfw_images):
 
 
 def test_nms_union_and_min():
-    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [2, 2, 6, 6]], dtype=torch.float32)
+    boxes = torch.tensor(
+        [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [2, 2, 6, 6]], dtype=torch.float32
+    )
     scores = torch.tensor([0.9, 0.8, 0.7, 0.95])
     assert nms(boxes, scores, 0.5).tolist() == [3, 0, 2]
     # the small box lies inside box 0: "Min" overlap is 1 and suppresses box 0 and 1
@@ -126,7 +128,9 @@ def test_wrong_keys_in_weights_file(tmp_path):
     src = mtcnn_weights_dir()
     for name in ("pnet.pt", "onet.pt"):
         shutil.copy(src / name, tmp_path / name)
-    torch.save({"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.bias": torch.zeros(2)}, tmp_path / "rnet.pt")
+    torch.save(
+        {"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.bias": torch.zeros(2)}, tmp_path / "rnet.pt"
+    )
     with pytest.raises(FaceDeblurError, match="does not fit RNet") as info:
         MTCNN(weights_dir=tmp_path)
     message = str(info.value)
@@ -146,5 +150,8 @@ def test_weights_not_installed(monkeypatch):
     import facedeblur.faces.mtcnn as mod
 
     monkeypatch.setattr(mod.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(FaceDeblurError, match="MTCNN weights not found.*pip install --no-deps facenet-pytorch==2.6.0"):
+    with pytest.raises(
+        FaceDeblurError,
+        match="MTCNN weights not found.*pip install --no-deps facenet-pytorch==2.6.0",
+    ):
         mtcnn_weights_dir()

@@ -24,7 +24,13 @@ from facedeblur.losses import (
     gradient_penalty,
 )
 from facedeblur.models.ops import gaussian_pyramid
-from facedeblur.models.vgg import VGG19, VGG19_LAYERS, VGG19_WEIGHTS_FILE, find_vgg19_weights, load_vgg19_weights
+from facedeblur.models.vgg import (
+    VGG19,
+    VGG19_LAYERS,
+    VGG19_WEIGHTS_FILE,
+    find_vgg19_weights,
+    load_vgg19_weights,
+)
 
 REAL = torch.tensor([[2.0], [-1.0]])
 FAKE = torch.tensor([[0.5], [-3.0]])
@@ -36,8 +42,10 @@ def softplus(x: float) -> float:
 
 # D and G losses for REAL, FAKE worked out by hand from each kind's formula.
 CLOSED_FORM = {
-    "gan": ((softplus(-2.0) + softplus(1.0)) / 2 + (softplus(0.5) + softplus(-3.0)) / 2,
-            (softplus(-0.5) + softplus(3.0)) / 2),
+    "gan": (
+        (softplus(-2.0) + softplus(1.0)) / 2 + (softplus(0.5) + softplus(-3.0)) / 2,
+        (softplus(-0.5) + softplus(3.0)) / 2,
+    ),
     "lsgan": (0.5 * (1.0 + 4.0) / 2 + 0.5 * (0.25 + 9.0) / 2, 0.5 * (0.25 + 16.0) / 2),
     "wgan-gp": (-1.25 - 0.5, 1.25),
     "hinge": ((0.0 + 2.0) / 2 + (1.5 + 0.0) / 2, 1.25),
@@ -52,20 +60,27 @@ def test_adversarial_losses_equal_their_closed_form(kind):
     assert loss.generator_loss(FAKE).item() == pytest.approx(g_expected, rel=1e-6)
     # Patch maps are averaged over every element; a list of critic outputs over the list.
     patch_real, patch_fake = REAL.view(1, 1, 2, 1), FAKE.view(1, 1, 1, 2)
-    assert loss.discriminator_loss(patch_real, patch_fake).item() == pytest.approx(d_expected, rel=1e-6)
+    assert loss.discriminator_loss(patch_real, patch_fake).item() == pytest.approx(
+        d_expected, rel=1e-6
+    )
     other_real, other_fake = torch.randn(2, 1, 3, 3), torch.randn(2, 1, 3, 3)
     both = loss.discriminator_loss([REAL, other_real], [FAKE, other_fake])
-    alone = (loss.discriminator_loss(REAL, FAKE) + loss.discriminator_loss(other_real, other_fake)) / 2
+    alone = (
+        loss.discriminator_loss(REAL, FAKE) + loss.discriminator_loss(other_real, other_fake)
+    ) / 2
     assert both.item() == pytest.approx(alone.item(), rel=1e-6)
     assert loss.generator_loss([FAKE, other_fake]).item() == pytest.approx(
-        (loss.generator_loss(FAKE) + loss.generator_loss(other_fake)).item() / 2, rel=1e-6)
+        (loss.generator_loss(FAKE) + loss.generator_loss(other_fake)).item() / 2, rel=1e-6
+    )
     assert loss.uses_gradient_penalty == (kind == "wgan-gp")
 
 
 @pytest.mark.parametrize("kind", ADVERSARIAL_KINDS)
 def test_generator_loss_falls_as_fake_logits_approach_real(kind):
     loss = AdversarialLoss(kind)
-    values = [loss.generator_loss(torch.full((2, 1, 4, 4), t)).item() for t in (-2.0, -1.0, 0.0, 0.5, 0.9)]
+    values = [
+        loss.generator_loss(torch.full((2, 1, 4, 4), t)).item() for t in (-2.0, -1.0, 0.0, 0.5, 0.9)
+    ]
     assert all(a > b for a, b in zip(values, values[1:]))
 
 
@@ -114,7 +129,9 @@ def test_pixel_losses():
     assert L1Loss()(x, y).item() == pytest.approx(F.l1_loss(x, y).item())
     assert MSELoss()(x, y).item() == pytest.approx(F.mse_loss(x, y).item())
     assert CharbonnierLoss(eps=1e-3)(x, x).item() == pytest.approx(1e-3, rel=1e-4)
-    assert CharbonnierLoss(eps=0.1)(x + 0.3, x).item() == pytest.approx(math.sqrt(0.09 + 0.01), rel=1e-4)
+    assert CharbonnierLoss(eps=0.1)(x + 0.3, x).item() == pytest.approx(
+        math.sqrt(0.09 + 0.01), rel=1e-4
+    )
     # A list of outputs (coarsest first) is scored on its last, full-resolution member.
     assert L1Loss()([x[..., ::2, ::2], x], y).item() == pytest.approx(F.l1_loss(x, y).item())
     with pytest.raises(UsageError, match="differ in shape"):
@@ -140,7 +157,9 @@ def test_multiscale_loss_is_the_mean_of_per_scale_mse():
     pyramid = gaussian_pyramid(target, 3)
     manual = sum(((o - t) ** 2).mean() for o, t in zip(outputs, pyramid)) / 3
     assert MultiScaleContentLoss()(outputs, target).item() == pytest.approx(manual.item(), rel=1e-6)
-    assert MultiScaleContentLoss()(outputs[-1], target).item() == pytest.approx(F.mse_loss(outputs[-1], target).item())
+    assert MultiScaleContentLoss()(outputs[-1], target).item() == pytest.approx(
+        F.mse_loss(outputs[-1], target).item()
+    )
     l1 = sum((o - t).abs().mean() for o, t in zip(outputs, pyramid)) / 3
     assert MultiScaleContentLoss("l1")(outputs, target).item() == pytest.approx(l1.item(), rel=1e-6)
     with pytest.raises(UsageError, match="output 0 of 2"):
@@ -150,7 +169,15 @@ def test_multiscale_loss_is_the_mean_of_per_scale_mse():
 
 
 def test_build_content_loss():
-    assert set(CONTENT_LOSSES) == {"l1", "mse", "charbonnier", "fft", "multiscale", "perceptual", "ssim"}
+    assert set(CONTENT_LOSSES) == {
+        "l1",
+        "mse",
+        "charbonnier",
+        "fft",
+        "multiscale",
+        "perceptual",
+        "ssim",
+    }
     assert isinstance(build_content_loss("fft"), FFTLoss)
     assert isinstance(build_content_loss("ssim", window=7), SSIMLoss)
     assert build_content_loss("charbonnier", eps=0.01).eps == 0.01
@@ -168,7 +195,9 @@ def test_vgg19_layout_matches_torchvision():
         full = VGG19()
     assert sum(p.numel() for p in full.parameters()) == 143_667_240
     assert (VGG19_LAYERS["conv3_3"], VGG19_LAYERS["relu3_3"], VGG19_LAYERS["pool5"]) == (14, 15, 36)
-    assert list(full.classifier.state_dict()) == [f"{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")]
+    assert list(full.classifier.state_dict()) == [
+        f"{i}.{p}" for i in (0, 3, 6) for p in ("weight", "bias")
+    ]
     truncated = VGG19(truncate_at="conv3_3")
     assert len(truncated.features) == 15 and not hasattr(truncated, "classifier")
     convs = [m for m in truncated.features if isinstance(m, nn.Conv2d)]
@@ -205,11 +234,14 @@ def test_load_vgg19_weights_strictly(vgg_file):
     assert model.eval()(torch.rand(1, 3, 32, 32)).shape == (1, 1000)
 
 
-@pytest.mark.parametrize("change, named", [
-    ({"classifier.6.bias": None}, "missing keys classifier.6.bias"),
-    ({"features.14.weight": (256, 128, 3, 3)}, "wrong shapes features.14.weight"),
-    ({"features.37.weight": (3,)}, "unexpected keys features.37.weight"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"classifier.6.bias": None}, "missing keys classifier.6.bias"),
+        ({"features.14.weight": (256, 128, 3, 3)}, "wrong shapes features.14.weight"),
+        ({"features.37.weight": (3,)}, "unexpected keys features.37.weight"),
+    ],
+)
 def test_mismatched_weights_file_is_an_error(tmp_path, change, named):
     path = tmp_path / "bad.pth"
     torch.save(_cheap_state(**change), path)
@@ -266,7 +298,11 @@ def test_perceptual_loss(vgg_file):
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         manual = F.mse_loss(loss.vgg((output - mean) / std), loss.vgg((target - mean) / std))
-    assert torch.isfinite(value) and value.item() > 0 and value.item() == pytest.approx(manual.item(), rel=1e-5)
+    assert (
+        torch.isfinite(value)
+        and value.item() > 0
+        and value.item() == pytest.approx(manual.item(), rel=1e-5)
+    )
     value.backward()
     assert output.grad is not None and output.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.vgg.parameters())

@@ -26,12 +26,21 @@ from facedeblur.metrics.msssim import ms_ssim
 
 
 def _t(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+    return (
+        torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+    )
 
 
 def _sk_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                 channel_axis=2, data_range=1.0)
+    return structural_similarity(
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        channel_axis=2,
+        data_range=1.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +61,9 @@ def _pairs(face):
 
 def test_psnr_ssim_match_scikit_image(face):
     for a, b in _pairs(face):
-        assert psnr(_t(b), _t(a)).item() == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-4)
+        assert psnr(_t(b), _t(a)).item() == pytest.approx(
+            peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-4
+        )
         assert ssim(_t(b), _t(a)).item() == pytest.approx(_sk_ssim(a, b), abs=1e-4)
 
 
@@ -67,7 +78,9 @@ def test_psnr_known_noise_and_shift():
     gen = torch.Generator().manual_seed(1)
     x = torch.full((1, 3, 256, 256), 0.5)
     noisy = x + 0.05 * torch.randn(x.shape, generator=gen)  # no clipping needed around 0.5
-    assert psnr(noisy, x).item() == pytest.approx(10 * math.log10(1 / 0.05**2), abs=0.05)  # 26.02 dB
+    assert psnr(noisy, x).item() == pytest.approx(
+        10 * math.log10(1 / 0.05**2), abs=0.05
+    )  # 26.02 dB
     ramp = (torch.arange(101, dtype=torch.float64) / 100).expand(1, 3, 32, 101)
     # a one-pixel horizontal shift of a ramp of slope 1/100 differs by exactly 0.01 everywhere
     assert psnr(ramp[..., 1:], ramp[..., :-1]).item() == pytest.approx(40.0, abs=1e-4)
@@ -119,7 +132,11 @@ def test_iou_edge_cases():
 
 def test_match_face():
     ref = (0, 0, 10, 10)
-    dets = [Detection((5, 0, 15, 10), 0.9), Detection((1, 0, 11, 10), 0.5), Detection((40, 40, 50, 50), 0.99)]
+    dets = [
+        Detection((5, 0, 15, 10), 0.9),
+        Detection((1, 0, 11, 10), 0.5),
+        Detection((40, 40, 50, 50), 0.99),
+    ]
     assert match_face(dets, ref) is dets[1]
     assert match_face(dets[:1], ref) is None  # IoU 1/3 < 0.5
     assert match_face(dets[:1], ref, iou_threshold=0.3) is dets[0]
@@ -138,7 +155,13 @@ def test_detection_tally_exact_numbers():
     assert tally.add(dets1, refs1, seconds=0.5) == [(0, 0, pytest.approx(0.81))]
     tally.add(dets2, refs2, seconds=1.5)
     s = tally.summary()
-    assert (s["images"], s["faces"], s["detections"], s["matched"], s["false_positives"]) == (2, 3, 4, 2, 2)
+    assert (s["images"], s["faces"], s["detections"], s["matched"], s["false_positives"]) == (
+        2,
+        3,
+        4,
+        2,
+        2,
+    )
     assert s["recall"] == pytest.approx(2 / 3)
     assert s["failure_rate"] == pytest.approx(1 / 3)
     assert s["mean_confidence"] == pytest.approx(0.8)
@@ -146,7 +169,11 @@ def test_detection_tally_exact_numbers():
     assert s["faces_per_second"] == pytest.approx(1.5)
     assert s["images_per_second"] == pytest.approx(1.0)
     empty = DetectionTally().summary()
-    assert empty["recall"] is None and empty["faces_per_second"] is None and empty["false_positives"] == 0
+    assert (
+        empty["recall"] is None
+        and empty["faces_per_second"] is None
+        and empty["false_positives"] == 0
+    )
 
 
 def test_greedy_match_is_one_to_one():
@@ -219,7 +246,11 @@ def test_lpips_weight_errors(lpips_files, tmp_path):
 def fid_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("fid") / "pt_inception-2015-12-05-6726825d.pth"
     torch.manual_seed(0)
-    state = {k: v for k, v in FIDInceptionV3().state_dict().items() if not k.endswith("num_batches_tracked")}
+    state = {
+        k: v
+        for k, v in FIDInceptionV3().state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
     torch.save(state, path)
     return path
 
@@ -227,7 +258,9 @@ def fid_weights(tmp_path_factory):
 @pytest.mark.slow
 def test_fid_network_loads_and_gives_pool3_features(fid_weights):
     metric = FID(weights_path=fid_weights)
-    images = torch.rand(2, 3, 64, 80, generator=torch.Generator().manual_seed(6))  # resized to 299 inside
+    images = torch.rand(
+        2, 3, 64, 80, generator=torch.Generator().manual_seed(6)
+    )  # resized to 299 inside
     feats = metric.features(images, batch_size=1)
     assert feats.shape == (2, 2048) and np.isfinite(feats).all() and (feats >= 0).all()
     np.testing.assert_allclose(metric.features(images), feats, rtol=1e-4, atol=1e-6)

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from facedeblur.models import UNetDiscriminator, build_model
-from facedeblur.models.cfmd import BLOCK_KINDS, CFMDGenerator, ChannelAttention, ContAdaBlock, MappingNetwork
+from facedeblur.models.cfmd import (
+    BLOCK_KINDS,
+    CFMDGenerator,
+    ChannelAttention,
+    ContAdaBlock,
+    MappingNetwork,
+)
 
 
 def _x(seed: int = 0, n: int = 2, c: int = 8, h: int = 12, w: int = 10) -> torch.Tensor:
@@ -25,7 +31,9 @@ def test_mapping_network_shape_and_dependence_on_u():
 def test_mapping_network_keeps_u_visible_through_its_layers():
     torch.manual_seed(0)
     maps = MappingNetwork(channels=64, layers=8)(torch.linspace(0, 1, 11), (1, 1)).flatten(1)
-    assert float(maps.std(dim=0).mean()) > 0.02, "the control map must change with u from the first step"
+    assert float(maps.std(dim=0).mean()) > 0.02, (
+        "the control map must change with u from the first step"
+    )
 
 
 def test_channel_attention_shape_and_range():
@@ -90,7 +98,9 @@ def test_contada_gradients_reach_every_parameter():
 
 def _tiny_generator(**kwargs) -> CFMDGenerator:
     torch.manual_seed(0)
-    return CFMDGenerator(channels=8, blocks=1, control_channels=8, mapping_layers=2, **kwargs).eval()
+    return CFMDGenerator(
+        channels=8, blocks=1, control_channels=8, mapping_layers=2, **kwargs
+    ).eval()
 
 
 def _trained_like(net: torch.nn.Module) -> torch.nn.Module:
@@ -126,7 +136,10 @@ def test_generator_is_deterministic_for_a_fixed_u_and_differs_across_u():
 
 
 def test_generator_block_kinds_and_errors():
-    sizes = {kind: sum(p.numel() for p in _tiny_generator(block=kind).parameters()) for kind in BLOCK_KINDS}
+    sizes = {
+        kind: sum(p.numel() for p in _tiny_generator(block=kind).parameters())
+        for kind in BLOCK_KINDS
+    }
     assert len(set(sizes.values())) == 3, "each ablation changes the blocks"
     blur = torch.rand(1, 3, 16, 16)
     for kind in BLOCK_KINDS:
@@ -147,13 +160,17 @@ def test_unet_discriminator_heads():
     assert out.pixel_logits.shape == (2, 1, 32, 24)
     assert out.u.shape == (2, 1, 32, 24)
     assert bool(((out.u > 0) & (out.u < 1)).all())
-    assert not torch.allclose(disc(blur, image.flip(-1)).pixel_logits, out.pixel_logits), "the image matters"
+    assert not torch.allclose(disc(blur, image.flip(-1)).pixel_logits, out.pixel_logits), (
+        "the image matters"
+    )
     with pytest.raises(ValueError, match="multiples of 8"):
         disc(torch.rand(1, 3, 20, 20), torch.rand(1, 3, 20, 20))
 
 
-TINY_BASE = {"architecture": "nafnet", "args": {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1,
-                                                "dec_blocks": [1, 1, 1]}}
+TINY_BASE = {
+    "architecture": "nafnet",
+    "args": {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1, "dec_blocks": [1, 1, 1]},
+}
 
 
 def test_generator_on_a_base_deblurrer_starts_as_the_base_and_keeps_it_frozen():
@@ -162,7 +179,9 @@ def test_generator_on_a_base_deblurrer_starts_as_the_base_and_keeps_it_frozen():
     assert net.pad_multiple == 8, "the base's padding multiple (NAFNet, 3 levels) rules"
     blur = torch.rand(3, 3, 24, 20)
     with torch.no_grad():
-        base = net.base(torch.nn.functional.pad(blur, (0, 4, 0, 0), mode="reflect")).clamp(0, 1)[..., :20]
+        base = net.base(torch.nn.functional.pad(blur, (0, 4, 0, 0), mode="reflect")).clamp(0, 1)[
+            ..., :20
+        ]
         outs = net(blur, torch.tensor([0.0, 0.5, 1.0]))
     torch.testing.assert_close(outs[-1], base, rtol=0, atol=1e-6)
     assert [tuple(o.shape) for o in outs] == [(3, 3, 6, 5), (3, 3, 12, 10), (3, 3, 24, 20)]
@@ -209,7 +228,9 @@ def test_anchored_generator_returns_the_base_at_the_centre_and_moves_elsewhere()
         expanded = net(one, torch.tensor([0.0, 0.5, 1.0]))[-1]
         singles = torch.cat([net(blur[:1], v)[-1] for v in (0.0, 0.5, 1.0)])
     torch.testing.assert_close(outs[-1][0], base[0], rtol=0, atol=1e-6)
-    assert (outs[-1][1] - base[1]).abs().max() > 1e-3, "the other moments are the base plus a residual"
+    assert (outs[-1][1] - base[1]).abs().max() > 1e-3, (
+        "the other moments are the base plus a residual"
+    )
     assert [tuple(o.shape) for o in outs] == [(2, 3, 6, 4), (2, 3, 12, 8), (2, 3, 24, 16)]
     torch.testing.assert_close(expanded, singles, rtol=0, atol=1e-6)
     torch.testing.assert_close(expanded[1], base[0], rtol=0, atol=1e-6)

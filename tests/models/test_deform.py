@@ -22,7 +22,9 @@ def _inputs(seed: int = 0, n: int = 2, c: int = 3, o: int = 4, h: int = 9, w: in
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_zero_offset_unit_mask_is_conv2d(dilation):
     x, weight, bias, offset, mask = _inputs()
-    out = modulated_deform_conv2d(x, offset, mask, weight, bias, padding=dilation, dilation=dilation)
+    out = modulated_deform_conv2d(
+        x, offset, mask, weight, bias, padding=dilation, dilation=dilation
+    )
     ref = F.conv2d(x, weight, bias, padding=dilation, dilation=dilation)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
@@ -62,10 +64,13 @@ def test_layer_keeps_size():
     assert layer(x, offset, mask).shape == (2, 5, 9, 11)
 
 
-@pytest.mark.parametrize("offset_channels, mask_channels, match", [
-    (16, 9, "offset must be"),
-    (18, 8, "mask must be"),
-])
+@pytest.mark.parametrize(
+    "offset_channels, mask_channels, match",
+    [
+        (16, 9, "offset must be"),
+        (18, 8, "mask must be"),
+    ],
+)
 def test_mismatched_channels_raise(offset_channels, mask_channels, match):
     x, weight, _, _, _ = _inputs()
     offset = torch.zeros(2, offset_channels, 9, 11)

@@ -130,8 +130,15 @@ def test_nah_discriminator_gives_one_logit_per_image(size):
 
 def test_model_table_and_build_model():
     assert set(MODELS) == {
-        "deblurgan", "patchgan", "deepdeblur", "nah_discriminator", "nafnet", "cfmd", "unet_discriminator",
-        "resnet_attributes", "rebuild_unet",
+        "deblurgan",
+        "patchgan",
+        "deepdeblur",
+        "nah_discriminator",
+        "nafnet",
+        "cfmd",
+        "unet_discriminator",
+        "resnet_attributes",
+        "rebuild_unet",
     }
     model = build_model("deblurgan", n_blocks=1, ngf=4)
     assert isinstance(model, DeblurGANGenerator)
@@ -171,14 +178,18 @@ def test_gradients_reach_every_parameter(name, kwargs, size, only_weights):
 
 def test_nafnet_keeps_shape_and_starts_with_identity_blocks():
     torch.manual_seed(0)
-    model = build_model("nafnet", width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1)).eval()
+    model = build_model(
+        "nafnet", width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1)
+    ).eval()
     assert model.pad_multiple == 4
     x = _image(2, 3, 36, 44)
     with torch.no_grad():
         y = model(x)
         features = torch.randn(1, 8, 12, 12)
         block = model.encoders[0][0]
-        assert torch.equal(block(features), features), "zero branch scales make a fresh block the identity"
+        assert torch.equal(block(features), features), (
+            "zero branch scales make a fresh block the identity"
+        )
     assert y.shape == x.shape
 
 
@@ -193,7 +204,9 @@ def test_nafnet_layer_norm_normalises_each_pixel_over_channels():
 
 def test_nafnet_gradients_reach_every_parameter_once_branches_open():
     torch.manual_seed(0)
-    model = build_model("nafnet", width=8, enc_blocks=(1,), middle_blocks=1, dec_blocks=(1,)).train()
+    model = build_model(
+        "nafnet", width=8, enc_blocks=(1,), middle_blocks=1, dec_blocks=(1,)
+    ).train()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith(("beta", "gamma")):

@@ -21,13 +21,20 @@ from facedeblur.models.privacy import BasicBlock, Bottleneck
 
 def test_resnet_matches_torchvision_layout():
     # torchvision's resnet18 / resnet50: 11,689,512 / 25,557,032 parameters, 122 / 320 state-dict entries.
-    for block, layers, params, entries in [(BasicBlock, (2, 2, 2, 2), 11_689_512, 122),
-                                           (Bottleneck, (3, 4, 6, 3), 25_557_032, 320)]:
+    for block, layers, params, entries in [
+        (BasicBlock, (2, 2, 2, 2), 11_689_512, 122),
+        (Bottleneck, (3, 4, 6, 3), 25_557_032, 320),
+    ]:
         model = ResNet(block, layers)
         state = model.state_dict()
         assert sum(p.numel() for p in model.parameters()) == params
         assert len(state) == entries
-        assert {"conv1.weight", "bn1.running_mean", "layer4.0.downsample.1.weight", "fc.bias"} <= set(state)
+        assert {
+            "conv1.weight",
+            "bn1.running_mean",
+            "layer4.0.downsample.1.weight",
+            "fc.bias",
+        } <= set(state)
         assert state["fc.weight"].shape[0] == 1000
     assert "layer1.2.conv3.weight" in state and "layer1.0.downsample.0.weight" in state
 
@@ -43,7 +50,10 @@ def test_attribute_head_gives_logits_per_attribute():
     with pytest.raises(UsageError, match="depth 20"):
         build_model("resnet_attributes", depth=20)
     half = build_model("resnet_attributes", depth=18, width=32)
-    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in resnet18_attributes().parameters()) / 3
+    assert (
+        sum(p.numel() for p in half.parameters())
+        < sum(p.numel() for p in resnet18_attributes().parameters()) / 3
+    )
     assert half(torch.rand(1, 3, 64, 64)).shape == (1, 40)
 
 

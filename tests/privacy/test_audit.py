@@ -15,7 +15,6 @@ import torch
 from facedeblur.cli import main
 from facedeblur.errors import InputError, NoFaceError
 from facedeblur.faces.detect import Detection
-from facedeblur.restore.deblurrer import Deblurrer
 from facedeblur.io import write_image
 from facedeblur.metrics import region_ssim
 from facedeblur.privacy.audit import privacy_audit, summarise
@@ -27,12 +26,18 @@ from facedeblur.privacy.recognizer import (
     classifier_people,
     list_people,
 )
+from facedeblur.restore.deblurrer import Deblurrer
 
 # Hand-made faces: 96x96 photos whose 48x48 centre (the "face") has one colour per person;
 # the fake recognizer's descriptor is that colour, so every identification is known in advance.
 FACE = slice(24, 72)
 FACE_BOX = (24.0, 24.0, 72.0, 72.0)
-COLOURS = {"Anna": (0.9, 0.1, 0.1), "Ben": (0.1, 0.9, 0.1), "Cleo": (0.1, 0.1, 0.9), "Dora": (0.9, 0.9, 0.1)}
+COLOURS = {
+    "Anna": (0.9, 0.1, 0.1),
+    "Ben": (0.1, 0.9, 0.1),
+    "Cleo": (0.1, 0.1, 0.9),
+    "Dora": (0.9, 0.9, 0.1),
+}
 BLACK = (0.0, 0.0, 0.0)
 
 
@@ -113,12 +118,23 @@ def hand_made(tmp_path) -> tuple[Path, Path]:
 def test_audit_bookkeeping_on_a_hand_made_gallery(hand_made, tmp_path):
     gallery, probes = hand_made
     net = CountingIdentity()
-    report = privacy_audit(gallery, probes, ["blackout", "blur"], tmp_path / "out", reader=FakeReader(),
-                           obfuscate=fake_obfuscate, deblurrer=Deblurrer(net, header={"data": {"size": 32}}),
-                           progress=False)
+    report = privacy_audit(
+        gallery,
+        probes,
+        ["blackout", "blur"],
+        tmp_path / "out",
+        reader=FakeReader(),
+        obfuscate=fake_obfuscate,
+        deblurrer=Deblurrer(net, header={"data": {"size": 32}}),
+        progress=False,
+    )
     assert report.unknown == 1  # Dora has no gallery photo
     assert report.skipped == [f"probe {probes / 'Eve' / 'Eve_probe.png'}: no face found"]
-    assert (report.gallery_photos, report.gallery_people, report.classifier_people) == (6, 4, ["Anna", "Ben", "Cleo", "Eve"])
+    assert (report.gallery_photos, report.gallery_people, report.classifier_people) == (
+        6,
+        4,
+        ["Anna", "Ben", "Cleo", "Eve"],
+    )
     assert report.attacked == ["blur"]
     by_method = {s["method"]: s for s in report.summary}
     assert [s["method"] for s in report.summary] == ["original", "blackout", "blur"]
@@ -131,29 +147,50 @@ def test_audit_bookkeeping_on_a_hand_made_gallery(hand_made, tmp_path):
     assert blackout["attack_nn_top1"] is None and blackout["obfuscation_missed"] == 0
     # blur swaps Anna and Ben for the next person; Cleo's face is missed and leaks
     assert (blur["nn_correct"], blur["obfuscation_missed"]) == (1, 1)
-    assert blur["attack_nn_top1"] == pytest.approx(1 / 3) and blur["attack_classifier_top1"] == pytest.approx(1 / 3)
+    assert blur["attack_nn_top1"] == pytest.approx(1 / 3) and blur[
+        "attack_classifier_top1"
+    ] == pytest.approx(1 / 3)
     assert blackout["context_ssim"] == pytest.approx(1.0) and blackout["detector_found"] == 1.0
     # the attack ran once per audited probe (Cleo's unhidden photo too), on the crop at the original box
     # resized to the model's size from its header
     assert net.shapes == [(1, 3, 32, 32)] * 3
     rows = list(csv.DictReader(open(tmp_path / "out" / "per_probe.csv")))
     assert len(rows) == 3 * 4  # original, blackout, blur, blur attacked
-    anna_blur = next(r for r in rows if r["person"] == "Anna" and r["method"] == "blur" and r["attacked"] == "False")
-    assert (anna_blur["nn_person"], anna_blur["classifier_person"], anna_blur["nn_correct"]) == ("Ben", "Ben", "False")
+    anna_blur = next(
+        r
+        for r in rows
+        if r["person"] == "Anna" and r["method"] == "blur" and r["attacked"] == "False"
+    )
+    assert (anna_blur["nn_person"], anna_blur["classifier_person"], anna_blur["nn_correct"]) == (
+        "Ben",
+        "Ben",
+        "False",
+    )
     text = (tmp_path / "out" / "audit.md").read_text()
     assert "| original | 3 | 100.0% | 100.0% | - | - | reference |" in text
     assert "| blackout | 3 | 33.3% | 33.3% | - | - | 1.0000 | 100.0% |" in text
-    assert "| blur | 3 | 33.3% | 33.3% | 33.3% | 33.3% |" in text and "1 not (no other photo" in text
+    assert (
+        "| blur | 3 | 33.3% | 33.3% | 33.3% | 33.3% |" in text and "1 not (no other photo" in text
+    )
     for name in ("audit.csv", "audit_rates.png", "audit_cases.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
 
 
 def test_same_folder_is_leave_one_out(hand_made, tmp_path):
     gallery, _ = hand_made
-    report = privacy_audit(gallery, gallery, ["blackout", "swirl"], tmp_path / "out", reader=FakeReader(),
-                           obfuscate=fake_obfuscate, progress=False)
+    report = privacy_audit(
+        gallery,
+        gallery,
+        ["blackout", "swirl"],
+        tmp_path / "out",
+        reader=FakeReader(),
+        obfuscate=fake_obfuscate,
+        progress=False,
+    )
     original, _, swirl = report.summary
-    assert report.unknown == 2 and original["probes"] == 4  # Cleo's and Eve's only photos cannot be identified
+    assert (
+        report.unknown == 2 and original["probes"] == 4
+    )  # Cleo's and Eve's only photos cannot be identified
     assert original["nn_top1"] == 1.0
     plain = [r for r in report.rows if r["method"] == "original"]
     assert all(r["nn_distance"] > 0.01 for r in plain)  # never its own file (distance 0)
@@ -196,7 +233,9 @@ def test_classifier_protocol_takes_the_twenty_people_with_most_photos_and_separa
         hits += protocol.classify(centres[k] + rng.normal(0.0, 0.05, 128), probe) == person
     assert hits == 20
     # a probe that is the only gallery photo of its class: the class goes with it
-    only = Gallery(photos[:2] + [Photo(tmp_path / "solo.png", "solo")], np.stack(rows[:2] + [rows[-1]]))
+    only = Gallery(
+        photos[:2] + [Photo(tmp_path / "solo.png", "solo")], np.stack(rows[:2] + [rows[-1]])
+    )
     assert not ClassifierProtocol(only).covers(Photo(tmp_path / "solo.png", "solo"))
 
 
@@ -210,15 +249,50 @@ def test_softmax_classifier_is_seeded_and_needs_two_classes():
 
 
 def test_summarise_counts_exactly():
-    base = {"classifier_correct": None, "context_ssim": None, "found": True, "score": 0.5, "obfuscation_missed": None}
-    rows = [{**base, "method": "original", "attacked": False, "nn_correct": True},
-            {**base, "method": "original", "attacked": False, "nn_correct": False, "classifier_correct": True},
-            {**base, "method": "blur", "attacked": False, "nn_correct": False, "found": False, "obfuscation_missed": True},
-            {**base, "method": "blur", "attacked": True, "nn_correct": True}]
+    base = {
+        "classifier_correct": None,
+        "context_ssim": None,
+        "found": True,
+        "score": 0.5,
+        "obfuscation_missed": None,
+    }
+    rows = [
+        {**base, "method": "original", "attacked": False, "nn_correct": True},
+        {
+            **base,
+            "method": "original",
+            "attacked": False,
+            "nn_correct": False,
+            "classifier_correct": True,
+        },
+        {
+            **base,
+            "method": "blur",
+            "attacked": False,
+            "nn_correct": False,
+            "found": False,
+            "obfuscation_missed": True,
+        },
+        {**base, "method": "blur", "attacked": True, "nn_correct": True},
+    ]
     original, blur = summarise(rows, ["blur"], ["blur"])
-    assert (original["probes"], original["nn_top1"], original["classifier_top1"], original["classifier_probes"]) == (2, 0.5, 1.0, 1)
-    assert (blur["probes"], blur["nn_top1"], blur["attack_nn_top1"], blur["classifier_top1"]) == (1, 0.0, 1.0, None)
-    assert (blur["detector_found"], blur["detector_confidence"], blur["obfuscation_missed"]) == (0.0, None, 1)
+    assert (
+        original["probes"],
+        original["nn_top1"],
+        original["classifier_top1"],
+        original["classifier_probes"],
+    ) == (2, 0.5, 1.0, 1)
+    assert (blur["probes"], blur["nn_top1"], blur["attack_nn_top1"], blur["classifier_top1"]) == (
+        1,
+        0.0,
+        1.0,
+        None,
+    )
+    assert (blur["detector_found"], blur["detector_confidence"], blur["obfuscation_missed"]) == (
+        0.0,
+        None,
+        1,
+    )
 
 
 def test_region_ssim_ignores_windows_that_touch_the_masked_part():
@@ -242,29 +316,59 @@ def test_list_people_needs_person_folders_and_a_gallery_needs_faces(tmp_path):
         list_people(tmp_path / "flat")
     _photo(tmp_path / "faceless" / "Zed" / "Zed_1.png", BLACK)
     with pytest.raises(InputError, match="no gallery photo with a face"):
-        privacy_audit(tmp_path / "faceless", tmp_path / "faceless", ["blur"], tmp_path / "out", attack=False,
-                      reader=FakeReader(), obfuscate=fake_obfuscate, progress=False)
+        privacy_audit(
+            tmp_path / "faceless",
+            tmp_path / "faceless",
+            ["blur"],
+            tmp_path / "out",
+            attack=False,
+            reader=FakeReader(),
+            obfuscate=fake_obfuscate,
+            progress=False,
+        )
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing", "no such folder"),
-    ("empty", "no images found"),
-    ("method", "unknown obfuscation method 'smudge'"),
-    ("repeated", "each method may be given once"),
-    ("attributes", "method attributes cannot be audited, its networks are missing"),
-    ("people", "people must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", "no such folder"),
+        ("empty", "no images found"),
+        ("method", "unknown obfuscation method 'smudge'"),
+        ("repeated", "each method may be given once"),
+        ("attributes", "method attributes cannot be audited, its networks are missing"),
+        ("people", "people must be at least 1"),
+    ],
+)
 def test_bad_inputs_are_one_line_and_exit_2(hand_made, tmp_path, capsys, case, expected):
     gallery, probes = hand_made
     (tmp_path / "empty").mkdir()
-    methods = {"method": ["smudge"], "repeated": ["blur", "blur"], "attributes": ["attributes"]}.get(case, ["blur"])
-    args = ["privacy-audit", "--gallery", str({"missing": tmp_path / "nope", "empty": tmp_path / "empty"}.get(case, gallery)),
-            "--probes", str(probes), "--out", str(tmp_path / "out"), "--quiet",
-            "--classifier", str(tmp_path / "missing.safetensors")]
-    args += [a for m in methods for a in ("--method", m)] + (["--people", "0"] if case == "people" else [])
+    methods = {
+        "method": ["smudge"],
+        "repeated": ["blur", "blur"],
+        "attributes": ["attributes"],
+    }.get(case, ["blur"])
+    args = [
+        "privacy-audit",
+        "--gallery",
+        str({"missing": tmp_path / "nope", "empty": tmp_path / "empty"}.get(case, gallery)),
+        "--probes",
+        str(probes),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--classifier",
+        str(tmp_path / "missing.safetensors"),
+    ]
+    args += [a for m in methods for a in ("--method", m)] + (
+        ["--people", "0"] if case == "people" else []
+    )
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("facedeblur privacy-audit: error:") and expected in err
+    assert (
+        len(err.splitlines()) == 1
+        and err.startswith("facedeblur privacy-audit: error:")
+        and expected in err
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -282,20 +386,54 @@ def lfw_three(tmp_path, lfw_people) -> Path:
 @pytest.mark.slow
 def test_cli_end_to_end_on_real_lfw_people(lfw_three, tmp_path, capsys):
     out = tmp_path / "report"
-    code = main(["privacy-audit", "--gallery", str(lfw_three), "--probes", str(lfw_three), "--method", "pixelate",
-                 "--method", "blur", "--out", str(out), "--quiet", "--people", "2"])
+    code = main(
+        [
+            "privacy-audit",
+            "--gallery",
+            str(lfw_three),
+            "--probes",
+            str(lfw_three),
+            "--method",
+            "pixelate",
+            "--method",
+            "blur",
+            "--out",
+            str(out),
+            "--quiet",
+            "--people",
+            "2",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "| original | 4 | 100.0% |" in printed
     summary = {r["method"]: r for r in csv.DictReader(open(out / "audit.csv"))}
     assert list(summary) == ["original", "pixelate", "blur"]
-    assert float(summary["pixelate"]["context_ssim"]) == pytest.approx(1.0, abs=1e-6)  # background kept
+    assert float(summary["pixelate"]["context_ssim"]) == pytest.approx(
+        1.0, abs=1e-6
+    )  # background kept
     assert summary["blur"]["attack_nn_top1"] != "" and summary["pixelate"]["attack_nn_top1"] != ""
     assert len(list(csv.DictReader(open(out / "per_probe.csv")))) == 4 * 5
     for name in ("audit.md", "audit_rates.png", "audit_cases.png"):
         assert (out / name).stat().st_size > 0
 
     no_attack = tmp_path / "no-attack"
-    assert main(["privacy-audit", "--gallery", str(lfw_three), "--probes", str(lfw_three), "--method", "blackout",
-                 "--out", str(no_attack), "--quiet", "--no-attack"]) == 0
+    assert (
+        main(
+            [
+                "privacy-audit",
+                "--gallery",
+                str(lfw_three),
+                "--probes",
+                str(lfw_three),
+                "--method",
+                "blackout",
+                "--out",
+                str(no_attack),
+                "--quiet",
+                "--no-attack",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(no_attack / "per_probe.csv")))
     assert len(rows) == 6 * 2 and not any(r["attacked"] == "True" for r in rows)

@@ -8,11 +8,10 @@ import pytest
 import facedeblur
 from facedeblur.errors import NoFaceError, UsageError
 from facedeblur.faces.detect import DlibHOGDetector
+from facedeblur.faces.mask import feathered_inside
 from facedeblur.io import read_image, to_uint8
 from facedeblur.privacy import OBFUSCATION_METHODS, face_ellipse, obfuscate_photo
-from facedeblur.faces.mask import feathered_inside
 from facedeblur.privacy.obfuscate import default_feather
-
 from tests.helpers import REBUILT_COLOUR, ConstantRebuild
 
 ECKHART = "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"
@@ -31,7 +30,9 @@ def two_faces(data_dir):
 def test_every_method_hides_each_face_and_keeps_every_other_pixel(two_faces, method):
     photo, found = two_faces
     obfuscator = ConstantRebuild() if method == "attributes" else None
-    result = obfuscate_photo(photo, method, obfuscator=obfuscator, detector=lambda image: found, seed=1)
+    result = obfuscate_photo(
+        photo, method, obfuscator=obfuscator, detector=lambda image: found, seed=1
+    )
     assert result.image.shape == photo.shape and result.image.dtype == np.float32
     assert len(result.faces) == 2 and result.faces[0].box[0] < result.faces[1].box[0]
     outside = ~result.mask
@@ -39,18 +40,24 @@ def test_every_method_hides_each_face_and_keeps_every_other_pixel(two_faces, met
     assert np.array_equal(result.image[outside], photo[outside])
     for face in result.faces:
         inside = face.full_mask(photo.shape[:2])
-        assert inside[np.rint(face.points68[30, 1]).astype(int), np.rint(face.points68[30, 0]).astype(int)]
+        assert inside[
+            np.rint(face.points68[30, 1]).astype(int), np.rint(face.points68[30, 0]).astype(int)
+        ]
         assert np.abs(result.image[inside] - photo[inside]).mean() > 0.02
 
 
 def test_attribute_method_pastes_the_rebuilt_face_and_records_the_flips(two_faces):
     photo, found = two_faces
     fake = ConstantRebuild()
-    result = obfuscate_photo(photo, attributes=["smiling", "Big_Nose"], obfuscator=fake, detector=lambda image: found)
+    result = obfuscate_photo(
+        photo, attributes=["smiling", "Big_Nose"], obfuscator=fake, detector=lambda image: found
+    )
     assert fake.calls == [(7, 31), (7, 31)]
     for face in result.faces:
         assert face.flipped == ("Big_Nose", "Smiling")
-        assert face.after[31] == 1.0 - np.round(face.before[31]) and face.after[0] == np.round(face.before[0])
+        assert face.after[31] == 1.0 - np.round(face.before[31]) and face.after[0] == np.round(
+            face.before[0]
+        )
         nose = np.rint(face.points68[30]).astype(int)
         assert np.allclose(result.image[nose[1], nose[0]], REBUILT_COLOUR)
 
@@ -67,7 +74,9 @@ def test_a_wide_feather_still_stays_inside_the_mask(two_faces):
     outside = ~result.mask
     assert np.array_equal(result.image[outside], photo[outside])
     inside = result.mask & (result.image.sum(axis=2) > 0)
-    assert inside.sum() > 0.2 * result.mask.sum()  # the soft edge leaves part of the face showing through
+    assert (
+        inside.sum() > 0.2 * result.mask.sum()
+    )  # the soft edge leaves part of the face showing through
 
 
 def test_feathered_inside_ramps_from_the_edge_inwards():
@@ -92,14 +101,23 @@ def test_default_feather_is_five_percent_of_the_face(two_faces):
     assert default_feather(points * 2) == pytest.approx(2 * default_feather(points), rel=0.03)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"method": "sepia"}, "unknown obfuscation method 'sepia'; valid methods: attributes, blur"),
-    ({"attributes": ["wings"]}, "unknown attribute 'wings'"),
-    ({"attributes": ["smiling", "goatee"]}, "goatee: gender-linked attribute(s) are protected"),
-    ({"method": "blur", "attributes": ["smiling"]}, "attributes are flipped by the attributes method only"),
-    ({"method": "swirl", "strength": 0}, "strength must be positive"),
-    ({"method": "blur", "feather": -2}, "feather radius must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"method": "sepia"},
+            "unknown obfuscation method 'sepia'; valid methods: attributes, blur",
+        ),
+        ({"attributes": ["wings"]}, "unknown attribute 'wings'"),
+        ({"attributes": ["smiling", "goatee"]}, "goatee: gender-linked attribute(s) are protected"),
+        (
+            {"method": "blur", "attributes": ["smiling"]},
+            "attributes are flipped by the attributes method only",
+        ),
+        ({"method": "swirl", "strength": 0}, "strength must be positive"),
+        ({"method": "blur", "feather": -2}, "feather radius must be >= 0"),
+    ],
+)
 def test_bad_options_are_refused_before_looking_for_faces(options, message):
     with pytest.raises(UsageError) as info:
         obfuscate_photo(np.full((40, 40, 3), 0.5, np.float32), **options)
@@ -108,8 +126,13 @@ def test_bad_options_are_refused_before_looking_for_faces(options, message):
 
 def test_protected_attributes_flip_when_allowed(two_faces):
     photo, found = two_faces
-    result = obfuscate_photo(photo, attributes=["male"], allow_protected=True, obfuscator=ConstantRebuild(),
-                             detector=lambda image: found)
+    result = obfuscate_photo(
+        photo,
+        attributes=["male"],
+        allow_protected=True,
+        obfuscator=ConstantRebuild(),
+        detector=lambda image: found,
+    )
     assert result.faces[0].flipped == ("Male",)
 
 
@@ -121,4 +144,6 @@ def test_no_face_is_a_clear_error():
 def test_public_api_returns_the_image(two_faces):
     photo, found = two_faces
     hidden = facedeblur.obfuscate(to_uint8(photo), "pixelate", detector=lambda image: found)
-    assert np.array_equal(hidden, obfuscate_photo(photo, "pixelate", detector=lambda image: found).image)
+    assert np.array_equal(
+        hidden, obfuscate_photo(photo, "pixelate", detector=lambda image: found).image
+    )

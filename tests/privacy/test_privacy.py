@@ -11,7 +11,14 @@ import pytest
 from facedeblur.errors import NoFaceError, UsageError
 from facedeblur.faces.detect import DlibHOGDetector, largest_face
 from facedeblur.io import read_image
-from facedeblur.privacy import METHODS, face_ellipse, face_mask, feathered, landmarks_of, obfuscate_classical
+from facedeblur.privacy import (
+    METHODS,
+    face_ellipse,
+    face_mask,
+    feathered,
+    landmarks_of,
+    obfuscate_classical,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +85,9 @@ def _textured(size: int = 64) -> np.ndarray:
     rng = np.random.default_rng(0)
     ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
     img = 0.5 * (ramp[None, :, None] + ramp[:, None, None]) * np.array([1.0, 0.7, 0.4], np.float32)
-    return np.clip(img + 0.3 * rng.random((size, size, 3), dtype=np.float32), 0.0, 1.0).astype(np.float32)
+    return np.clip(img + 0.3 * rng.random((size, size, 3), dtype=np.float32), 0.0, 1.0).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)

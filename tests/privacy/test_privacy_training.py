@@ -13,10 +13,6 @@ import yaml
 
 from facedeblur.data import CelebAFaces, celeba_landmarks
 from facedeblur.errors import FaceDeblurError, UsageError
-from facedeblur.faces.dlib_faces import five_points
-from facedeblur.io import read_image
-from facedeblur.models import build_model
-from facedeblur.privacy import landmarks_of
 from facedeblur.faces.align import (
     TEMPLATE,
     align_face,
@@ -24,11 +20,20 @@ from facedeblur.faces.align import (
     transform_points,
     unalign,
 )
+from facedeblur.faces.dlib_faces import five_points
+from facedeblur.io import read_image
+from facedeblur.models import build_model
+from facedeblur.models.weights import half_precision_copy, load_network, read_weights, save_weights
+from facedeblur.privacy import landmarks_of
 from facedeblur.privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
-from facedeblur.privacy.attribute_names import CELEBA_ATTRIBUTES, DEFAULT_FLIPS, PROTECTED, resolve_flips
+from facedeblur.privacy.attribute_names import (
+    CELEBA_ATTRIBUTES,
+    DEFAULT_FLIPS,
+    PROTECTED,
+    resolve_flips,
+)
 from facedeblur.train import train
 from facedeblur.train.tasks.celeba import flip_attributes
-from facedeblur.models.weights import half_precision_copy, load_network, read_weights, save_weights
 
 CELEBA_FILES = [f"{i:06d}.jpg" for i in range(1, 41)]
 
@@ -50,7 +55,9 @@ def test_similarity_matrix_recovers_a_known_transform():
     rng = np.random.default_rng(0)
     src = rng.uniform(0, 100, (5, 2))
     angle, scale, shift = 0.3, 1.7, np.array([4.0, -9.0])
-    rot = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    rot = scale * np.array(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    )
     dst = src @ rot.T + shift
     matrix = similarity_matrix(src, dst)
     assert np.allclose(matrix[:, :2], rot) and np.allclose(matrix[:, 2], shift)
@@ -107,7 +114,12 @@ def test_celeba_landmarks_are_cached_and_reused(data_dir, celeba_cache):
     np.savez(cache, files=files, points=points, missing=missing)
     again = celeba_landmarks(data_dir / "celeba", CELEBA_FILES, cache=cache, progress=False)
     assert np.allclose(again[str(files[0])], points[0])
-    np.savez(cache, files=files, points=points - (np.arange(len(points)) == 0)[:, None, None] * 1000.0, missing=missing)
+    np.savez(
+        cache,
+        files=files,
+        points=points - (np.arange(len(points)) == 0)[:, None, None] * 1000.0,
+        missing=missing,
+    )
 
 
 def test_celeba_faces_are_aligned_with_mask_points_and_attributes(data_dir, celeba_cache):
@@ -128,7 +140,9 @@ def _preset(tmp_path, name: str, cache, **train) -> dict:
 
     raw = yaml.safe_load((files("facedeblur") / "configs" / f"{name}.yaml").read_text())
     raw["data"].update(limit=60, val_count=16, size=32, crop=32, landmarks=str(cache))
-    raw["train"].update(steps=4, batch_size=4, val_every=2, ckpt_every=2, log_every=1, device="cpu", **train)
+    raw["train"].update(
+        steps=4, batch_size=4, val_every=2, ckpt_every=2, log_every=1, device="cpu", **train
+    )
     return raw
 
 
@@ -139,7 +153,9 @@ def _write(tmp_path, raw: dict) -> str:
 
 
 @pytest.mark.slow
-def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(tmp_path, data_dir, celeba_cache, eckhart):
+def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(
+    tmp_path, data_dir, celeba_cache, eckhart
+):
     _, cache = celeba_cache
     raw = _preset(tmp_path, "attributes-light", tmp_path / "lm.npz")
     raw["data"]["train"] = str(data_dir / "celeba")
@@ -147,7 +163,11 @@ def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(tmp
     attr_dir, metrics = train(_write(tmp_path, raw), run_dir=tmp_path / "attr", progress=False)
     assert 0.0 < metrics["val_accuracy"] <= 1.0 and 0.0 < metrics["majority_accuracy"] <= 1.0
     assert math.isfinite(metrics["val_bce"])
-    validations = [json.loads(line) for line in (attr_dir / "metrics.jsonl").read_text().splitlines() if "val_accuracy" in line]
+    validations = [
+        json.loads(line)
+        for line in (attr_dir / "metrics.jsonl").read_text().splitlines()
+        if "val_accuracy" in line
+    ]
     best, _ = read_weights(attr_dir / "best.safetensors")
     assert best["metrics"]["val_accuracy"] == max(v["val_accuracy"] for v in validations)
     table = json.loads((attr_dir / "attribute_accuracy.json").read_text())
@@ -156,13 +176,17 @@ def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(tmp
     raw = _preset(tmp_path, "rebuild-unet", tmp_path / "lm.npz")
     raw["data"]["train"] = str(data_dir / "celeba")
     raw["generator"]["args"].update(base=4, levels=3)
-    rebuild_dir, metrics = train(_write(tmp_path, raw), run_dir=tmp_path / "rebuild", progress=False)
+    rebuild_dir, metrics = train(
+        _write(tmp_path, raw), run_dir=tmp_path / "rebuild", progress=False
+    )
     assert all(math.isfinite(metrics[k]) for k in ("val_ssim", "masked_ssim", "val_face_l1"))
     assert list((rebuild_dir / "samples").glob("val_*.png"))
     losses = [json.loads(line) for line in (rebuild_dir / "metrics.jsonl").read_text().splitlines()]
     assert all(math.isfinite(r["content"]) for r in losses if "content" in r)
 
-    obfuscator = load_attribute_obfuscator(attr_dir / "generator.safetensors", rebuild_dir / "generator.safetensors")
+    obfuscator = load_attribute_obfuscator(
+        attr_dir / "generator.safetensors", rebuild_dir / "generator.safetensors"
+    )
     assert obfuscator.size == 32
     img, points = eckhart
     face = obfuscator.rebuild(img, points, resolve_flips(None))
@@ -171,7 +195,9 @@ def test_attribute_and_rebuild_trainers_run_and_their_weights_rebuild_a_face(tmp
     changed = np.nonzero((face.before >= 0.5).astype(np.float32) != face.after)[0]
     assert changed.tolist() == list(resolve_flips(None))
     with pytest.raises(FaceDeblurError, match="not the attribute classifier"):
-        load_attribute_obfuscator(rebuild_dir / "generator.safetensors", rebuild_dir / "generator.safetensors")
+        load_attribute_obfuscator(
+            rebuild_dir / "generator.safetensors", rebuild_dir / "generator.safetensors"
+        )
 
 
 def test_rebuild_reacts_to_the_flipped_attributes(eckhart, tmp_path):
@@ -184,8 +210,12 @@ def test_rebuild_reacts_to_the_flipped_attributes(eckhart, tmp_path):
     flipped = obfuscator.rebuild(img, points, (31,))
     assert np.array_equal(plain.before, flipped.before)
     assert not np.array_equal(plain.crop, flipped.crop)
-    path = save_weights(tmp_path / "c.safetensors", build_model("resnet_attributes", depth=18, width=4, num_attributes=3),
-                        "resnet_attributes", {"depth": 18, "width": 4, "num_attributes": 3})
+    path = save_weights(
+        tmp_path / "c.safetensors",
+        build_model("resnet_attributes", depth=18, width=4, num_attributes=3),
+        "resnet_attributes",
+        {"depth": 18, "width": 4, "num_attributes": 3},
+    )
     with pytest.raises(FaceDeblurError, match="not CelebA's 40"):
         load_attribute_obfuscator(path, tmp_path / "missing.safetensors")
 
@@ -193,8 +223,13 @@ def test_rebuild_reacts_to_the_flipped_attributes(eckhart, tmp_path):
 def test_half_precision_copy_is_half_the_size_and_predicts_the_same(tmp_path):
     torch.manual_seed(0)
     net = build_model("resnet_attributes", depth=18, width=8).eval()
-    full = save_weights(tmp_path / "full.safetensors", net, "resnet_attributes", {"depth": 18, "width": 8},
-                        data={"size": 64})
+    full = save_weights(
+        tmp_path / "full.safetensors",
+        net,
+        "resnet_attributes",
+        {"depth": 18, "width": 8},
+        data={"size": 64},
+    )
     half = half_precision_copy(full, tmp_path / "half.safetensors")
     assert half.stat().st_size < 0.6 * full.stat().st_size
     loaded, header = load_network(half)

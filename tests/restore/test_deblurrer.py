@@ -13,7 +13,9 @@ def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
     from facedeblur.models.weights import save_weights
 
     wrong = tmp_path / "wrong.safetensors"
-    save_weights(wrong, build_model("deblurgan", n_blocks=2, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8})
+    save_weights(
+        wrong, build_model("deblurgan", n_blocks=2, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8}
+    )
     with pytest.raises(FaceDeblurError, match="do not fit"):
         load_model(wrong)
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
@@ -24,8 +26,8 @@ def test_weights_that_do_not_fit_are_an_error(trained_run, tmp_path):
 
 
 def test_tiles_blend_without_seams():
-    from facedeblur.restore.deblurrer import Deblurrer
     from facedeblur.models import build_model
+    from facedeblur.restore.deblurrer import Deblurrer
 
     net = build_model("deblurgan", n_blocks=1, ngf=4)
     last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]

@@ -7,15 +7,14 @@ import torch
 import facedeblur
 from facedeblur.blur import KernelBlurSettings
 from facedeblur.blur.pipeline import random_kernel_blur
-from facedeblur.splits import assign_splits
-from facedeblur.restore.onnx_export import onnx_bytes
-from facedeblur.models.weights import default_model_path
-from facedeblur.restore.loading import load_model
 from facedeblur.io import image_to_tensor, read_image, tensor_to_image
 from facedeblur.metrics import psnr
 from facedeblur.models import MODELS
+from facedeblur.models.weights import default_model_path, load_network
+from facedeblur.restore.loading import load_model
+from facedeblur.restore.onnx_export import onnx_bytes
 from facedeblur.restore.onnx_runner import OnnxRunner
-from facedeblur.models.weights import load_network
+from facedeblur.splits import assign_splits
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -36,11 +35,20 @@ def held_out_faces(data_dir, default_model) -> list[np.ndarray]:
     fraction = split_settings["val_fraction"]
     root = data_dir / "lfw" / "images"
     people = sorted(p.name for p in root.iterdir() if p.is_dir())
-    split = assign_splits(people, {"train": 1.0 - fraction, "val": fraction}, split_settings["split_seed"])
+    split = assign_splits(
+        people, {"train": 1.0 - fraction, "val": fraction}, split_settings["split_seed"]
+    )
     held_out = [name for name in people if split[name] == "val"][:4]
-    return [tensor_to_image(torch.nn.functional.interpolate(
-        image_to_tensor(read_image(sorted((root / name).glob("*.jpg"))[0]))[None], size=128, mode="area")[0])
-        for name in held_out]
+    return [
+        tensor_to_image(
+            torch.nn.functional.interpolate(
+                image_to_tensor(read_image(sorted((root / name).glob("*.jpg"))[0]))[None],
+                size=128,
+                mode="area",
+            )[0]
+        )
+        for name in held_out
+    ]
 
 
 def test_every_shipped_weights_file_is_small_and_loads():
@@ -58,7 +66,9 @@ def test_default_model_restores_blurred_held_out_faces(default_model, held_out_f
     gains = []
     for k, sharp in enumerate(held_out_faces):
         rng = np.random.default_rng(k)
-        blurred, _, _ = random_kernel_blur(image_to_tensor(sharp), rng, KernelBlurSettings(max_length=60.0))
+        blurred, _, _ = random_kernel_blur(
+            image_to_tensor(sharp), rng, KernelBlurSettings(max_length=60.0)
+        )
         blurred = tensor_to_image(blurred)
         restored = default_model.deblur(blurred)
         assert restored.shape == sharp.shape

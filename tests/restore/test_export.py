@@ -14,10 +14,10 @@ from torch import nn
 from facedeblur import Deblurrer, load_model
 from facedeblur.cli import main
 from facedeblur.errors import FaceDeblurError, UsageError
-from facedeblur.restore.onnx_export import export_onnx, onnx_bytes
 from facedeblur.io import read_image, write_image
 from facedeblur.models import build_model
 from facedeblur.models.weights import HEADER_KEY, save_weights
+from facedeblur.restore.onnx_export import export_onnx, onnx_bytes
 
 TINY = {"n_blocks": 1, "ngf": 8}
 
@@ -63,15 +63,39 @@ def test_export_cli_writes_a_model_that_deblur_runs(weights, photo, tmp_path, ca
     assert not list(tmp_path.glob(".*.tmp")), "the atomic write left a temporary file"
 
     out = tmp_path / "out.png"
-    code = main(["deblur", str(photo), "-o", str(out), "--model", str(model_file), "--backend", "onnxruntime",
-                 "--threads", "1", "--quiet"])
+    code = main(
+        [
+            "deblur",
+            str(photo),
+            "-o",
+            str(out),
+            "--model",
+            str(model_file),
+            "--backend",
+            "onnxruntime",
+            "--threads",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     expected = load_model(weights).deblur(read_image(photo))
     assert np.abs(read_image(out) - expected).max() <= 1.5 / 255
 
 
 def test_bad_backend_is_one_line_and_exit_2(weights, photo, tmp_path, capsys):
-    code = main(["deblur", str(photo), "-o", str(tmp_path / "out.png"), "--model", str(weights), "--backend", "tf"])
+    code = main(
+        [
+            "deblur",
+            str(photo),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--model",
+            str(weights),
+            "--backend",
+            "tf",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "unknown backend 'tf'" in err and "onnxruntime" in err
@@ -95,10 +119,13 @@ def test_missing_onnxruntime_says_how_to_install(weights, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, args", [
-    ("nafnet", {"width": 8, "enc_blocks": [1, 1], "middle_blocks": 1, "dec_blocks": [1, 1]}),
-    ("deepdeblur", {"scales": 2, "n_resblocks": 1, "n_feats": 8}),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("nafnet", {"width": 8, "enc_blocks": [1, 1], "middle_blocks": 1, "dec_blocks": [1, 1]}),
+        ("deepdeblur", {"scales": 2, "n_resblocks": 1, "n_feats": 8}),
+    ],
+)
 def test_other_families_export_with_dynamic_sizes(name, args, tmp_path):
     torch.manual_seed(0)
     model = build_model(name, **args)

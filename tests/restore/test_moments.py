@@ -22,7 +22,9 @@ def test_moments_on_a_photo_leaves_the_background(lfw_people, tiny_weights):
     frames = moments(canvas, n=3, model=restorer, faces=True)
     assert len(frames) == 3
     for frame in frames:
-        assert np.array_equal(frame[:40], canvas[:40]) and np.array_equal(frame[:, :60], canvas[:, :60])
+        assert np.array_equal(frame[:40], canvas[:40]) and np.array_equal(
+            frame[:, :60], canvas[:, :60]
+        )
     with pytest.raises(FaceDeblurError, match="no face"):
         moments(np.full((120, 120, 3), 0.5, np.float32), n=3, model=restorer, faces=True)
 

@@ -10,7 +10,12 @@ from torch import nn
 from facedeblur import Deblurrer, deblur, restore_faces
 from facedeblur.errors import NoFaceError
 from facedeblur.faces import Detection
-from facedeblur.faces.pasteback import crop_with_padding, face_crop_box, feather_mask, paste_corrections
+from facedeblur.faces.pasteback import (
+    crop_with_padding,
+    face_crop_box,
+    feather_mask,
+    paste_corrections,
+)
 from facedeblur.restore.faces import TOO_SMALL, detect_faces
 
 
@@ -42,8 +47,13 @@ def test_feather_mask_falls_smoothly_to_zero_at_the_border():
 def test_overlapping_faces_are_averaged_not_corrected_twice():
     image = np.full((100, 160, 3), 0.5, dtype=np.float32)
     first, second = (0, 0, 100), (40, 0, 100)
-    out = paste_corrections(image, [(first, np.full((100, 100, 3), 0.1, np.float32)),
-                                    (second, np.full((100, 100, 3), 0.3, np.float32))])
+    out = paste_corrections(
+        image,
+        [
+            (first, np.full((100, 100, 3), 0.1, np.float32)),
+            (second, np.full((100, 100, 3), 0.3, np.float32)),
+        ],
+    )
     np.testing.assert_allclose(out[50, 30], 0.6, atol=1e-6)  # only the first face
     np.testing.assert_allclose(out[50, 70], 0.7, atol=1e-6)  # both at full weight: their mean
     np.testing.assert_allclose(out[50, 110], 0.8, atol=1e-6)  # only the second face
@@ -71,12 +81,23 @@ def test_a_big_face_keeps_its_native_detail(photo, detections):
 
 def test_tiny_faces_are_skipped_and_left_untouched(photo, detections):
     tiny = Detection((400.0, 20.0, 420.0, 44.0), 0.99)
-    result = restore_faces(photo, Deblurrer(ColourCast()), detector=lambda img: [*detections, tiny], min_face=32)
+    result = restore_faces(
+        photo, Deblurrer(ColourCast()), detector=lambda img: [*detections, tiny], min_face=32
+    )
     statuses = {f.box: f.status for f in result.faces}
-    assert statuses.pop(tiny.box) == TOO_SMALL and list(statuses.values()) == ["restored", "restored"]
-    assert [f.before is None for f in result.faces] == [False, True, False]  # numbered left to right
+    assert statuses.pop(tiny.box) == TOO_SMALL and list(statuses.values()) == [
+        "restored",
+        "restored",
+    ]
+    assert [f.before is None for f in result.faces] == [
+        False,
+        True,
+        False,
+    ]  # numbered left to right
     np.testing.assert_array_equal(result.image[0:70, 380:440], photo[0:70, 380:440])
-    none = restore_faces(photo, Deblurrer(ColourCast()), detector=lambda img: detections, min_face=1000)
+    none = restore_faces(
+        photo, Deblurrer(ColourCast()), detector=lambda img: detections, min_face=1000
+    )
     assert "all smaller than 1000 px" in none.problem and np.array_equal(none.image, photo)
 
 
@@ -85,7 +106,11 @@ def test_faces_of_a_large_photo_are_found_on_a_smaller_copy():
 
     def detector(img):
         seen.append(img.shape)
-        return [Detection((100.0, 50.0, 200.0, 150.0), 0.9, np.array([[150.0, 100.0]] * 5, dtype=np.float32))]
+        return [
+            Detection(
+                (100.0, 50.0, 200.0, 150.0), 0.9, np.array([[150.0, 100.0]] * 5, dtype=np.float32)
+            )
+        ]
 
     found = detect_faces(np.zeros((2000, 4000, 3), dtype=np.float32), detector, max_side=1000)
     assert seen == [(500, 1000, 3)]

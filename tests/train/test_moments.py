@@ -9,16 +9,16 @@ import pytest
 import torch
 
 from facedeblur import load_moments_model
-from facedeblur.restore import moments
 from facedeblur.data import MixedDataset, ShakeMomentPairs
 from facedeblur.errors import FaceDeblurError, UsageError
 from facedeblur.io import read_image
 from facedeblur.models import NAFNet
+from facedeblur.models.weights import load_network, read_weights, save_weights
+from facedeblur.restore import moments
 from facedeblur.train import load_config, make_trainer
-from facedeblur.train.tasks import MomentsTask
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.schedule import lr_factor
-from facedeblur.models.weights import load_network, read_weights, save_weights
+from facedeblur.train.tasks import MomentsTask
 
 
 # ---------------------------------------------------------------- schedule
@@ -26,21 +26,43 @@ def test_exponential_schedule_decays_per_epoch():
     optim = OptimConfig(schedule="exponential", gamma=0.99, epoch_steps=10)
     assert lr_factor(9, 100, optim) == 1.0
     assert lr_factor(10, 100, optim) == pytest.approx(0.99)
-    assert lr_factor(25, 100, optim) == pytest.approx(0.99 ** 2)
+    assert lr_factor(25, 100, optim) == pytest.approx(0.99**2)
 
 
 # ---------------------------------------------------------------- training
 @pytest.mark.slow
 @pytest.mark.parametrize("order, stills", [("fmr", True), ("time", False)])
-def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, tmp_path, order, stills):
-    shake = [f"data.shake_train={lfw_tree}", "data.shake_fraction=0.5"] if stills else ["data.shake_train="]
-    cfg = load_config("cfmd-cpu", shake + [
-        f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
-        f"data.frame_order={order}", "generator.args.channels=8", "generator.args.blocks=1",
-        "generator.args.control_channels=8", "discriminator.args.channels=8", "discriminator.args.levels=2",
-        "train.steps=2", "train.batch_size=2", "train.val_every=2", "train.device=cpu",
-        "loss.adversarial=gan", "loss.adversarial_weight=0.1", "loss.aux_weight=0.05",
-    ])
+def test_tiny_cfmd_run_has_finite_losses_in_every_term(
+    moments_root, lfw_tree, tmp_path, order, stills
+):
+    shake = (
+        [f"data.shake_train={lfw_tree}", "data.shake_fraction=0.5"]
+        if stills
+        else ["data.shake_train="]
+    )
+    cfg = load_config(
+        "cfmd-cpu",
+        shake
+        + [
+            f"data.train={moments_root / 'train'}",
+            f"data.val={moments_root / 'val'}",
+            "data.crop=32",
+            "data.val_count=2",
+            f"data.frame_order={order}",
+            "generator.args.channels=8",
+            "generator.args.blocks=1",
+            "generator.args.control_channels=8",
+            "discriminator.args.channels=8",
+            "discriminator.args.levels=2",
+            "train.steps=2",
+            "train.batch_size=2",
+            "train.val_every=2",
+            "train.device=cpu",
+            "loss.adversarial=gan",
+            "loss.adversarial_weight=0.1",
+            "loss.aux_weight=0.05",
+        ],
+    )
     trainer = make_trainer(cfg, tmp_path / "run", progress=False)
     assert isinstance(trainer.task, MomentsTask)
     losses = trainer.train_step(next(trainer.stream))
@@ -48,10 +70,14 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, t
         assert np.isfinite(losses[term]), term
     metrics = trainer.fit()
     assert {"val_psnr", "val_center_psnr", "repeat_psnr", "blurry_psnr"} <= set(metrics)
-    header = json.loads(json.dumps(load_moments_model(tmp_path / "run" / "generator.safetensors").header))
+    header = json.loads(
+        json.dumps(load_moments_model(tmp_path / "run" / "generator.safetensors").header)
+    )
     assert header["architecture"] == "cfmd" and header["data"]["frame_order"] == order
     assert ("shake_moments" in header["data"]) == stills
-    assert header["base"]["preset"] == "face-nafnet", "the preset builds on the shipped default model"
+    assert header["base"]["preset"] == "face-nafnet", (
+        "the preset builds on the shipped default model"
+    )
     if stills:
         assert header["data"]["shake_moments"]["train"] == str(lfw_tree)
         assert isinstance(trainer.stream.dataset, MixedDataset)
@@ -63,15 +89,36 @@ def test_tiny_cfmd_run_has_finite_losses_in_every_term(moments_root, lfw_tree, t
 def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_path):
     torch.manual_seed(0)
     nafnet_args = {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1, "dec_blocks": [1, 1, 1]}
-    base_file = save_weights(tmp_path / "base.safetensors", NAFNet(**nafnet_args), "nafnet", nafnet_args,
-                             preset="tiny-nafnet", steps=7)
-    cfg = load_config("cfmd-cpu", [
-        f"data.train={moments_root / 'train'}", f"data.val={moments_root / 'val'}", "data.crop=32", "data.val_count=2",
-        "data.shake_train=", f"data.extra_train=[{moments_root / 'val'}]", "data.centre_fraction=0.25",
-        "generator.args.channels=8", "generator.args.blocks=1", "generator.args.control_channels=8",
-        f"generator.base_weights={base_file}", "generator.args.anchored=true", "loss.adversarial=none",
-        "train.steps=2", "train.batch_size=2", "train.val_every=2", "train.device=cpu",
-    ])
+    base_file = save_weights(
+        tmp_path / "base.safetensors",
+        NAFNet(**nafnet_args),
+        "nafnet",
+        nafnet_args,
+        preset="tiny-nafnet",
+        steps=7,
+    )
+    cfg = load_config(
+        "cfmd-cpu",
+        [
+            f"data.train={moments_root / 'train'}",
+            f"data.val={moments_root / 'val'}",
+            "data.crop=32",
+            "data.val_count=2",
+            "data.shake_train=",
+            f"data.extra_train=[{moments_root / 'val'}]",
+            "data.centre_fraction=0.25",
+            "generator.args.channels=8",
+            "generator.args.blocks=1",
+            "generator.args.control_channels=8",
+            f"generator.base_weights={base_file}",
+            "generator.args.anchored=true",
+            "loss.adversarial=none",
+            "train.steps=2",
+            "train.batch_size=2",
+            "train.val_every=2",
+            "train.device=cpu",
+        ],
+    )
     trainer = make_trainer(cfg, tmp_path / "run", progress=False)
     assert set(trainer.stream.dataset.roots) == {moments_root / "train", moments_root / "val"}
     assert trainer.stream.dataset.centre_fraction == 0.25
@@ -79,23 +126,38 @@ def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_p
     restorer = load_moments_model(tmp_path / "run" / "generator.safetensors")
     assert restorer.header["data"]["extra_train"] == [str(moments_root / "val")]
     assert restorer.header["data"]["centre_fraction"] == 0.25
-    assert restorer.header["base"] == {"weights": str(base_file), "preset": "tiny-nafnet", "steps": 7}
+    assert restorer.header["base"] == {
+        "weights": str(base_file),
+        "preset": "tiny-nafnet",
+        "steps": 7,
+    }
     assert restorer.header["args"]["base"] == {"architecture": "nafnet", "args": nafnet_args}
     trained = restorer.generator.base.state_dict()
-    assert all(torch.equal(trained[k], v) for k, v in read_weights(base_file)[1].items()), "the base never trains"
+    assert all(torch.equal(trained[k], v) for k, v in read_weights(base_file)[1].items()), (
+        "the base never trains"
+    )
     blurry = read_image(sorted((moments_root / "val" / "blur").glob("*.png"))[0])
     clip = moments(blurry, n=3, model=restorer)
     assert len(clip) == 3
     assert restorer.header["args"]["anchored"] is True
     with torch.no_grad():
-        base_result = load_network(base_file)[0](torch.from_numpy(blurry).permute(2, 0, 1)[None]).clamp(0, 1)
-    np.testing.assert_allclose(clip[1], base_result[0].permute(1, 2, 0).numpy(), atol=1e-5,
-                               err_msg="anchored: the centre moment is the base's result")
+        base_result = load_network(base_file)[0](
+            torch.from_numpy(blurry).permute(2, 0, 1)[None]
+        ).clamp(0, 1)
+    np.testing.assert_allclose(
+        clip[1],
+        base_result[0].permute(1, 2, 0).numpy(),
+        atol=1e-5,
+        err_msg="anchored: the centre moment is the base's result",
+    )
     assert np.abs(clip[0] - clip[1]).max() > 1e-5, "the other moments move (a little after 2 steps)"
 
     with pytest.raises(FaceDeblurError, match="no such weights file"):
-        make_trainer(load_config("cfmd-cpu", [f"generator.base_weights={tmp_path / 'missing.safetensors'}"]),
-                     tmp_path / "run2", progress=False)
+        make_trainer(
+            load_config("cfmd-cpu", [f"generator.base_weights={tmp_path / 'missing.safetensors'}"]),
+            tmp_path / "run2",
+            progress=False,
+        )
 
 
 def test_moments_config_is_checked():
@@ -107,7 +169,9 @@ def test_moments_config_is_checked():
         load_config("face-nafnet", ["generator.base_weights=default"])
     with pytest.raises(UsageError, match="anchored needs generator.base_weights"):
         load_config("cfmd-cpu", ["generator.base_weights=", "generator.args.anchored=true"])
-    assert load_config("cfmd-cpu", ["generator.args.anchored=true"]).generator.args["anchored"] is True
+    assert (
+        load_config("cfmd-cpu", ["generator.args.anchored=true"]).generator.args["anchored"] is True
+    )
     with pytest.raises(UsageError, match="centre_fraction must lie"):
         load_config("cfmd-cpu", ["data.centre_fraction=1.0"])
     with pytest.raises(UsageError, match="unknown key 'extra_train' for data.kind onthefly"):

@@ -17,7 +17,6 @@ from facedeblur.train import Trainer, load_config, preset_names, train
 from facedeblur.train.config import OptimConfig
 from facedeblur.train.data import build_datasets
 from facedeblur.train.schedule import lr_factor
-
 from tests.helpers import tiny_config
 
 BIN = Path(sys.executable).parent
@@ -34,17 +33,36 @@ def losses_by_step(run_dir: Path) -> dict[int, dict]:
 
 def test_every_preset_parses_and_states_its_data():
     names = preset_names()
-    for required in ("deblurgan-gan", "deblurgan-lsgan", "deblurgan-wgangp", "deblurgan", "deepdeblur",
-                     "deblurgan-gan-cpu", "deblurgan-lsgan-cpu", "deblurgan-wgangp-cpu", "deepdeblur-cpu"):
+    for required in (
+        "deblurgan-gan",
+        "deblurgan-lsgan",
+        "deblurgan-wgangp",
+        "deblurgan",
+        "deepdeblur",
+        "deblurgan-gan-cpu",
+        "deblurgan-lsgan-cpu",
+        "deblurgan-wgangp-cpu",
+        "deepdeblur-cpu",
+    ):
         assert required in names
     for name in names:
         cfg = load_config(name)
         assert cfg.name == name and cfg.description
     fan = load_config("deblurgan-wgangp")
-    assert (fan.data.crop, fan.generator.args["n_blocks"], fan.loss.content_weight, fan.optim.lr, fan.loss.critic_steps) == (
-        256, 6, 100.0, 1e-4, 5)
+    assert (
+        fan.data.crop,
+        fan.generator.args["n_blocks"],
+        fan.loss.content_weight,
+        fan.optim.lr,
+        fan.loss.critic_steps,
+    ) == (256, 6, 100.0, 1e-4, 5)
     nah = load_config("deepdeblur")
-    assert (nah.optim.lr, nah.train.batch_size, nah.loss.adversarial_weight, nah.optim.step_at) == (5e-5, 2, 1e-4, 300000)
+    assert (nah.optim.lr, nah.train.batch_size, nah.loss.adversarial_weight, nah.optim.step_at) == (
+        5e-5,
+        2,
+        1e-4,
+        300000,
+    )
     assert load_config("deblurgan").train.batch_size == 1
     for name in names:
         if name.endswith("-cpu"):
@@ -52,10 +70,17 @@ def test_every_preset_parses_and_states_its_data():
 
 
 def test_overrides_and_bad_configs(tmp_path):
-    cfg = load_config("deblurgan-gan-cpu", ["train.steps=7", "loss.content=l1", "data.augment=[flip, rot90]", "optim.lr=5e-4"])
-    assert cfg.train.steps == 7 and cfg.loss.content == "l1" and cfg.data.augment == ["flip", "rot90"]
+    cfg = load_config(
+        "deblurgan-gan-cpu",
+        ["train.steps=7", "loss.content=l1", "data.augment=[flip, rot90]", "optim.lr=5e-4"],
+    )
+    assert (
+        cfg.train.steps == 7 and cfg.loss.content == "l1" and cfg.data.augment == ["flip", "rot90"]
+    )
     assert cfg.optim.lr == 5e-4
-    assert load_config("cfmd-cpu", ["data.shake_train="]).data.shake_train == "", "an empty value clears a path"
+    assert load_config("cfmd-cpu", ["data.shake_train="]).data.shake_train == "", (
+        "an empty value clears a path"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("loss: {contnet: l1}\n")
     with pytest.raises(UsageError, match="unknown key 'contnet'"):
@@ -76,14 +101,29 @@ def test_bad_config_on_the_cli_is_one_line(tmp_path, capsys):
     assert main(["train", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "optim.lr" in err[0]
-    assert main(["train", "deblurgan-gan-cpu", "--set", f"data.train={tmp_path / 'nowhere'}", "--quiet",
-                 "--run-dir", str(tmp_path / "run")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "deblurgan-gan-cpu",
+                "--set",
+                f"data.train={tmp_path / 'nowhere'}",
+                "--quiet",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     assert "training data not found" in capsys.readouterr().err
 
 
 def test_vgg_without_weights_fails_clearly(tmp_path, lfw_tree, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    cfg = load_config("deblurgan-wgangp", [f"data.train={lfw_tree}", "data.size=32", "data.crop=32", "data.workers=0"])
+    cfg = load_config(
+        "deblurgan-wgangp",
+        [f"data.train={lfw_tree}", "data.size=32", "data.crop=32", "data.workers=0"],
+    )
     with pytest.raises(FaceDeblurError, match="vgg19"):
         Trainer(cfg, tmp_path / "run", progress=False)
 
@@ -105,7 +145,9 @@ def test_one_step_per_adversarial_loss_reaches_every_parameter(tmp_path, lfw_tre
     for net in (trainer.generator, trainer.discriminator):
         for name, p in net.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
-            if p.dim() > 1:  # biases right before an InstanceNorm get (numerically) zero gradient by design
+            if (
+                p.dim() > 1
+            ):  # biases right before an InstanceNorm get (numerically) zero gradient by design
                 assert p.grad.abs().sum() > 0, name
 
 
@@ -125,25 +167,46 @@ def test_ema_leaves_the_random_initial_weights_behind_within_a_few_steps(tmp_pat
 def test_a_paired_folder_mixes_into_training_and_validation(tmp_path, lfw_tree):
     pairs = tmp_path / "pairs"
     synthesize(lfw_tree, pairs, SampleSettings(size=32), count=3, seed=0, progress=False)
-    cfg = load_config(tiny_config(tmp_path, lfw_tree, "none"),
-                      [f"data.mix_train={pairs}", f"data.mix_val={pairs}", "data.mix_fraction=0.5", "data.mix_val_count=2"])
+    cfg = load_config(
+        tiny_config(tmp_path, lfw_tree, "none"),
+        [
+            f"data.mix_train={pairs}",
+            f"data.mix_val={pairs}",
+            "data.mix_fraction=0.5",
+            "data.mix_val_count=2",
+        ],
+    )
     train_set, val = build_datasets(cfg.data, seed=0)
-    lfw_only, lfw_val = build_datasets(load_config(tiny_config(tmp_path, lfw_tree, "none")).data, seed=0)
+    lfw_only, lfw_val = build_datasets(
+        load_config(tiny_config(tmp_path, lfw_tree, "none")).data, seed=0
+    )
     assert len(train_set) == 2 * len(lfw_only)
     assert len(val) == len(lfw_val) + 2
     assert {item["id"] for item in val[-2:]} <= {p.stem for p in (pairs / "blur").glob("*.png")}
 
 
 def test_multiscale_preset_trains_a_step(tmp_path, lfw_tree):
-    cfg = load_config("deepdeblur-cpu", [f"data.train={lfw_tree}", "data.val_fraction=0.34", "data.val_count=2",
-                                         "data.size=32", "data.crop=32", "train.batch_size=2", "data.limit=0"])
+    cfg = load_config(
+        "deepdeblur-cpu",
+        [
+            f"data.train={lfw_tree}",
+            "data.val_fraction=0.34",
+            "data.val_count=2",
+            "data.size=32",
+            "data.crop=32",
+            "train.batch_size=2",
+            "data.limit=0",
+        ],
+    )
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
     losses = trainer.train_step(next(trainer.stream))
     assert math.isfinite(losses["content"]) and math.isfinite(losses["g_adv"])
 
 
 def test_each_generator_step_starts_from_fresh_gradients(tmp_path, lfw_tree):
-    trainer = Trainer(load_config(tiny_config(tmp_path, lfw_tree, "none")), tmp_path / "run", progress=False)
+    trainer = Trainer(
+        load_config(tiny_config(tmp_path, lfw_tree, "none")), tmp_path / "run", progress=False
+    )
     for group in trainer.opt_g.param_groups:
         group["lr"] = 0.0  # the weights stay put, so the same batch must give the same gradients
     batch = next(trainer.stream)
@@ -169,10 +232,20 @@ def test_resume_continues_with_identical_losses(tmp_path, lfw_tree):
     for step in (4, 5, 6):
         for key in ("g", "d", "gp", "content", "lr"):
             assert resumed[step][key] == full[step][key], (step, key)
-    for name in ("config.yaml", "run.json", "generator.safetensors", "checkpoints/last.pt", "checkpoints/best.pt"):
+    for name in (
+        "config.yaml",
+        "run.json",
+        "generator.safetensors",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+    ):
         assert (full_dir / name).is_file(), name
     assert list((full_dir / "samples").glob("val_*.png"))
-    val = [json.loads(l) for l in (full_dir / "metrics.jsonl").read_text().splitlines() if "val_psnr" in l]
+    val = [
+        json.loads(line)
+        for line in (full_dir / "metrics.jsonl").read_text().splitlines()
+        if "val_psnr" in line
+    ]
     assert len(val) == 2 and all(v["blurry_psnr"] > 0 for v in val)
 
 
@@ -186,10 +259,15 @@ def test_starting_over_an_existing_run_is_refused(tmp_path, lfw_tree):
 
 @pytest.mark.slow
 def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
-    config = tiny_config(tmp_path, lfw_tree, "gan", steps=400, ckpt_every=5, val_every=1000, log_every=5)
+    config = tiny_config(
+        tmp_path, lfw_tree, "gan", steps=400, ckpt_every=5, val_every=1000, log_every=5
+    )
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([str(BIN / "facedeblur"), "train", str(config), "--run-dir", str(run_dir), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN / "facedeblur"), "train", str(config), "--run-dir", str(run_dir), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = run_dir / "checkpoints" / "last.pt"
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline:
@@ -200,7 +278,9 @@ def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
     assert last.exists()
     saved = torch.load(last, weights_only=False)["step"]
     assert 0 < saved < 400
-    code = main(["train", "--resume", str(run_dir), "--set", "train.steps=" + str(saved + 5), "--quiet"])
+    code = main(
+        ["train", "--resume", str(run_dir), "--set", "train.steps=" + str(saved + 5), "--quiet"]
+    )
     assert code == 0
     steps = sorted(losses_by_step(run_dir))
     assert steps[-1] == saved + 5
@@ -212,9 +292,24 @@ def test_two_process_ddp_on_gloo(tmp_path, lfw_tree):
     config = tiny_config(tmp_path, lfw_tree, "lsgan", steps=2, val_every=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", "29517", "-m", "facedeblur", "train",
-         str(config), "--run-dir", str(tmp_path / "ddp"), "--quiet"],
-        capture_output=True, text=True, timeout=240, env=env,
+        [
+            str(BIN / "torchrun"),
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "facedeblur",
+            "train",
+            str(config),
+            "--run-dir",
+            str(tmp_path / "ddp"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "ddp" / "generator.safetensors").is_file()

@@ -1,6 +1,7 @@
 """Blur synthesis: camera-shake trajectories and kernels, blur in linear light, frame averaging,
 camera-shake moments of still faces, datasets on disk."""
 
+from ..splits import parse_split
 from .degrade import (
     add_gaussian_noise,
     blur_image,
@@ -25,14 +26,43 @@ from .pipeline import KernelBlurSettings, draw_kernel, random_kernel_blur
 from .samples import Sample, SampleSettings
 from .shake_moments import ShakeMoments, moment_offsets, shake_moments, shifted_frames
 from .synth import SynthReport, resynthesize, synthesize
-from ..splits import parse_split
 from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
 __all__ = [
-    "DEFAULT_FRAME_COUNTS", "REFERENCE_SIZE", "Clip", "KernelBlurSettings", "Sample", "SampleSettings",
-    "ShakeMoments", "SynthReport", "Trajectory", "TrajectoryParams", "add_gaussian_noise", "average_frames", "blur_image",
-    "camera_shake_kernel", "convolve", "delta_kernel", "draw_kernel", "find_clips", "gaussian_kernel",
-    "jpeg_compress", "kernel_centroid", "linear_kernel", "linear_to_srgb", "moment_offsets", "open_clip", "parse_split",
-    "points_to_kernel", "random_kernel_blur", "random_trajectory", "resynthesize", "sample_noise_sigma",
-    "shake_moments", "shifted_frames", "srgb_to_linear", "synthesize", "trajectory_kernel",
+    "DEFAULT_FRAME_COUNTS",
+    "REFERENCE_SIZE",
+    "Clip",
+    "KernelBlurSettings",
+    "Sample",
+    "SampleSettings",
+    "ShakeMoments",
+    "SynthReport",
+    "Trajectory",
+    "TrajectoryParams",
+    "add_gaussian_noise",
+    "average_frames",
+    "blur_image",
+    "camera_shake_kernel",
+    "convolve",
+    "delta_kernel",
+    "draw_kernel",
+    "find_clips",
+    "gaussian_kernel",
+    "jpeg_compress",
+    "kernel_centroid",
+    "linear_kernel",
+    "linear_to_srgb",
+    "moment_offsets",
+    "open_clip",
+    "parse_split",
+    "points_to_kernel",
+    "random_kernel_blur",
+    "random_trajectory",
+    "resynthesize",
+    "sample_noise_sigma",
+    "shake_moments",
+    "shifted_frames",
+    "srgb_to_linear",
+    "synthesize",
+    "trajectory_kernel",
 ]

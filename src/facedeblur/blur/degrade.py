@@ -27,7 +27,9 @@ def linear_to_srgb(img: torch.Tensor, gamma: float = DEFAULT_GAMMA) -> torch.Ten
 
 def kernel_spectrum(kernel: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """rfft2 of a centred kernel zero-padded to ``shape``, its centre moved to the origin (float64)."""
-    k = torch.as_tensor(np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64)
+    k = torch.as_tensor(
+        np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64
+    )
     r = k.shape[0] // 2
     padded = torch.zeros(shape, dtype=torch.float64)
     padded[: k.shape[0], : k.shape[1]] = k
@@ -43,7 +45,9 @@ def convolve(img: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tens
     """
     squeeze = img.dim() == 3
     x = img.unsqueeze(0) if squeeze else img
-    k = torch.as_tensor(np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64)
+    k = torch.as_tensor(
+        np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64
+    )
     if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
         raise ValueError(f"kernel must be square with an odd side, got shape {tuple(k.shape)}")
     r = k.shape[0] // 2
@@ -56,11 +60,13 @@ def convolve(img: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tens
     padded = F.pad(x.to(torch.float64), (r, r, r, r), mode="reflect")
     ph, pw = padded.shape[-2:]
     full = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel_spectrum(k, (ph, pw)), s=(ph, pw))
-    out = full[..., r:r + height, r:r + width].to(img.dtype)
+    out = full[..., r : r + height, r : r + width].to(img.dtype)
     return out.squeeze(0) if squeeze else out
 
 
-def blur_image(img: torch.Tensor, kernel: np.ndarray | torch.Tensor, gamma: float = DEFAULT_GAMMA) -> torch.Tensor:
+def blur_image(
+    img: torch.Tensor, kernel: np.ndarray | torch.Tensor, gamma: float = DEFAULT_GAMMA
+) -> torch.Tensor:
     """Blur as a camera would: undo the gamma curve, convolve the light, re-apply the curve.
 
     ``gamma = 1`` blurs the pixel values directly (GoPro's non-gamma ``blur`` variant).
@@ -86,8 +92,12 @@ def jpeg_compress(img: torch.Tensor, quality: int) -> torch.Tensor:
     """Round-trip a (C, H, W) RGB image through JPEG at ``quality`` (1-100)."""
     if not 1 <= quality <= 100:
         raise ValueError("JPEG quality must be in 1..100")
-    arr = np.clip(np.rint(img.detach().cpu().numpy().transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    arr = np.clip(np.rint(img.detach().cpu().numpy().transpose(1, 2, 0) * 255.0), 0, 255).astype(
+        np.uint8
+    )
+    ok, buf = cv2.imencode(
+        ".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from ..models.ops import gaussian_taps
-
 from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
 REFERENCE_SIZE = 512
@@ -52,7 +51,9 @@ def _splat(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, size: int) -> np
         xi = x0 + dx
         yi = y0 + dy
         inside = (xi >= 0) & (xi < size) & (yi >= 0) & (yi < size)
-        grid += np.bincount((yi * size + xi)[inside], weights=(w * weights)[inside], minlength=size * size)
+        grid += np.bincount(
+            (yi * size + xi)[inside], weights=(w * weights)[inside], minlength=size * size
+        )
     return grid.reshape(size, size)
 
 
@@ -76,7 +77,9 @@ def _exposure_samples(points: np.ndarray, exposure: float) -> tuple[np.ndarray, 
     return pts, weights
 
 
-def points_to_kernel(points: np.ndarray, weights: np.ndarray | None = None, support: int | None = None) -> np.ndarray:
+def points_to_kernel(
+    points: np.ndarray, weights: np.ndarray | None = None, support: int | None = None
+) -> np.ndarray:
     """Rasterise weighted complex points (x + iy) into a centred, normalised kernel.
 
     Args:
@@ -110,7 +113,9 @@ def points_to_kernel(points: np.ndarray, weights: np.ndarray | None = None, supp
     return kernel / kernel.sum()
 
 
-def trajectory_kernel(trajectory: Trajectory, exposure: float = 1.0, support: int | None = None) -> np.ndarray:
+def trajectory_kernel(
+    trajectory: Trajectory, exposure: float = 1.0, support: int | None = None
+) -> np.ndarray:
     """PSF of a camera-shake trajectory over the first ``exposure`` fraction of the shutter time."""
     pts, weights = _exposure_samples(trajectory.points, exposure)
     return points_to_kernel(pts, weights, support)

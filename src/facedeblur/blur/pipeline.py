@@ -52,7 +52,9 @@ class KernelBlurSettings:
 
     def __post_init__(self):
         if self.kernel not in KERNEL_TYPES:
-            raise ValueError(f"unknown kernel type {self.kernel!r}; choose from {', '.join(KERNEL_TYPES)}")
+            raise ValueError(
+                f"unknown kernel type {self.kernel!r}; choose from {', '.join(KERNEL_TYPES)}"
+            )
         lo, hi = self.exposure
         if not 0.0 < lo <= hi <= 1.0:
             raise ValueError("exposure range must satisfy 0 < low <= high <= 1")
@@ -60,11 +62,16 @@ class KernelBlurSettings:
             raise ValueError("max_length must be positive")
         if self.support is not None and (self.support < 1 or self.support % 2 == 0):
             raise ValueError(f"kernel support must be a positive odd number, got {self.support}")
-        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
+        if (
+            self.jpeg_quality is not None
+            and not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
+        ):
             raise ValueError("JPEG quality range must satisfy 1 <= low <= high <= 100")
 
 
-def draw_kernel(rng: np.random.Generator, settings: KernelBlurSettings, image_size: int) -> tuple[np.ndarray, dict]:
+def draw_kernel(
+    rng: np.random.Generator, settings: KernelBlurSettings, image_size: int
+) -> tuple[np.ndarray, dict]:
     """Draw one kernel of the configured type for a square image of side ``image_size``."""
     if settings.kernel == "shake":
         return camera_shake_kernel(
@@ -75,11 +82,18 @@ def draw_kernel(rng: np.random.Generator, settings: KernelBlurSettings, image_si
             support=settings.support,
             params=settings.trajectory,
         )
-    length = settings.max_length * image_size / REFERENCE_SIZE * float(rng.uniform(*settings.exposure))
+    length = (
+        settings.max_length * image_size / REFERENCE_SIZE * float(rng.uniform(*settings.exposure))
+    )
     if settings.kernel == "linear":
         angle = float(rng.uniform(0.0, 360.0))
         kernel = linear_kernel(length, angle, settings.support)
-        return kernel, {"type": "linear", "length": length, "angle": angle, "support": int(kernel.shape[0])}
+        return kernel, {
+            "type": "linear",
+            "length": length,
+            "angle": angle,
+            "support": int(kernel.shape[0]),
+        }
     sigma = max(length / 6.0, 0.3)
     kernel = gaussian_kernel(sigma, settings.support)
     return kernel, {"type": "gaussian", "sigma": sigma, "support": int(kernel.shape[0])}
@@ -102,7 +116,9 @@ def add_noise_and_jpeg(
 
 
 def random_kernel_blur(
-    sharp: torch.Tensor, rng: np.random.Generator, settings: KernelBlurSettings = KernelBlurSettings()
+    sharp: torch.Tensor,
+    rng: np.random.Generator,
+    settings: KernelBlurSettings = KernelBlurSettings(),
 ) -> tuple[torch.Tensor, np.ndarray, dict]:
     """Blur a (C, H, W) sharp image with a freshly drawn kernel, then add noise and JPEG.
 
@@ -110,5 +126,7 @@ def random_kernel_blur(
         (blurred image, kernel, record of every drawn parameter).
     """
     kernel, record = draw_kernel(rng, settings, max(sharp.shape[-2:]))
-    blurred, degradation = add_noise_and_jpeg(blur_image(sharp, kernel, settings.gamma), rng, settings)
+    blurred, degradation = add_noise_and_jpeg(
+        blur_image(sharp, kernel, settings.gamma), rng, settings
+    )
     return blurred, kernel, {"kernel": record, **degradation}

@@ -15,8 +15,8 @@ import torch
 from ..errors import InputError, NoFaceError
 from ..faces.detect import Detection, DlibHOGDetector, largest_face, square_face_box
 from ..faces.motion_order import LEFT_EYE_POINTS, order_frames
-from ..io.geometry import center_square_box, crop_square, resize
 from ..io import image_to_tensor, tensor_to_image, to_uint8
+from ..io.geometry import center_square_box, crop_square, resize
 from .frames import DEFAULT_FRAME_COUNTS, average_frames
 from .pipeline import KernelBlurSettings, add_noise_and_jpeg, random_kernel_blur
 
@@ -99,12 +99,17 @@ def choose_crop(img: np.ndarray, settings: SampleSettings, source: str | Path) -
     else:
         face = detect_face(img, source)
         box = square_face_box(face, settings.margin, img.shape[0], img.shape[1])
-        crop = {"type": "face", "margin": settings.margin, "face_score": round(face.score, 6),
-                "face_box": [round(float(v), 2) for v in face.box]}
+        crop = {
+            "type": "face",
+            "margin": settings.margin,
+            "face_score": round(face.score, 6),
+            "face_box": [round(float(v), 2) for v in face.box],
+        }
     if box[2] < settings.size:
         what = "image" if settings.crop == "center" else "face crop"
         raise InputError(
-            source, f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), smaller than the {settings.size} px output"
+            source,
+            f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), smaller than the {settings.size} px output",
         )
     crop["box"] = [int(v) for v in box]
     return crop
@@ -115,7 +120,9 @@ def _quantized(img: np.ndarray) -> np.ndarray:
     return to_uint8(img).astype(np.float32) / 255.0
 
 
-def kernel_sample(img: np.ndarray, source: str | Path, seed: int, settings: SampleSettings) -> Sample:
+def kernel_sample(
+    img: np.ndarray, source: str | Path, seed: int, settings: SampleSettings
+) -> Sample:
     """Crop a sharp image to the output size and blur it with a random kernel."""
     crop = choose_crop(img, settings, source)
     sharp = _quantized(resize(crop_square(img, crop["box"]), settings.size))
@@ -135,15 +142,22 @@ def window_frames(start: int, n: int, settings: SampleSettings) -> list[int]:
     return [start + k * settings.frame_step for k in range(n)]
 
 
-def plan_window(num_frames: int, seed: int, settings: SampleSettings, source: str | Path) -> tuple[int, int]:
+def plan_window(
+    num_frames: int, seed: int, settings: SampleSettings, source: str | Path
+) -> tuple[int, int]:
     """Draw (start, N) for a clip of ``num_frames`` frames; N only among windows that fit."""
     feasible = sorted(n for n in settings.frame_counts if window_span(n, settings) <= num_frames)
     if not feasible:
         smallest = min(settings.frame_counts)
         stepped = ""
         if settings.frame_step > 1:
-            stepped = f" at frame step {settings.frame_step} ({window_span(smallest, settings)} frames)"
-        raise InputError(source, f"clip has {num_frames} frames, fewer than the smallest window N={smallest}{stepped}")
+            stepped = (
+                f" at frame step {settings.frame_step} ({window_span(smallest, settings)} frames)"
+            )
+        raise InputError(
+            source,
+            f"clip has {num_frames} frames, fewer than the smallest window N={smallest}{stepped}",
+        )
     rng = np.random.default_rng(seed)
     n = int(rng.choice(feasible))
     start = int(rng.integers(0, num_frames - window_span(n, settings) + 1))
@@ -170,11 +184,17 @@ def motion_record(frames: list[np.ndarray], crop: dict) -> dict | None:
         order = order_frames(frames, box=crop.get("face_box"))
     except NoFaceError:
         return None
-    return {"order": order.order, "eyes": np.round(order.eyes.astype(np.float64), 2).tolist(),
-            "eye_points": list(LEFT_EYE_POINTS), "key": "x, then y, then time"}
+    return {
+        "order": order.order,
+        "eyes": np.round(order.eyes.astype(np.float64), 2).tolist(),
+        "eye_points": list(LEFT_EYE_POINTS),
+        "key": "x, then y, then time",
+    }
 
 
-def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed: int, settings: SampleSettings) -> Sample:
+def frames_sample(
+    frames: list[np.ndarray], source: str | Path, start: int, seed: int, settings: SampleSettings
+) -> Sample:
     """Average N frames of a window (cropped around the middle frame's face) into one blurred face.
 
     The middle frame (index N // 2) is the ground truth; all N cropped frames are kept, and their
@@ -183,19 +203,33 @@ def frames_sample(frames: list[np.ndarray], source: str | Path, start: int, seed
     """
     n = len(frames)
     middle = n // 2
-    crop = choose_crop(frames[middle], settings, f"{source} frame {start + middle * settings.frame_step}")
+    crop = choose_crop(
+        frames[middle], settings, f"{source} frame {start + middle * settings.frame_step}"
+    )
     fmr = motion_record(frames, crop)
     if fmr is not None:
         fmr["travel"] = round(eye_travel(fmr, crop, settings.size), 2)
     if settings.min_motion > 0 and fmr is None:
-        raise LowMotionError(source, "windows without a face in every frame have no motion to measure and were left out")
+        raise LowMotionError(
+            source,
+            "windows without a face in every frame have no motion to measure and were left out",
+        )
     if settings.min_motion > 0 and fmr["travel"] < settings.min_motion:
-        raise LowMotionError(source, f"windows whose left eye moves less than {settings.min_motion:g} px were left out")
+        raise LowMotionError(
+            source,
+            f"windows whose left eye moves less than {settings.min_motion:g} px were left out",
+        )
     return render_frames_sample(frames, crop, fmr, start, seed, settings)
 
 
-def render_frames_sample(frames: list[np.ndarray], crop: dict, fmr: dict | None, start: int, seed: int,
-                         settings: SampleSettings) -> Sample:
+def render_frames_sample(
+    frames: list[np.ndarray],
+    crop: dict,
+    fmr: dict | None,
+    start: int,
+    seed: int,
+    settings: SampleSettings,
+) -> Sample:
     """The sample of a window whose crop and FMR record are already known (found by
     ``frames_sample``, or read back from a manifest line): crop, average, add noise and JPEG."""
     n = len(frames)
@@ -206,8 +240,15 @@ def render_frames_sample(frames: list[np.ndarray], crop: dict, fmr: dict | None,
     # The draw for (start, N) used the same seed; this generator only feeds the noise.
     rng = np.random.default_rng([seed, 1])
     blurred, degradation = add_noise_and_jpeg(blurred, rng, settings.blur)
-    record = {"crop": crop, "start": start, "num_frames": n, "frame_step": settings.frame_step,
-              "middle": start + middle * settings.frame_step, "fmr": fmr, **degradation}
+    record = {
+        "crop": crop,
+        "start": start,
+        "num_frames": n,
+        "frame_step": settings.frame_step,
+        "middle": start + middle * settings.frame_step,
+        "fmr": fmr,
+        **degradation,
+    }
     return Sample(
         to_uint8(tensor_to_image(blurred)),
         to_uint8(sharp_frames[middle]),

@@ -40,7 +40,9 @@ class ShakeMoments:
     record: dict
 
 
-def moment_offsets(rng: np.random.Generator, n: int, size: int, settings: KernelBlurSettings) -> tuple[np.ndarray, dict]:
+def moment_offsets(
+    rng: np.random.Generator, n: int, size: int, settings: KernelBlurSettings
+) -> tuple[np.ndarray, dict]:
     """(x, y) shifts in pixels at ``size`` of N evenly spaced moments of one random exposure.
 
     The trajectory is the one kernel blur draws (length ``settings.max_length`` at a 512 px image,
@@ -55,7 +57,8 @@ def moment_offsets(rng: np.random.Generator, n: int, size: int, settings: Kernel
     last = len(trajectory.points) - 1
     times = np.linspace(0.0, exposure * last, n)
     points = np.interp(times, np.arange(last + 1), trajectory.points.real) + 1j * np.interp(
-        times, np.arange(last + 1), trajectory.points.imag)
+        times, np.arange(last + 1), trajectory.points.imag
+    )
     points = points - points.mean()
     offsets = np.stack([points.real, points.imag], axis=1)
     return offsets, {"length": length, "exposure": exposure, **trajectory.draws()}
@@ -68,16 +71,22 @@ def shifted_frames(sharp: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
     """
     big = sharp.shape[-1]
     if sharp.dim() != 3 or sharp.shape[-2] != big or big % OVERSAMPLE:
-        raise ValueError(f"expected a square (C, H, W) image with a side divisible by {OVERSAMPLE}, got {tuple(sharp.shape)}")
+        raise ValueError(
+            f"expected a square (C, H, W) image with a side divisible by {OVERSAMPLE}, got {tuple(sharp.shape)}"
+        )
     steps = np.rint(np.asarray(offsets, dtype=np.float64) * OVERSAMPLE).astype(int)
     pad = int(np.abs(steps).max()) if len(steps) else 0
     padded = F.pad(sharp[None], (pad, pad, pad, pad), mode="replicate")[0]
-    frames = [padded[:, pad - dy: pad - dy + big, pad - dx: pad - dx + big] for dx, dy in steps]
+    frames = [padded[:, pad - dy : pad - dy + big, pad - dx : pad - dx + big] for dx, dy in steps]
     return F.avg_pool2d(torch.stack(frames), OVERSAMPLE)
 
 
-def shake_moments(sharp: torch.Tensor, n: int, rng: np.random.Generator,
-                  settings: KernelBlurSettings = KernelBlurSettings()) -> ShakeMoments:
+def shake_moments(
+    sharp: torch.Tensor,
+    n: int,
+    rng: np.random.Generator,
+    settings: KernelBlurSettings = KernelBlurSettings(),
+) -> ShakeMoments:
     """N sharp moments of a face under a random camera shake, their blurred average and motion order.
 
     Args:
@@ -91,4 +100,6 @@ def shake_moments(sharp: torch.Tensor, n: int, rng: np.random.Generator,
     offsets = np.rint(offsets * OVERSAMPLE) / OVERSAMPLE
     frames = shifted_frames(sharp, offsets)
     blurred, degradation = add_noise_and_jpeg(average_frames(frames, settings.gamma), rng, settings)
-    return ShakeMoments(blurred, frames, motion_order(offsets), offsets, {"trajectory": record, **degradation})
+    return ShakeMoments(
+        blurred, frames, motion_order(offsets), offsets, {"trajectory": record, **degradation}
+    )

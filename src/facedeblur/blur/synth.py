@@ -28,7 +28,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FaceDeblurError, InputError, UsageError
-from ..splits import assign_splits, sample_seed
 from ..io import (
     ImageConversionWarning,
     atomic_write_text,
@@ -39,6 +38,7 @@ from ..io import (
     write_image,
 )
 from ..io.sheets import contact_sheet, heatmap, kernel_to_image
+from ..splits import assign_splits, sample_seed
 from .frames import find_clips, open_clip
 from .pipeline import KernelBlurSettings
 from .samples import (
@@ -92,7 +92,10 @@ def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) ->
         raise InputError(src, "no such file or folder")
     src_r, out_r = src.resolve(), out.resolve()
     if src.is_dir() and (out_r == src_r or src_r in out_r.parents):
-        raise InputError(out, f"output folder is inside the source folder {src}; nothing is ever written into SRC")
+        raise InputError(
+            out,
+            f"output folder is inside the source folder {src}; nothing is ever written into SRC",
+        )
     if out_r in src_r.parents:
         raise InputError(out, f"output folder contains the source {src}; choose a separate OUT")
     if preview is not None and src.is_dir() and src_r in preview.resolve().parents:
@@ -101,7 +104,9 @@ def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) ->
         raise InputError(out, "exists and is not a folder")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise InputError(out, "output folder is not empty; pass --overwrite to replace a previous synthesis")
+            raise InputError(
+                out, "output folder is not empty; pass --overwrite to replace a previous synthesis"
+            )
         _clear_previous_output(out)
 
 
@@ -121,11 +126,19 @@ def _groups_for_images(src: Path, images: list[Path]) -> tuple[list[str], str | 
     """Person key of each image: its folder below SRC (LFW layout); flat folders have none."""
     keys = [str(p.parent.relative_to(src)) for p in images]
     if len(set(keys)) == 1:
-        return [str(p.relative_to(src)) for p in images], f"{src}: no person folders, so the split is by image"
+        return [
+            str(p.relative_to(src)) for p in images
+        ], f"{src}: no person folders, so the split is by image"
     return keys, None
 
 
-def _plan(src: Path, settings: SampleSettings, count: int | None, seed: int, split: dict[str, float] | None):
+def _plan(
+    src: Path,
+    settings: SampleSettings,
+    count: int | None,
+    seed: int,
+    split: dict[str, float] | None,
+):
     """List sources and their groups, then pick a source, split and seed for every sample."""
     notes: list[str] = []
     if settings.mode == "kernel":
@@ -159,7 +172,9 @@ def _plan(src: Path, settings: SampleSettings, count: int | None, seed: int, spl
         k = int(order[i % n])
         source = sources[k]
         split_name = assignment[groups[k]] if assignment else ""
-        jobs.append(_Job(i, f"{i:06d}_{_safe_stem(source)}", split_name, source, sample_seed(seed, i)))
+        jobs.append(
+            _Job(i, f"{i:06d}_{_safe_stem(source)}", split_name, source, sample_seed(seed, i))
+        )
     return jobs, notes
 
 
@@ -176,7 +191,9 @@ def _write_sample(out: Path, job: _Job, sample: Sample, settings: SampleSettings
         files["kernel"] = f"kernel/{job.sample_id}.npy"
         files["kernel_png"] = f"kernel/{job.sample_id}.png"
         save_array(root / files["kernel"], sample.kernel.astype(np.float32))
-        write_image(root / files["kernel_png"], (sample.kernel / sample.kernel.max()).astype(np.float32))
+        write_image(
+            root / files["kernel_png"], (sample.kernel / sample.kernel.max()).astype(np.float32)
+        )
     if sample.frames is not None:
         files["frames"] = [f"frames/{job.sample_id}/{t:02d}.png" for t in range(len(sample.frames))]
         for rel, frame in zip(files["frames"], sample.frames):
@@ -225,15 +242,22 @@ def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
         return kernel_sample(read_image(source), source, record["seed"], settings)
     indices = window_frames(record["start"], record["num_frames"], settings)
     window = _window_images(open_clip(source).read(indices), indices, source)
-    return render_frames_sample(window, record["crop"], record.get("fmr"), record["start"], record["seed"], settings)
+    return render_frames_sample(
+        window, record["crop"], record.get("fmr"), record["start"], record["seed"], settings
+    )
 
 
-def _window_images(frames: dict[int, np.ndarray], indices: list[int], source: Path) -> list[np.ndarray]:
+def _window_images(
+    frames: dict[int, np.ndarray], indices: list[int], source: Path
+) -> list[np.ndarray]:
     """The decoded frames of a window in order; ``InputError`` when the clip ends before one of them."""
     missing = [i for i in indices if i not in frames]
     if missing:
-        raise InputError(source, f"frame {missing[0]} of window {indices[0]}..{indices[-1]} cannot be read "
-                         "(the clip ends earlier than its container says, or has changed)")
+        raise InputError(
+            source,
+            f"frame {missing[0]} of window {indices[0]}..{indices[-1]} cannot be read "
+            "(the clip ends earlier than its container says, or has changed)",
+        )
     return [frames[i] for i in indices]
 
 
@@ -314,7 +338,9 @@ def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
                 start, n = windows[job.index]
                 indices = window_frames(start, n, settings)
                 try:
-                    sample = frames_sample(_window_images(frames, indices, source), source, start, job.seed, settings)
+                    sample = frames_sample(
+                        _window_images(frames, indices, source), source, start, job.seed, settings
+                    )
                     records.add(job, sample, _write_sample(out, job, sample, settings))
                 except LowMotionError as exc:
                     notes.add(str(exc))
@@ -324,7 +350,9 @@ def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
             bar.set_postfix(skipped=sum(problems.counts.values()))
 
 
-def _preview_rows(samples: list[Sample], mode: str, cell: int) -> tuple[list[list[np.ndarray]], list[str]]:
+def _preview_rows(
+    samples: list[Sample], mode: str, cell: int
+) -> tuple[list[list[np.ndarray]], list[str]]:
     rows = []
     # Kernels share one scale on the sheet, so their sizes can be compared.
     support = max((s.kernel.shape[0] for s in samples if s.kernel is not None), default=1)
@@ -393,7 +421,9 @@ def synthesize(
     report = SynthReport(out=out, requested=len(jobs), notes=list(plan_notes))
     problems, notes = _Problems(), _Problems()
     records = _Results(PREVIEW_ROWS)
-    with tqdm(total=len(jobs), desc=f"synth ({settings.mode})", unit="sample", disable=not progress) as bar:
+    with tqdm(
+        total=len(jobs), desc=f"synth ({settings.mode})", unit="sample", disable=not progress
+    ) as bar:
         if settings.mode == "kernel":
             _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar)
         else:

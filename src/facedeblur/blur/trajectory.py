@@ -52,7 +52,9 @@ class Trajectory:
 
 
 def random_trajectory(
-    rng: np.random.Generator, max_length: float = 60.0, params: TrajectoryParams = TrajectoryParams()
+    rng: np.random.Generator,
+    max_length: float = 60.0,
+    params: TrajectoryParams = TrajectoryParams(),
 ) -> Trajectory:
     """Draw one camera-shake trajectory.
 

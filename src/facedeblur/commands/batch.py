@@ -38,7 +38,9 @@ def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
         raise InputError(missing[0], "no such file or folder")
     if len(inputs) == 1 and inputs[0].is_file() and out.suffix.lower() in IMAGE_EXTENSIONS:
         if out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
-            raise UsageError(f"{out}: only PNG and JPEG files are written; name the output .png or .jpg")
+            raise UsageError(
+                f"{out}: only PNG and JPEG files are written; name the output .png or .jpg"
+            )
         return [(inputs[0], out)]
     pairs = []
     for item in inputs:
@@ -49,7 +51,10 @@ def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
             pairs += [(f, out / item.name / f.relative_to(item)) for f in files]
         else:
             pairs.append((item, out / item.name))
-    return [(src, dst if dst.suffix.lower() in (".jpg", ".jpeg", ".png") else dst.with_suffix(".png")) for src, dst in pairs]
+    return [
+        (src, dst if dst.suffix.lower() in (".jpg", ".jpeg", ".png") else dst.with_suffix(".png"))
+        for src, dst in pairs
+    ]
 
 
 def read_input(src: Path) -> np.ndarray:
@@ -65,9 +70,15 @@ def read_input(src: Path) -> np.ndarray:
         return read_image(src)
 
 
-def run_batch(pairs: list[tuple[Path, Path]], work: Callable[[Path, Path], None], report: BatchReport,
-              desc: str, progress: bool = True, outputs: Callable[[Path], Iterable[Path]] = lambda dst: [dst],
-              raise_single: bool = False) -> BatchReport:
+def run_batch(
+    pairs: list[tuple[Path, Path]],
+    work: Callable[[Path, Path], None],
+    report: BatchReport,
+    desc: str,
+    progress: bool = True,
+    outputs: Callable[[Path], Iterable[Path]] = lambda dst: [dst],
+    raise_single: bool = False,
+) -> BatchReport:
     """Call ``work(input, output)`` for every pair with a progress bar; a bad input never stops the batch.
 
     Before each call, an output that would overwrite an input of the batch (``outputs(dst)``

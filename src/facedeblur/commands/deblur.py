@@ -7,13 +7,13 @@ from pathlib import Path
 from ..errors import InputError, NoFaceError, UsageError
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
-from ..restore.loading import load_model
 from ..io import (
     write_image,
 )
-from .batch import BatchReport, input_paths, plan_outputs, read_input, run_batch
-from ..restore.faces import DEFAULT_MIN_FACE, FaceRestoreResult, restore_faces
 from ..io.sheets import contact_sheet
+from ..restore.faces import DEFAULT_MIN_FACE, FaceRestoreResult, restore_faces
+from ..restore.loading import load_model
+from .batch import BatchReport, input_paths, plan_outputs, read_input, run_batch
 
 
 def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
@@ -22,37 +22,62 @@ def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
     return save_crops / rel.with_name(rel.name.replace(".", "_"))
 
 
-def _face_crops(folder: Path, result: FaceRestoreResult, sources: set[Path]) -> list[tuple[Path, object]]:
+def _face_crops(
+    folder: Path, result: FaceRestoreResult, sources: set[Path]
+) -> list[tuple[Path, object]]:
     """(path, picture) of faceN_before.png, faceN_after.png and faceN_side_by_side.png per restored face."""
     planned = []
     for number, face in enumerate(result.faces, start=1):
         if face.before is None:
             continue
         side = face.crop_box[2]
-        pictures = {"before": face.before, "after": face.after,
-                    "side_by_side": contact_sheet([[face.before, face.after]], ["before", "after"], cell=min(max(side, 128), 512))}
+        pictures = {
+            "before": face.before,
+            "after": face.after,
+            "side_by_side": contact_sheet(
+                [[face.before, face.after]], ["before", "after"], cell=min(max(side, 128), 512)
+            ),
+        }
         for kind, picture in pictures.items():
             path = folder / f"face{number}_{kind}.png"
             if path.resolve() in sources:
-                raise InputError(path, "face crop would overwrite an input; choose another --save-crops")
+                raise InputError(
+                    path, "face crop would overwrite an input; choose another --save-crops"
+                )
             planned.append((path, picture))
     return planned
 
 
-def _faces_restored(src: Path, result: FaceRestoreResult, min_face: int, report: BatchReport) -> None:
+def _faces_restored(
+    src: Path, result: FaceRestoreResult, min_face: int, report: BatchReport
+) -> None:
     """Raise when a photo had no face to restore; note the faces left out of one that had."""
     if result.problem:
-        raise NoFaceError(src, f"{result.problem}; nothing written (without --faces the whole image is restored)")
+        raise NoFaceError(
+            src, f"{result.problem}; nothing written (without --faces the whole image is restored)"
+        )
     if result.skipped:
-        report.notes.append(f"{src}: left {len(result.skipped)} of {len(result.faces)} faces as they were "
-                            f"(smaller than --min-face {min_face} px)")
+        report.notes.append(
+            f"{src}: left {len(result.skipped)} of {len(result.faces)} faces as they were "
+            f"(smaller than --min-face {min_face} px)"
+        )
 
 
-def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | None, device: str = "cpu",
-                 tile: int = 512, progress: bool = True, faces: bool = False, detector: str = "mtcnn",
-                 margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE,
-                 save_crops: str | Path | None = None, backend: str = "torch",
-                 threads: int | None = None) -> BatchReport:
+def deblur_files(
+    inputs: list[str | Path],
+    out: str | Path,
+    model: str | Path | None,
+    device: str = "cpu",
+    tile: int = 512,
+    progress: bool = True,
+    faces: bool = False,
+    detector: str = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    min_face: int = DEFAULT_MIN_FACE,
+    save_crops: str | Path | None = None,
+    backend: str = "torch",
+    threads: int | None = None,
+) -> BatchReport:
     """Restore every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
 
     With ``faces``, only the detected faces of each photo are restored and pasted back
@@ -63,7 +88,9 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     if save_crops is not None and not faces:
-        raise UsageError("--save-crops needs --faces (face crops exist only when faces are restored)")
+        raise UsageError(
+            "--save-crops needs --faces (face crops exist only when faces are restored)"
+        )
     if margin < 0:
         raise UsageError(f"--margin must be non-negative, got {margin}")
     pairs = plan_outputs(inputs, out)
@@ -80,7 +107,11 @@ def deblur_files(inputs: list[str | Path], out: str | Path, model: str | Path | 
             return
         result = restore_faces(image, deblurrer, detect, margin=margin, min_face=min_face)
         _faces_restored(src, result, min_face, report)
-        crops = _face_crops(_crops_folder(Path(save_crops), dst, out), result, sources) if save_crops else []
+        crops = (
+            _face_crops(_crops_folder(Path(save_crops), dst, out), result, sources)
+            if save_crops
+            else []
+        )
         write_image(dst, result.image)
         for path, picture in crops:
             write_image(path, picture)

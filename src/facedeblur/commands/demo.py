@@ -21,14 +21,14 @@ from ..blur.kernels import camera_shake_kernel
 from ..blur.pipeline import KernelBlurSettings, add_noise_and_jpeg
 from ..errors import FaceDeblurError
 from ..faces.dlib_faces import FaceDescriptor
-from ..metrics.identity import identity_distances
 from ..faces.pasteback import crop_with_padding, face_crop_box
 from ..faces.registry import build_detector
-from ..restore.loading import load_model
 from ..io import image_to_tensor, read_image, tensor_to_image, write_image
-from ..metrics import psnr
-from ..restore.faces import detect_faces, restore_faces
 from ..io.sheets import contact_sheet
+from ..metrics import psnr
+from ..metrics.identity import identity_distances
+from ..restore.faces import detect_faces, restore_faces
+from ..restore.loading import load_model
 
 DEMO_SEED = 2
 
@@ -37,7 +37,9 @@ def example_face_path() -> Path:
     """Path of scikit-image's astronaut portrait (Eileen Collins, public domain), a bundled example."""
     path = Path(str(importlib.resources.files("skimage.data") / "astronaut.png"))
     if not path.is_file():
-        raise FaceDeblurError(f"{path}: scikit-image's example photo is missing; reinstall scikit-image")
+        raise FaceDeblurError(
+            f"{path}: scikit-image's example photo is missing; reinstall scikit-image"
+        )
     return path
 
 
@@ -58,14 +60,17 @@ def blur_photo(photo: np.ndarray, crop_side: int, seed: int = DEMO_SEED) -> np.n
     """Blur a whole photo as the default model's training blurred a face crop of ``crop_side`` px."""
     rng = np.random.default_rng(seed)
     settings = KernelBlurSettings()
-    kernel, _ = camera_shake_kernel(rng, max_length=settings.max_length, output_size=crop_side,
-                                    exposure=settings.exposure)
+    kernel, _ = camera_shake_kernel(
+        rng, max_length=settings.max_length, output_size=crop_side, exposure=settings.exposure
+    )
     blurred = blur_image(image_to_tensor(photo), kernel)
     blurred, _ = add_noise_and_jpeg(blurred, rng, settings)
     return tensor_to_image(blurred)
 
 
-def run_demo(out: str | Path = "demo", model: str | Path | None = None, seed: int = DEMO_SEED) -> DemoResult:
+def run_demo(
+    out: str | Path = "demo", model: str | Path | None = None, seed: int = DEMO_SEED
+) -> DemoResult:
     """Blur the astronaut photo, restore its face with ``model`` (default: the shipped one), write ``out/``.
 
     Writes ``astronaut_blurry.png``, ``astronaut_restored.png`` and ``sheet.png`` (face crops
@@ -89,14 +94,23 @@ def run_demo(out: str | Path = "demo", model: str | Path | None = None, seed: in
     describe = FaceDescriptor()
     face_box = describe.face_box(crops[0])
     target = describe(crops[0], face_box)
-    scores = [(_psnr(c, crops[0]), float(identity_distances(describe(c, face_box), target))) for c in crops[1:]]
+    scores = [
+        (_psnr(c, crops[0]), float(identity_distances(describe(c, face_box), target)))
+        for c in crops[1:]
+    ]
     captions = [["sharp"] + [f"{p:.2f} dB, id {d:.3f}" for p, d in scores], ["", "", ""]]
-    sheet = contact_sheet([crops, [photo, blurry, result.image]], ["sharp", "blurry", "restored"], cell=320,
-                          captions=captions)
+    sheet = contact_sheet(
+        [crops, [photo, blurry, result.image]],
+        ["sharp", "blurry", "restored"],
+        cell=320,
+        captions=captions,
+    )
     paths = [out / "astronaut_blurry.png", out / "astronaut_restored.png", out / "sheet.png"]
     for path, image in zip(paths, (blurry, result.image, sheet)):
         write_image(path, image)
-    return DemoResult(paths[2], paths[0], paths[1], scores[0][0], scores[1][0], scores[0][1], scores[1][1])
+    return DemoResult(
+        paths[2], paths[0], paths[1], scores[0][0], scores[1][0], scores[0][1], scores[1][1]
+    )
 
 
 def _psnr(image: np.ndarray, reference: np.ndarray) -> float:

@@ -12,15 +12,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from ..io.video import write_gif, write_mp4
+
 from ..errors import InputError, NoFaceError, UsageError
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..io import atomic_write_text, list_images, write_image
-from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
-from ..restore.faces import DEFAULT_MIN_FACE
-from .batch import BatchReport, read_input, run_batch
 from ..io.sheets import contact_sheet
+from ..io.video import write_gif, write_mp4
+from ..restore.faces import DEFAULT_MIN_FACE
+from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
+from .batch import BatchReport, read_input, run_batch
 
 STRIP_CELL = 160
 
@@ -36,17 +37,37 @@ def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
             raise InputError(item, "no images found")
         for f in files:
             rel = f.relative_to(item) if item.is_dir() else Path(f.name)
-            pairs.append((f, out / (item.name if item.is_dir() else "") / rel.with_name(rel.name.replace(".", "_"))))
+            pairs.append(
+                (
+                    f,
+                    out
+                    / (item.name if item.is_dir() else "")
+                    / rel.with_name(rel.name.replace(".", "_")),
+                )
+            )
     return pairs
 
 
 def output_names(count: int) -> list[str]:
     """The names ``write_moments`` may write for ``count`` moments."""
-    return [f"moment_{k:02d}.png" for k in range(count)] + ["moments.gif", "moments.mp4", "strip.png", "moments.json"]
+    return [f"moment_{k:02d}.png" for k in range(count)] + [
+        "moments.gif",
+        "moments.mp4",
+        "strip.png",
+        "moments.json",
+    ]
 
 
-def write_moments(folder: str | Path, blurry: np.ndarray, frames: list[np.ndarray], u: list[float],
-                  fps: float = 8.0, bounce: bool = True, gif: bool = True, mp4: bool = True) -> list[Path]:
+def write_moments(
+    folder: str | Path,
+    blurry: np.ndarray,
+    frames: list[np.ndarray],
+    u: list[float],
+    fps: float = 8.0,
+    bounce: bool = True,
+    gif: bool = True,
+    mp4: bool = True,
+) -> list[Path]:
     """Write restored moments into ``folder`` (layout in the module docstring); returns the files."""
     folder = Path(folder)
     written = [write_image(folder / f"moment_{k:02d}.png", frame) for k, frame in enumerate(frames)]
@@ -55,16 +76,34 @@ def write_moments(folder: str | Path, blurry: np.ndarray, frames: list[np.ndarra
     if mp4 and len(frames) > 1:
         written.append(write_mp4(folder / "moments.mp4", frames, fps, bounce))
     captions = [["blurry"] + [f"u={v:.2f}" for v in u]]
-    written.append(write_image(folder / "strip.png", contact_sheet([[blurry, *frames]], captions=captions, cell=STRIP_CELL)))
+    written.append(
+        write_image(
+            folder / "strip.png",
+            contact_sheet([[blurry, *frames]], captions=captions, cell=STRIP_CELL),
+        )
+    )
     listing = {"u": u, "files": [p.name for p in written[: len(frames)]]}
     written.append(atomic_write_text(folder / "moments.json", json.dumps(listing, indent=2) + "\n"))
     return written
 
 
-def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list[float] | None = None,
-                  model: str | Path | None = None, device: str = "cpu", faces: bool = False, detector: str = "mtcnn",
-                  margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE, fps: float = 8.0,
-                  bounce: bool = True, gif: bool = True, mp4: bool = True, progress: bool = True) -> BatchReport:
+def moments_files(
+    inputs: list[str | Path],
+    out: str | Path,
+    n: int = 7,
+    u: list[float] | None = None,
+    model: str | Path | None = None,
+    device: str = "cpu",
+    faces: bool = False,
+    detector: str = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    min_face: int = DEFAULT_MIN_FACE,
+    fps: float = 8.0,
+    bounce: bool = True,
+    gif: bool = True,
+    mp4: bool = True,
+    progress: bool = True,
+) -> BatchReport:
     """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
 
     ``n`` moments at u = 0 .. 1, or the given ``u`` values. With ``faces`` each detected face
@@ -88,9 +127,14 @@ def moments_files(inputs: list[str | Path], out: str | Path, n: int = 7, u: list
     def restore_one(src: Path, folder: Path) -> None:
         image = read_input(src)
         if faces:
-            results = restore_face_moments(image, restorer, factors, detect, margin=margin, min_face=min_face)
+            results = restore_face_moments(
+                image, restorer, factors, detect, margin=margin, min_face=min_face
+            )
             if results[0].problem:
-                raise NoFaceError(src, f"{results[0].problem}; nothing written (without --faces the whole image is restored)")
+                raise NoFaceError(
+                    src,
+                    f"{results[0].problem}; nothing written (without --faces the whole image is restored)",
+                )
             frames = [r.image for r in results]
         else:
             frames = restorer.restore(image, factors)

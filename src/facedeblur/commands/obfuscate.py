@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_write_text, write_image
-from .batch import BatchReport, plan_outputs, read_input, run_batch
 from ..privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from ..privacy.attribute_names import attribute_index
 from ..privacy.obfuscate import ATTRIBUTES, ObfuscationResult, obfuscate_photo, resolve_options
+from .batch import BatchReport, plan_outputs, read_input, run_batch
 
 
 @dataclass
@@ -36,20 +36,38 @@ def face_summary(result: ObfuscationResult) -> list[dict]:
     """One JSON-ready dict per face: box, detector score, feather, and the flipped attributes' values."""
     summary = []
     for face in result.faces:
-        entry = {"box": [round(v, 1) for v in face.box], "score": round(face.score, 3), "feather_px": round(face.feather, 2)}
+        entry = {
+            "box": [round(v, 1) for v in face.box],
+            "score": round(face.score, 3),
+            "feather_px": round(face.feather, 2),
+        }
         if face.flipped:
-            entry["flipped"] = {name: {"before": round(float(face.before[attribute_index(name)]), 4),
-                                       "after": round(float(face.after[attribute_index(name)]), 4)}
-                                for name in face.flipped}
+            entry["flipped"] = {
+                name: {
+                    "before": round(float(face.before[attribute_index(name)]), 4),
+                    "after": round(float(face.after[attribute_index(name)]), 4),
+                }
+                for name in face.flipped
+            }
         summary.append(entry)
     return summary
 
 
-def obfuscate_files(inputs: list[str | Path], out: str | Path, method: str = ATTRIBUTES,
-                    attributes: Iterable[str] | None = None, allow_protected: bool = False, strength: float = 1.0,
-                    feather: float | None = None, seed: int = 0, obfuscator: AttributeObfuscator | None = None,
-                    classifier: str | Path | None = None, rebuilder: str | Path | None = None,
-                    device: str = "cpu", progress: bool = True) -> ObfuscationReport:
+def obfuscate_files(
+    inputs: list[str | Path],
+    out: str | Path,
+    method: str = ATTRIBUTES,
+    attributes: Iterable[str] | None = None,
+    allow_protected: bool = False,
+    strength: float = 1.0,
+    feather: float | None = None,
+    seed: int = 0,
+    obfuscator: AttributeObfuscator | None = None,
+    classifier: str | Path | None = None,
+    rebuilder: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> ObfuscationReport:
     """Hide every face of every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
 
     ``out`` is a file for one input image, else a folder (``commands.batch.plan_outputs``). The options
@@ -69,12 +87,28 @@ def obfuscate_files(inputs: list[str | Path], out: str | Path, method: str = ATT
     report = ObfuscationReport()
 
     def hide_one(src: Path, dst: Path) -> None:
-        result = obfuscate_photo(read_input(src), method, attributes, allow_protected, strength, feather, seed,
-                                 obfuscator, label=str(src))
+        result = obfuscate_photo(
+            read_input(src),
+            method,
+            attributes,
+            allow_protected,
+            strength,
+            feather,
+            seed,
+            obfuscator,
+            label=str(src),
+        )
         write_image(dst, result.image)
         record = {"source": str(src), **settings, "faces": face_summary(result)}
         atomic_write_text(sidecar_path(dst), json.dumps(record, indent=2) + "\n")
         report.faces += len(result.faces)
 
-    return run_batch(pairs, hide_one, report, "obfuscate", progress,
-                     outputs=lambda dst: [dst, sidecar_path(dst)], raise_single=True)
+    return run_batch(
+        pairs,
+        hide_one,
+        report,
+        "obfuscate",
+        progress,
+        outputs=lambda dst: [dst, sidecar_path(dst)],
+        raise_single=True,
+    )

@@ -25,12 +25,36 @@ from .mixed import MixedDataset
 from .moments import FRAME_ORDERS, MomentPairs, VideoMoments, frame_order, read_manifest
 from .onthefly import OnTheFlyBlur
 from .paired import PairedFolder, find_pairs
-from .shake_moments import ShakeMomentPairs
 from .seeding import DrawSeeder
+from .shake_moments import ShakeMomentPairs
 
 __all__ = [
-    "AUGMENTATIONS", "FRAME_ORDERS", "MomentPairs", "frame_order", "ChannelPermute", "Compose", "DrawSeeder", "GaussianNoise", "MixedDataset", "OnTheFlyBlur", "PairedFolder",
-    "RandomCrop", "RandomFlip", "RandomRescale", "RandomRot90", "SaturationJitter", "ShakeMomentPairs", "VideoMoments",
-    "build_augmentations", "find_pairs", "read_manifest", "scale_saturation",
-    "CelebAFaces", "celeba_landmarks", "celeba_split", "identity_split", "read_attributes", "read_identities",
+    "AUGMENTATIONS",
+    "FRAME_ORDERS",
+    "MomentPairs",
+    "frame_order",
+    "ChannelPermute",
+    "Compose",
+    "DrawSeeder",
+    "GaussianNoise",
+    "MixedDataset",
+    "OnTheFlyBlur",
+    "PairedFolder",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRescale",
+    "RandomRot90",
+    "SaturationJitter",
+    "ShakeMomentPairs",
+    "VideoMoments",
+    "build_augmentations",
+    "find_pairs",
+    "read_manifest",
+    "scale_saturation",
+    "CelebAFaces",
+    "celeba_landmarks",
+    "celeba_split",
+    "identity_split",
+    "read_attributes",
+    "read_identities",
 ]

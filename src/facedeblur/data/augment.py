@@ -123,7 +123,7 @@ class RandomCrop:
         top = int(torch.randint(0, height - self.size + 1, (), generator=gen))
         left = int(torch.randint(0, width - self.size + 1, (), generator=gen))
         for k in keys:
-            sample[k] = sample[k][..., top:top + self.size, left:left + self.size]
+            sample[k] = sample[k][..., top : top + self.size, left : left + self.size]
         return sample
 
 
@@ -140,7 +140,9 @@ class RandomRescale:
             height, width = img.shape[-2:]
             size = (max(1, math.floor(height * factor)), max(1, math.floor(width * factor)))
             batch = img if img.dim() == 4 else img.unsqueeze(0)
-            out = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True)
+            out = F.interpolate(
+                batch, size=size, mode="bilinear", align_corners=False, antialias=True
+            )
             sample[k] = (out if img.dim() == 4 else out.squeeze(0)).clamp(0.0, 1.0)
         return sample
 
@@ -175,7 +177,9 @@ def build_augmentations(spec: list[str | dict] | None) -> Compose:
         params = {"name": item} if isinstance(item, str) else dict(item)
         name = params.pop("name", None)
         if name not in AUGMENTATIONS:
-            raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
+            raise ValueError(
+                f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}"
+            )
         try:
             transforms.append(AUGMENTATIONS[name](**params))
         except TypeError as exc:

@@ -15,16 +15,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..splits import assign_splits
 from ..errors import InputError, UsageError
+from ..faces.align import align_face
 from ..faces.detect import DlibHOGDetector, largest_face
 from ..faces.dlib_faces import landmarks68
-from ..io import atomic_write_bytes, image_to_tensor, read_image
-from ..faces.align import align_face
 from ..faces.mask import face_mask
+from ..io import atomic_write_bytes, image_to_tensor, read_image
+from ..splits import assign_splits, spread_indices
 from .augment import Compose
 from .base import SeededDataset
-from ..splits import spread_indices
 
 ATTRIBUTES_FILE = "list_attr_celeba.txt"
 IDENTITIES_FILE = "identity_CelebA.txt"
@@ -48,11 +47,15 @@ def read_attributes(path: str | Path) -> tuple[list[str], dict[str, np.ndarray]]
     path = Path(path)
     lines = _read_lines(path)
     if len(lines) < 2:
-        raise InputError(path, "too short: expected a count line and a header line of attribute names")
+        raise InputError(
+            path, "too short: expected a count line and a header line of attribute names"
+        )
     try:
         count = int(lines[0].strip())
     except ValueError:
-        raise InputError(path, f"line 1: expected the number of images, got {lines[0].strip()[:40]!r}") from None
+        raise InputError(
+            path, f"line 1: expected the number of images, got {lines[0].strip()[:40]!r}"
+        ) from None
     names = lines[1].split()
     if not names:
         raise InputError(path, "line 2: expected the attribute names")
@@ -63,7 +66,9 @@ def read_attributes(path: str | Path) -> tuple[list[str], dict[str, np.ndarray]]
         if not fields:
             continue
         if len(fields) != len(names) + 1 or any(v not in values for v in fields[1:]):
-            raise InputError(path, f"line {number}: expected a file name and {len(names)} values of 1 or -1")
+            raise InputError(
+                path, f"line {number}: expected a file name and {len(names)} values of 1 or -1"
+            )
         if fields[0] in table:
             raise InputError(path, f"line {number}: {fields[0]} appears twice")
         table[fields[0]] = np.array([values[v] for v in fields[1:]], dtype=np.int8)
@@ -116,8 +121,9 @@ def identity_split(
     return train, val
 
 
-def celeba_landmarks(root: str | Path, files: Sequence[str], cache: str | Path | None = None,
-                    progress: bool = True) -> dict[str, np.ndarray]:
+def celeba_landmarks(
+    root: str | Path, files: Sequence[str], cache: str | Path | None = None, progress: bool = True
+) -> dict[str, np.ndarray]:
     """dlib's 68 landmarks of each CelebA image, {file name: (68, 2) float32}; files without a face are absent.
 
     The HOG detector runs once upsampled (CelebA's half-resolution faces are about 45 px wide;
@@ -149,8 +155,14 @@ def celeba_landmarks(root: str | Path, files: Sequence[str], cache: str | Path |
         if cache is not None:
             names = sorted(known)
             buffer = io.BytesIO()
-            np.savez(buffer, files=np.array(names), missing=np.array(sorted(missing), dtype=str),
-                     points=np.stack([known[n] for n in names]) if names else np.zeros((0, 68, 2), np.float32))
+            np.savez(
+                buffer,
+                files=np.array(names),
+                missing=np.array(sorted(missing), dtype=str),
+                points=np.stack([known[n] for n in names])
+                if names
+                else np.zeros((0, 68, 2), np.float32),
+            )
             atomic_write_bytes(cache, buffer.getvalue())
     return {f: known[f] for f in files if f in known}
 
@@ -188,12 +200,17 @@ class CelebAFaces(SeededDataset):
         super().__init__(augment, seed)
         self.root = Path(root)
         self.size = int(size)
-        attributes_path = Path(attributes_file) if attributes_file is not None else self.root / ATTRIBUTES_FILE
+        attributes_path = (
+            Path(attributes_file) if attributes_file is not None else self.root / ATTRIBUTES_FILE
+        )
         self.names, self.attributes = read_attributes(attributes_path)
         requested = list(self.attributes) if files is None else list(files)
         unknown = [f for f in requested if f not in self.attributes]
         if unknown:
-            raise InputError(attributes_path, f"no attributes for {len(unknown)} requested files, e.g. {unknown[0]}")
+            raise InputError(
+                attributes_path,
+                f"no attributes for {len(unknown)} requested files, e.g. {unknown[0]}",
+            )
         self.files = [f for f in requested if f in landmarks]
         self.dropped = len(requested) - len(self.files)
         self.landmarks = landmarks
@@ -203,7 +220,9 @@ class CelebAFaces(SeededDataset):
 
     def __getitem__(self, index: int) -> dict:
         name = self.files[index]
-        crop, _, points = align_face(read_image(self.root / "images" / name), self.landmarks[name], self.size)
+        crop, _, points = align_face(
+            read_image(self.root / "images" / name), self.landmarks[name], self.size
+        )
         _, gen = self.draw(index)
         sample = {
             "image": image_to_tensor(crop),
@@ -215,9 +234,15 @@ class CelebAFaces(SeededDataset):
         return self.finish(sample, gen)
 
 
-def celeba_split(root: str | Path, val_fraction: float, seed: int = 0, size: int = 64,
-                 landmarks: str | Path | None = None, augment: Compose | list | None = None,
-                 limit: int = 0) -> tuple[CelebAFaces, CelebAFaces]:
+def celeba_split(
+    root: str | Path,
+    val_fraction: float,
+    seed: int = 0,
+    size: int = 64,
+    landmarks: str | Path | None = None,
+    augment: Compose | list | None = None,
+    limit: int = 0,
+) -> tuple[CelebAFaces, CelebAFaces]:
     """Aligned CelebA faces split by identity: (training set with ``augment``, held-out set).
 
     Args:

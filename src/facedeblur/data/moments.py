@@ -48,8 +48,11 @@ def frame_order(record: dict, order: str = "fmr") -> list[int]:
         return list(range(n))
     fmr = record.get("fmr")
     if not fmr:
-        raise InputError(f"sample {record.get('id', '?')}", "has no FMR order (a frame without a face, or a "
-                         "manifest from before FMR: re-run facedeblur synth --mode frames)")
+        raise InputError(
+            f"sample {record.get('id', '?')}",
+            "has no FMR order (a frame without a face, or a "
+            "manifest from before FMR: re-run facedeblur synth --mode frames)",
+        )
     return list(fmr["order"])
 
 
@@ -65,7 +68,11 @@ class VideoMoments(SeededDataset):
     """
 
     def __init__(
-        self, root: str | Path, num_frames: int | None = None, augment: Compose | list | None = None, seed: int = 0,
+        self,
+        root: str | Path,
+        num_frames: int | None = None,
+        augment: Compose | list | None = None,
+        seed: int = 0,
         order_by: str = "fmr",
     ):
         super().__init__(augment, seed)
@@ -75,7 +82,10 @@ class VideoMoments(SeededDataset):
         if num_frames is not None:
             records = [r for r in records if r["num_frames"] == num_frames]
         if not records:
-            raise InputError(self.root, "no frames-mode samples" + (f" with N={num_frames}" if num_frames else ""))
+            raise InputError(
+                self.root,
+                "no frames-mode samples" + (f" with N={num_frames}" if num_frames else ""),
+            )
         self.records = records
 
     def __len__(self) -> int:
@@ -86,7 +96,11 @@ class VideoMoments(SeededDataset):
         files = record["files"]
         frames = torch.stack([image_to_tensor(read_image(self.root / f)) for f in files["frames"]])
         n = frames.shape[0]
-        times = torch.from_numpy(np.linspace(0.0, 1.0, n, dtype=np.float32)) if n > 1 else torch.zeros(1)
+        times = (
+            torch.from_numpy(np.linspace(0.0, 1.0, n, dtype=np.float32))
+            if n > 1
+            else torch.zeros(1)
+        )
         sample = {
             "blur": image_to_tensor(read_image(self.root / files["blur"])),
             "sharp": image_to_tensor(read_image(self.root / files["sharp"])),
@@ -139,16 +153,26 @@ class MomentPairs(SeededDataset):
     samples without an FMR order are left out.
     """
 
-    def __init__(self, root: str | Path | list, augment: Compose | list | None = None, seed: int = 0,
-                 order_by: str = "fmr", centre_fraction: float = 0.0):
+    def __init__(
+        self,
+        root: str | Path | list,
+        augment: Compose | list | None = None,
+        seed: int = 0,
+        order_by: str = "fmr",
+        centre_fraction: float = 0.0,
+    ):
         super().__init__(augment, seed)
         roots = [Path(r) for r in root] if isinstance(root, (list, tuple)) else [Path(root)]
         self.roots, self.records = [], []
         for folder in roots:
             records = _frames_records(folder, order_by)
             if not records:
-                raise InputError(folder, "no frames-mode samples" + (" with an FMR order" if order_by == "fmr" else "")
-                                 + " (make them with facedeblur synth --mode frames)")
+                raise InputError(
+                    folder,
+                    "no frames-mode samples"
+                    + (" with an FMR order" if order_by == "fmr" else "")
+                    + " (make them with facedeblur synth --mode frames)",
+                )
             self.roots += [folder] * len(records)
             self.records += records
         self.orders = [frame_order(r, order_by) for r in self.records]

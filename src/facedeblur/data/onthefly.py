@@ -8,8 +8,8 @@ import numpy as np
 
 from ..blur.pipeline import KernelBlurSettings, random_kernel_blur
 from ..errors import InputError
-from ..io.geometry import center_square_box, crop_square, resize
 from ..io import image_to_tensor, list_images, read_image
+from ..io.geometry import center_square_box, crop_square, resize
 from .augment import Compose
 from .base import SeededDataset
 
@@ -58,7 +58,9 @@ class OnTheFlyBlur(SeededDataset):
         return self.finish({"blur": blurred, "sharp": sharp, "id": path.stem}, gen)
 
 
-def read_face_crop(path: Path, size: int, jitter: float, rng: np.random.Generator, min_side: int | None = None) -> np.ndarray:
+def read_face_crop(
+    path: Path, size: int, jitter: float, rng: np.random.Generator, min_side: int | None = None
+) -> np.ndarray:
     """The largest centred square of a face image, jittered (see ``OnTheFlyBlur``), resized to ``size``.
 
     ``min_side`` (default ``size``) is the output side the source must be able to serve without
@@ -67,7 +69,10 @@ def read_face_crop(path: Path, size: int, jitter: float, rng: np.random.Generato
     img = read_image(path)
     box = center_square_box(img.shape[0], img.shape[1])
     if box[2] * (1.0 - jitter) * MAX_UPSCALE < (min_side or size):
-        raise InputError(path, f"image is {img.shape[1]}x{img.shape[0]}, too small for {min_side or size} px samples")
+        raise InputError(
+            path,
+            f"image is {img.shape[1]}x{img.shape[0]}, too small for {min_side or size} px samples",
+        )
     if jitter:
         box = _jittered(box, rng.uniform(1.0 - jitter, 1.0), rng.uniform(size=2))
     return resize(crop_square(img, box), size)

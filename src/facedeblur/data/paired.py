@@ -18,7 +18,11 @@ def find_pairs(root: str | Path) -> list[tuple[Path, Path]]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "no such folder")
-    blur_dirs = [root / "blur"] if (root / "blur").is_dir() else sorted(p for p in root.rglob("blur") if p.is_dir())
+    blur_dirs = (
+        [root / "blur"]
+        if (root / "blur").is_dir()
+        else sorted(p for p in root.rglob("blur") if p.is_dir())
+    )
     pairs = []
     for blur_dir in blur_dirs:
         sharp_dir = blur_dir.parent / "sharp"
@@ -30,7 +34,9 @@ def find_pairs(root: str | Path) -> list[tuple[Path, Path]]:
                 raise InputError(blur_path, f"no matching sharp image {sharp_path}")
             pairs.append((blur_path, sharp_path))
     if not pairs:
-        raise InputError(root, "no blur/sharp image pairs found (expected blur/ and sharp/ folders)")
+        raise InputError(
+            root, "no blur/sharp image pairs found (expected blur/ and sharp/ folders)"
+        )
     return pairs
 
 
@@ -53,7 +59,13 @@ class PairedFolder(SeededDataset):
         blur_path, sharp_path = self.pairs[index]
         blur, sharp = read_image(blur_path), read_image(sharp_path)
         if blur.shape != sharp.shape:
-            raise InputError(blur_path, f"size {blur.shape[1]}x{blur.shape[0]} differs from its sharp image")
+            raise InputError(
+                blur_path, f"size {blur.shape[1]}x{blur.shape[0]} differs from its sharp image"
+            )
         _, gen = self.draw(index)
-        sample = {"blur": image_to_tensor(blur), "sharp": image_to_tensor(sharp), "id": blur_path.stem}
+        sample = {
+            "blur": image_to_tensor(blur),
+            "sharp": image_to_tensor(sharp),
+            "id": blur_path.stem,
+        }
         return self.finish(sample, gen)

@@ -46,5 +46,7 @@ class DrawSeeder:
     def generators(self, index: int) -> tuple[np.random.Generator, torch.Generator]:
         """A numpy and a torch generator for the next draw of ``index`` (both from the same words)."""
         sequence = np.random.SeedSequence(self.entropy(index))
-        torch_gen = torch.Generator().manual_seed(int(sequence.generate_state(1, dtype=np.uint64)[0] >> 1))
+        torch_gen = torch.Generator().manual_seed(
+            int(sequence.generate_state(1, dtype=np.uint64)[0] >> 1)
+        )
         return np.random.default_rng(sequence), torch_gen

@@ -26,9 +26,15 @@ class ShakeMomentPairs(SeededDataset):
     """
 
     def __init__(
-        self, root: str | Path | list[Path], size: int = 128, settings: KernelBlurSettings = KernelBlurSettings(),
-        frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS, augment: Compose | list | None = None, seed: int = 0,
-        jitter: float = 0.0, centre_fraction: float = 0.0,
+        self,
+        root: str | Path | list[Path],
+        size: int = 128,
+        settings: KernelBlurSettings = KernelBlurSettings(),
+        frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS,
+        augment: Compose | list | None = None,
+        seed: int = 0,
+        jitter: float = 0.0,
+        centre_fraction: float = 0.0,
     ):
         super().__init__(augment, seed)
         if not frame_counts or min(frame_counts) < 1:
@@ -36,7 +42,12 @@ class ShakeMomentPairs(SeededDataset):
         self.files = list(root) if isinstance(root, list) else list_images(root)
         if not self.files:
             raise InputError(root, "no images found")
-        self.size, self.settings, self.frame_counts, self.jitter = size, settings, tuple(frame_counts), jitter
+        self.size, self.settings, self.frame_counts, self.jitter = (
+            size,
+            settings,
+            tuple(frame_counts),
+            jitter,
+        )
         self.centre_fraction = centre_fraction
 
     def __len__(self) -> int:
@@ -45,7 +56,9 @@ class ShakeMomentPairs(SeededDataset):
     def __getitem__(self, index: int) -> dict:
         path = self.files[index]
         rng, gen = self.draw(index)
-        face = image_to_tensor(read_face_crop(path, self.size * OVERSAMPLE, self.jitter, rng, min_side=self.size))
+        face = image_to_tensor(
+            read_face_crop(path, self.size * OVERSAMPLE, self.jitter, rng, min_side=self.size)
+        )
         n = int(rng.choice(self.frame_counts))
         drawn = shake_moments(face, n, rng, self.settings)
         place = draw_place(n, gen, self.centre_fraction)

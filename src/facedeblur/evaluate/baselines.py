@@ -15,7 +15,9 @@ from ..blur.degrade import DEFAULT_GAMMA, convolve, kernel_spectrum, linear_to_s
 from ..blur.kernels import gaussian_kernel
 
 
-def wiener(blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gamma: float = DEFAULT_GAMMA) -> torch.Tensor:
+def wiener(
+    blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gamma: float = DEFAULT_GAMMA
+) -> torch.Tensor:
     """Wiener deconvolution: X = conj(K) Y / (|K|^2 + balance), with the kernel that made the blur.
 
     ``balance`` is the noise-to-signal power ratio; larger values ring less and sharpen less
@@ -27,12 +29,16 @@ def wiener(blurred: torch.Tensor, kernel: np.ndarray, balance: float = 0.05, gam
     pad = min(r * 2, height - 1, width - 1)
     padded = F.pad(linear, (pad, pad, pad, pad), mode="reflect")
     k = kernel_spectrum(kernel, padded.shape[-2:])
-    restored = torch.fft.irfft2(torch.fft.rfft2(padded) * k.conj() / (k.abs() ** 2 + balance), s=padded.shape[-2:])
-    restored = restored[..., pad:pad + height, pad:pad + width][0]
+    restored = torch.fft.irfft2(
+        torch.fft.rfft2(padded) * k.conj() / (k.abs() ** 2 + balance), s=padded.shape[-2:]
+    )
+    restored = restored[..., pad : pad + height, pad : pad + width][0]
     return linear_to_srgb(restored.clamp(0.0, 1.0), gamma).to(blurred.dtype)
 
 
-def richardson_lucy(blurred: torch.Tensor, kernel: np.ndarray, iterations: int = 30, gamma: float = DEFAULT_GAMMA) -> torch.Tensor:
+def richardson_lucy(
+    blurred: torch.Tensor, kernel: np.ndarray, iterations: int = 30, gamma: float = DEFAULT_GAMMA
+) -> torch.Tensor:
     """Richardson-Lucy deconvolution with the true kernel (``iterations`` multiplicative updates)."""
     observed = srgb_to_linear(blurred, gamma).to(torch.float64).clamp(min=1e-6)
     flipped = kernel[::-1, ::-1].copy()

@@ -18,17 +18,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..splits import spread_indices
 from ..data.moments import VideoMoments
 from ..errors import FaceDeblurError, InputError, UsageError
-from .protocol import build_method, check_unique_names
 from ..faces.dlib_faces import FaceDescriptor
-from ..metrics.identity import identity_distances
 from ..io import tensor_to_image
 from ..metrics import psnr, ssim
-from ..restore.moments import load_moments_model
-from .tables import mean_of_known
+from ..metrics.identity import identity_distances
 from ..models.weights import weights_label
+from ..restore.moments import load_moments_model
+from ..splits import spread_indices
+from .protocol import build_method, check_unique_names
+from .tables import mean_of_known
 
 CASE_ROWS = 3
 
@@ -45,20 +45,25 @@ def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
     """``moments`` (shipped CFMD-GAN), ``moments:PATH``, or ``repeat:SPEC`` for any ``evaluate`` method SPEC
     (``repeat:default``, ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last)."""
     if spec == "moments" or spec.startswith("moments:"):
-        path = None if spec == "moments" else Path(spec[len("moments:"):])
+        path = None if spec == "moments" else Path(spec[len("moments:") :])
         restorer = load_moments_model(path, device=device)
         name = "CFMD (shipped)" if path is None else f"CFMD {weights_label(path)}"
 
         def restore(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 batch = blur[None].to(restorer.device).expand(len(u), -1, -1, -1)
-                return restorer.generator(batch, u.to(restorer.device))[-1].float().clamp(0.0, 1.0).cpu()
+                return (
+                    restorer.generator(batch, u.to(restorer.device))[-1]
+                    .float()
+                    .clamp(0.0, 1.0)
+                    .cpu()
+                )
 
         return MomentMethod(name, restore)
     if spec == "blurry":
         spec = "repeat:blurry"
     if spec.startswith("repeat:"):
-        single = build_method(spec[len("repeat:"):], device)
+        single = build_method(spec[len("repeat:") :], device)
         if single.needs_kernel:
             raise UsageError(f"{spec}: frames-mode samples have no kernel for {single.name}")
 
@@ -69,7 +74,9 @@ def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
 
         name = "blurry (repeated)" if single.name == "blurry" else f"{single.name}, repeated"
         return MomentMethod(name, repeat)
-    raise UsageError(f"unknown moments method {spec!r}; use moments, moments:PATH, blurry or repeat:SPEC")
+    raise UsageError(
+        f"unknown moments method {spec!r}; use moments, moments:PATH, blurry or repeat:SPEC"
+    )
 
 
 @dataclass
@@ -89,18 +96,33 @@ def summarise(rows: list[dict], methods: list[str]) -> dict:
     summary = {}
     for name in methods:
         mine = [r for r in rows if r["method"] == name]
-        groups = {f"N={n}": [r for r in mine if r["num_frames"] == n] for n in sorted({r["num_frames"] for r in mine})}
+        groups = {
+            f"N={n}": [r for r in mine if r["num_frames"] == n]
+            for n in sorted({r["num_frames"] for r in mine})
+        }
         groups["all"] = mine
         summary[name] = {
-            key: {"samples": len(group), "psnr": mean_of_known([r["psnr"] for r in group]),
-                  "ssim": mean_of_known([r["ssim"] for r in group]), "identity_distance": mean_of_known([r["identity_distance"] for r in group])}
-            for key, group in groups.items() if group
+            key: {
+                "samples": len(group),
+                "psnr": mean_of_known([r["psnr"] for r in group]),
+                "ssim": mean_of_known([r["ssim"] for r in group]),
+                "identity_distance": mean_of_known([r["identity_distance"] for r in group]),
+            }
+            for key, group in groups.items()
+            if group
         }
     return summary
 
 
-def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "fmr", limit: int | None = None,
-                     device: str = "cpu", identity: bool = True, progress: bool = True) -> MomentsResult:
+def evaluate_moments(
+    data: str | Path,
+    methods: list[str],
+    frame_order: str = "fmr",
+    limit: int | None = None,
+    device: str = "cpu",
+    identity: bool = True,
+    progress: bool = True,
+) -> MomentsResult:
     """Score each method's N moments on the frames-mode samples under ``data`` (see the module docstring)."""
     built = [build_moment_method(m, device) for m in methods]
     names = [m.name for m in built]
@@ -124,7 +146,11 @@ def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "f
         if describe is not None:
             box = describe.face_box(tensor_to_image(item["sharp"]))
             truth_desc = [describe(img, box) for img in truth_images]
-        case = {"id": item["id"], "truth": truth_images, "outputs": {}} if index in case_picks else None
+        case = (
+            {"id": item["id"], "truth": truth_images, "outputs": {}}
+            if index in case_picks
+            else None
+        )
         for method in built:
             try:
                 out = method.restore(item["blur"], item["u"])
@@ -132,13 +158,24 @@ def evaluate_moments(data: str | Path, methods: list[str], frame_order: str = "f
                 result.skipped.append(f"{item['id']}: {method.name}: {exc}")
                 continue
             images = [tensor_to_image(t) for t in out]
-            distances = ([float(identity_distances(describe(img, box), d)) for img, d in zip(images, truth_desc)]
-                         if describe is not None else [])
-            result.rows.append({
-                "id": item["id"], "method": method.name, "num_frames": n,
-                "psnr": float(psnr(out, truth).clamp(max=100.0).mean()), "ssim": float(ssim(out, truth).mean()),
-                "identity_distance": float(np.mean(distances)) if distances else None,
-            })
+            distances = (
+                [
+                    float(identity_distances(describe(img, box), d))
+                    for img, d in zip(images, truth_desc)
+                ]
+                if describe is not None
+                else []
+            )
+            result.rows.append(
+                {
+                    "id": item["id"],
+                    "method": method.name,
+                    "num_frames": n,
+                    "psnr": float(psnr(out, truth).clamp(max=100.0).mean()),
+                    "ssim": float(ssim(out, truth).mean()),
+                    "identity_distance": float(np.mean(distances)) if distances else None,
+                }
+            )
             if case is not None:
                 case["outputs"][method.name] = images
         if case is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .moments_protocol import MomentsResult
 from ..io import atomic_write_bytes, atomic_write_text, write_image
-from .tables import format_value, plot_png, write_csv
 from ..io.sheets import contact_sheet
+from .moments_protocol import MomentsResult
+from .tables import format_value, plot_png, write_csv
 
 CSV_FIELDS = ["id", "method", "num_frames", "psnr", "ssim", "identity_distance"]
 
@@ -16,18 +16,31 @@ CSV_FIELDS = ["id", "method", "num_frames", "psnr", "ssim", "identity_distance"]
 def markdown(result: MomentsResult, data: str) -> str:
     """One row per method and N (and all N), with PSNR, SSIM and identity distance of the moments."""
     order = "facial motion-based order (FMR)" if result.frame_order == "fmr" else "time order"
-    lines = [f"# N-moment evaluation on `{data}`", "",
-             f"Every restored moment against the sharp frame at its place, frames in {order}; "
-             "means over the moments of a sample, then over samples.", "",
-             "| method | N | samples | PSNR | SSIM | identity distance |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# N-moment evaluation on `{data}`",
+        "",
+        f"Every restored moment against the sharp frame at its place, frames in {order}; "
+        "means over the moments of a sample, then over samples.",
+        "",
+        "| method | N | samples | PSNR | SSIM | identity distance |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in result.methods:
         for key, s in result.summary.get(name, {}).items():
             label = "all" if key == "all" else key[2:]
-            lines.append(f"| {name} | {label} | {s['samples']} | {format_value(s['psnr'])} | {format_value(s['ssim'], 4)} | "
-                         f"{format_value(s['identity_distance'], 4)} |")
+            lines.append(
+                f"| {name} | {label} | {s['samples']} | {format_value(s['psnr'])} | {format_value(s['ssim'], 4)} | "
+                f"{format_value(s['identity_distance'], 4)} |"
+            )
     if result.skipped:
-        lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [f"- {line}" for line in result.skipped[:50]]
-    lines += ["", "Pictures: `psnr_by_n.png`, `moments_cases.png` (rows: ground truth, then each method).", ""]
+        lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [
+            f"- {line}" for line in result.skipped[:50]
+        ]
+    lines += [
+        "",
+        "Pictures: `psnr_by_n.png`, `moments_cases.png` (rows: ground truth, then each method).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -39,7 +52,9 @@ def _plot(result: MomentsResult, out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for name in result.methods:
-        per_n = {int(k[2:]): v["psnr"] for k, v in result.summary.get(name, {}).items() if k != "all"}
+        per_n = {
+            int(k[2:]): v["psnr"] for k, v in result.summary.get(name, {}).items() if k != "all"
+        }
         ns = sorted(per_n)
         ax.plot(ns, [per_n[n] for n in ns], marker="o", label=name)
     ax.set_xlabel("frames per blurry face (N)")
@@ -65,8 +80,18 @@ def write_moments_report(result: MomentsResult, out: str | Path, data: str) -> P
     """Write ``report.md``, ``summary.json``, ``per_sample.csv`` and the pictures; returns report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "summary.json", json.dumps({"data": data, "frame_order": result.frame_order,
-                                                        "summary": result.summary, "skipped": result.skipped}, indent=2))
+    atomic_write_text(
+        out / "summary.json",
+        json.dumps(
+            {
+                "data": data,
+                "frame_order": result.frame_order,
+                "summary": result.summary,
+                "skipped": result.skipped,
+            },
+            indent=2,
+        ),
+    )
     write_csv(out / "per_sample.csv", result.rows, CSV_FIELDS)
     _plot(result, out)
     _sheet(result, out)

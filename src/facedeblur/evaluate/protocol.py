@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .baselines import richardson_lucy, unsharp_mask, wiener
 from ..data.moments import read_manifest
 from ..data.paired import find_pairs
 from ..errors import InputError, UsageError
@@ -25,9 +24,10 @@ from ..faces import build_detector
 from ..faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
 from ..io import image_to_tensor, read_image, tensor_to_image
 from ..metrics import psnr, ssim
-from ..metrics.identity import identity_distances
 from ..metrics.detection import match_face
+from ..metrics.identity import identity_distances
 from ..models.weights import weights_label
+from .baselines import richardson_lucy, unsharp_mask, wiener
 
 
 @dataclass
@@ -44,19 +44,27 @@ def build_method(spec: str, device: str = "cpu") -> Method:
     if spec == "blurry":
         return Method("blurry", lambda blur, kernel: blur)
     if spec == "wiener":
-        return Method("wiener (oracle kernel)", lambda blur, kernel: wiener(blur, kernel), needs_kernel=True)
+        return Method(
+            "wiener (oracle kernel)", lambda blur, kernel: wiener(blur, kernel), needs_kernel=True
+        )
     if spec in ("richardson-lucy", "rl"):
-        return Method("richardson-lucy (oracle kernel)", lambda blur, kernel: richardson_lucy(blur, kernel), needs_kernel=True)
+        return Method(
+            "richardson-lucy (oracle kernel)",
+            lambda blur, kernel: richardson_lucy(blur, kernel),
+            needs_kernel=True,
+        )
     if spec == "unsharp":
         return Method("unsharp mask", lambda blur, kernel: unsharp_mask(blur))
     if spec == "default" or spec.startswith("model:"):
         from ..restore.loading import load_model
 
-        path = None if spec == "default" else Path(spec[len("model:"):])
+        path = None if spec == "default" else Path(spec[len("model:") :])
         deblurrer = load_model(path, device=device)
         name = "default model" if path is None else f"model {weights_label(path)}"
         return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
-    raise UsageError(f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default or model:PATH")
+    raise UsageError(
+        f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default or model:PATH"
+    )
 
 
 @dataclass
@@ -86,7 +94,9 @@ def list_pairs(root: str | Path) -> list[PairFiles]:
         for record in read_manifest(manifest):
             files = record["files"]
             kernel = root / files["kernel"] if "kernel" in files else None
-            pairs.append(PairFiles(record["id"], root / files["blur"], root / files["sharp"], kernel))
+            pairs.append(
+                PairFiles(record["id"], root / files["blur"], root / files["sharp"], kernel)
+            )
         if not pairs:
             raise InputError(manifest, "manifest lists no samples")
         return pairs
@@ -120,14 +130,19 @@ def _summarise(rows: list[dict], methods: list[str]) -> dict:
             "ssim": float(np.mean([r["ssim"] for r in mine])),
             "psnr_gain": float(np.mean([r["psnr_gain"] for r in mine])),
             "identity_distance": float(np.mean(ids)) if ids else None,
-            "verification_accuracy": float(np.mean([d < DLIB_MATCH_THRESHOLD for d in ids])) if ids else None,
+            "verification_accuracy": float(np.mean([d < DLIB_MATCH_THRESHOLD for d in ids]))
+            if ids
+            else None,
             "no_face_rate": float(np.mean([r["faces"] == 0 for r in mine])),
             "failure_rate": float(1.0 - len(found) / len(with_ref)) if with_ref else None,
             "mean_confidence": float(np.mean(found)) if found else None,
             "false_positives": int(sum(r["false_positives"] for r in mine)),
             "ms_per_image": float(np.mean([r["ms"] for r in mine])),
-            "detector_images_per_second": (1000.0 / float(np.mean([r["detect_ms"] for r in mine]))
-                                           if mine and "detect_ms" in mine[0] else None),
+            "detector_images_per_second": (
+                1000.0 / float(np.mean([r["detect_ms"] for r in mine]))
+                if mine and "detect_ms" in mine[0]
+                else None
+            ),
         }
     return summary
 
@@ -137,13 +152,22 @@ def check_unique_names(names: list[str]) -> None:
     seen = set()
     for name in names:
         if name in seen:
-            raise UsageError(f"each method may be given once: two methods are named {name!r} "
-                             "(weights files are named by file, or by run folder for generator/best.safetensors)")
+            raise UsageError(
+                f"each method may be given once: two methods are named {name!r} "
+                "(weights files are named by file, or by run folder for generator/best.safetensors)"
+            )
         seen.add(name)
 
 
-def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limit: int | None = None,
-             device: str = "cpu", identity: bool = True, progress: bool = True) -> EvalResult:
+def evaluate(
+    data: str | Path,
+    methods: list[str],
+    detector: str = "mtcnn",
+    limit: int | None = None,
+    device: str = "cpu",
+    identity: bool = True,
+    progress: bool = True,
+) -> EvalResult:
     """Measure each method on the pairs under ``data``; problems with single pairs are skipped and listed."""
     built = [build_method(m, device) for m in methods]
     names = [m.name for m in built]
@@ -165,10 +189,14 @@ def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limi
         reference = sharp_dets[0] if sharp_dets else None
         sharp_desc = describe(sharp, reference.box if reference else None) if describe else None
         blurry_psnr = float(psnr(blur_t, sharp_t)[0])
-        result.rows.append(_row(pair.id, "sharp", sharp_t, sharp_t, sharp_dets, reference, 0.0, blurry_psnr, None))
+        result.rows.append(
+            _row(pair.id, "sharp", sharp_t, sharp_t, sharp_dets, reference, 0.0, blurry_psnr, None)
+        )
         for method in built:
             if method.needs_kernel and kernel is None:
-                result.skipped.append(f"{pair.blur}: {method.name} needs the true kernel (kernel-mode synth output)")
+                result.skipped.append(
+                    f"{pair.blur}: {method.name} needs the true kernel (kernel-mode synth output)"
+                )
                 continue
             start = time.perf_counter()
             with torch.no_grad():
@@ -181,7 +209,9 @@ def evaluate(data: str | Path, methods: list[str], detector: str = "mtcnn", limi
             distance = None
             if describe is not None and reference is not None:
                 distance = float(identity_distances(describe(out_img, reference.box), sharp_desc))
-            row = _row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance)
+            row = _row(
+                pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance
+            )
             result.rows.append({**row, "detect_ms": detect_ms})
     if not result.rows:
         raise InputError(data, "no pair could be evaluated")
@@ -199,7 +229,11 @@ def _cases(result: EvalResult, pairs: dict, methods: list[Method], detect) -> li
         return []
     ranked = sorted(gains, key=gains.get)
     cases = []
-    for label, pair_id in (("best", ranked[-1]), ("median", ranked[len(ranked) // 2]), ("worst", ranked[0])):
+    for label, pair_id in (
+        ("best", ranked[-1]),
+        ("median", ranked[len(ranked) // 2]),
+        ("worst", ranked[0]),
+    ):
         pair = pairs[pair_id]
         sharp, blur, kernel = pair.load()
         outputs = {}
@@ -209,7 +243,15 @@ def _cases(result: EvalResult, pairs: dict, methods: list[Method], detect) -> li
             with torch.no_grad():
                 out = tensor_to_image(method.restore(image_to_tensor(blur), kernel).clamp(0.0, 1.0))
             outputs[method.name] = (out, detect(out))
-        cases.append({"label": label, "id": pair_id, "blurry": blur, "sharp": (sharp, detect(sharp)), "outputs": outputs})
+        cases.append(
+            {
+                "label": label,
+                "id": pair_id,
+                "blurry": blur,
+                "sharp": (sharp, detect(sharp)),
+                "outputs": outputs,
+            }
+        )
     return cases
 
 
@@ -217,10 +259,17 @@ def _row(pair_id, method, out, sharp_t, dets, reference, ms, blurry_psnr, distan
     value = float(psnr(out, sharp_t)[0])
     matched = match_face(dets, reference.box) if reference is not None else None
     return {
-        "id": pair_id, "method": method, "psnr": min(value, 100.0), "ssim": float(ssim(out, sharp_t)[0]),
-        "psnr_gain": min(value, 100.0) - blurry_psnr, "faces": len(dets), "has_reference": reference is not None,
-        "found": matched is not None, "score": matched.score if matched is not None else None,
+        "id": pair_id,
+        "method": method,
+        "psnr": min(value, 100.0),
+        "ssim": float(ssim(out, sharp_t)[0]),
+        "psnr_gain": min(value, 100.0) - blurry_psnr,
+        "faces": len(dets),
+        "has_reference": reference is not None,
+        "found": matched is not None,
+        "score": matched.score if matched is not None else None,
         "box": list(matched.box) if matched is not None else None,
         "false_positives": max(0, len(dets) - (1 if matched is not None else 0)),
-        "identity_distance": distance, "ms": ms,
+        "identity_distance": distance,
+        "ms": ms,
     }

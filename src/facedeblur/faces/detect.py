@@ -31,7 +31,7 @@ class Detection:
         return self.box[3] - self.box[1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hog_detector():
     return load_dlib().get_frontal_face_detector()
 
@@ -54,7 +54,9 @@ class DlibHOGDetector:
         """Detect faces in an RGB (H, W, 3) image (float in [0, 1] or uint8), best first."""
         rects, scores, _ = _hog_detector().run(to_uint8(img), self.upsample, self.threshold)
         found = [
-            Detection((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
+            Detection(
+                (float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s)
+            )
             for r, s in zip(rects, scores)
         ]
         return sorted(found, key=lambda d: -d.score)
@@ -67,7 +69,9 @@ def largest_face(detections: list[Detection]) -> Detection | None:
     return max(detections, key=lambda d: d.width * d.height)
 
 
-def square_face_box(detection: Detection, margin: float, height: int, width: int) -> tuple[int, int, int]:
+def square_face_box(
+    detection: Detection, margin: float, height: int, width: int
+) -> tuple[int, int, int]:
     """A square crop (x0, y0, side) around a face, grown by ``margin`` on every side.
 
     The side is (1 + 2 * margin) times the larger box side. The square is moved, and if

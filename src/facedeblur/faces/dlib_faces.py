@@ -19,17 +19,17 @@ DLIB_MATCH_THRESHOLD = 0.6
 """Descriptor distance below which dlib's model calls two faces the same person (99.38% on LFW)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cnn_detector():
     return load_dlib().cnn_face_detection_model_v1(str(model_path("mmod_detector")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shape_predictor(name: str):
     return load_dlib().shape_predictor(str(model_path(name)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _face_recognizer():
     return load_dlib().face_recognition_model_v1(str(model_path("face_descriptor")))
 
@@ -42,7 +42,12 @@ def _rect(box: Sequence[float]):
 def _detections(mmod_rects) -> list[Detection]:
     found = [
         Detection(
-            (float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
+            (
+                float(d.rect.left()),
+                float(d.rect.top()),
+                float(d.rect.right()),
+                float(d.rect.bottom()),
+            ),
             float(d.confidence),
         )
         for d in mmod_rects
@@ -69,7 +74,9 @@ class DlibCNNDetector:
         """Detect faces in one RGB image; best (highest confidence) first."""
         return _detections(_cnn_detector()(to_uint8(img), self.upsample))
 
-    def detect_batch(self, images: Sequence[np.ndarray], batch_size: int = 32) -> list[list[Detection]]:
+    def detect_batch(
+        self, images: Sequence[np.ndarray], batch_size: int = 32
+    ) -> list[list[Detection]]:
         """Detect faces in many images; equal-size images run as dlib batches, mixed sizes one by one."""
         arrays = [to_uint8(img) for img in images]
         if not arrays:

@@ -25,7 +25,9 @@ def model_path(name: str) -> Path:
         with warnings.catch_warnings():
             # The package's own __init__ imports the deprecated pkg_resources.
             warnings.simplefilter("ignore", UserWarning)
-            resource = importlib.resources.files("face_recognition_models") / "models" / MODEL_FILES[name]
+            resource = (
+                importlib.resources.files("face_recognition_models") / "models" / MODEL_FILES[name]
+            )
     except ModuleNotFoundError as exc:
         raise FaceDeblurError(
             f"dlib face models unavailable ({exc}); install face-recognition-models and setuptools<81"
@@ -36,7 +38,7 @@ def model_path(name: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_dlib():
     """Import dlib with a clear error when it is missing."""
     try:

@@ -53,7 +53,9 @@ def _check_points(points68) -> np.ndarray:
     return p
 
 
-def face_ellipse(points68, forehead: float = FOREHEAD_RAISE) -> tuple[tuple[float, float], tuple[float, float], float]:
+def face_ellipse(
+    points68, forehead: float = FOREHEAD_RAISE
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     """The face ellipse of 68 landmarks (x, y): ((cx, cy), (semi_x, semi_y), angle in degrees).
 
     ``semi_x`` runs along the eye line, ``semi_y`` across it; the angle is clockwise on screen
@@ -93,8 +95,18 @@ def face_mask(shape_hw: tuple[int, int], points68, forehead: float = FOREHEAD_RA
     (cx, cy), (ax, ay), angle = face_ellipse(points68, forehead)
     scale = 1 << _SHIFT
     canvas = np.zeros((height, width), dtype=np.uint8)
-    cv2.ellipse(canvas, (round(cx * scale), round(cy * scale)), (round(ax * scale), round(ay * scale)),
-                angle, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=_SHIFT)
+    cv2.ellipse(
+        canvas,
+        (round(cx * scale), round(cy * scale)),
+        (round(ax * scale), round(ay * scale)),
+        angle,
+        0,
+        360,
+        1,
+        thickness=-1,
+        lineType=cv2.LINE_8,
+        shift=_SHIFT,
+    )
     return canvas.astype(np.float32)
 
 
@@ -135,7 +147,9 @@ def feathered_inside(mask: np.ndarray, radius_px: float) -> np.ndarray:
     inside = (mask > 0).astype(np.uint8)
     if radius_px == 0:
         return inside.astype(np.float32)
-    t = np.clip(cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) / radius_px, 0.0, 1.0)
+    t = np.clip(
+        cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) / radius_px, 0.0, 1.0
+    )
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 

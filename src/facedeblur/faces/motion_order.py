@@ -118,4 +118,6 @@ def order_frames(
                 raise NoFaceError(f"frame {index}", "no face found")
             face_box = face.box
         eyes.append(eye_centroid(landmarks(frame, face_box)))
-    return FrameOrder(motion_order(eyes), control_factors(len(frames)), np.asarray(eyes, dtype=np.float32))
+    return FrameOrder(
+        motion_order(eyes), control_factors(len(frames)), np.asarray(eyes, dtype=np.float32)
+    )

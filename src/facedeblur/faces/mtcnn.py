@@ -153,7 +153,9 @@ def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise FaceDeblurError(f"MTCNN weights file {path} cannot be read ({exc}); {_INSTALL_HINT}") from None
+        raise FaceDeblurError(
+            f"MTCNN weights file {path} cannot be read ({exc}); {_INSTALL_HINT}"
+        ) from None
     if not isinstance(state, dict):
         raise FaceDeblurError(f"MTCNN weights file {path} is not a state dict; {_INSTALL_HINT}")
     problems = state_dict_problems(state, {k: v.shape for k, v in net.state_dict().items()})
@@ -170,7 +172,9 @@ def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
 # --------------------------------------------------------------------------------------------
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, method: str = "Union") -> torch.Tensor:
+def nms(
+    boxes: torch.Tensor, scores: torch.Tensor, threshold: float, method: str = "Union"
+) -> torch.Tensor:
     """Greedy non-maximum suppression; indices kept, best score first.
 
     ``method="Union"`` uses intersection over union with continuous areas (as torchvision);
@@ -344,7 +348,9 @@ class MTCNN:
             batch = torch.stack([tensors[i] for i in members])
             members_t = torch.as_tensor(members, dtype=torch.long, device=self.device)
             for scale in self._scales(h, w):
-                data = F.interpolate(batch, size=(int(h * scale + 1), int(w * scale + 1)), mode="area")
+                data = F.interpolate(
+                    batch, size=(int(h * scale + 1), int(w * scale + 1)), mode="area"
+                )
                 reg, probs = self.pnet((data - 127.5) * 0.0078125)
                 boxes, local = _generate_boxes(reg, probs[:, 1], scale, self.thresholds[0])
                 if boxes.shape[0] == 0:
@@ -354,7 +360,9 @@ class MTCNN:
                 all_boxes.append(boxes[keep])
                 all_inds.append(inds[keep])
         if not all_boxes:
-            return torch.zeros(0, 9, device=self.device), torch.zeros(0, dtype=torch.long, device=self.device)
+            return torch.zeros(0, 9, device=self.device), torch.zeros(
+                0, dtype=torch.long, device=self.device
+            )
         boxes = torch.cat(all_boxes)
         inds = torch.cat(all_inds)
         keep = _batched_nms(boxes, boxes[:, 4], inds, 0.7).to(self.device)

@@ -71,7 +71,7 @@ def feather_mask(side: int, ramp: int) -> np.ndarray:
     profile = np.ones(side, dtype=np.float32)
     rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp, dtype=np.float32) + 0.5) / ramp)
     profile[:ramp] = rise
-    profile[side - ramp:] = np.minimum(profile[side - ramp:], rise[::-1])
+    profile[side - ramp :] = np.minimum(profile[side - ramp :], rise[::-1])
     return profile[:, None] * profile[None, :]
 
 
@@ -91,13 +91,16 @@ def colour_consistent(restored: np.ndarray, original: np.ndarray, sigma: float) 
     across the face. Per-channel mean/std matching would only fix a uniform cast, and matching
     the standard deviation would undo the contrast that sharpening legitimately adds.
     """
+
     def lowpass(img: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 
     return restored - lowpass(restored) + lowpass(original)
 
 
-def face_correction(crop: np.ndarray, restored_small: np.ndarray, crop_small: np.ndarray) -> np.ndarray:
+def face_correction(
+    crop: np.ndarray, restored_small: np.ndarray, crop_small: np.ndarray
+) -> np.ndarray:
     """The change to add to a native-size crop, from the model's restoration of its resized copy.
 
     Returns ``resize(colour_consistent(restored_small) - crop_small)`` at the crop's size:
@@ -109,8 +112,11 @@ def face_correction(crop: np.ndarray, restored_small: np.ndarray, crop_small: np
     return resize(change, crop.shape[0], clip=False)
 
 
-def paste_corrections(image: np.ndarray, corrections: list[tuple[tuple[int, int, int], np.ndarray]],
-                      margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def paste_corrections(
+    image: np.ndarray,
+    corrections: list[tuple[tuple[int, int, int], np.ndarray]],
+    margin: float = DEFAULT_MARGIN,
+) -> np.ndarray:
     """Add each face's correction, at its crop box, to a copy of ``image`` through a feathered mask.
 
     ``corrections`` holds ((x0, y0, side), change of shape (side, side, 3)) pairs, e.g. from
@@ -120,8 +126,11 @@ def paste_corrections(image: np.ndarray, corrections: list[tuple[tuple[int, int,
     """
     out = image.copy()
     height, width = image.shape[:2]
-    inside = [(box, change) for box, change in corrections
-              if box[0] < width and box[1] < height and box[0] + box[2] > 0 and box[1] + box[2] > 0]
+    inside = [
+        (box, change)
+        for box, change in corrections
+        if box[0] < width and box[1] < height and box[0] + box[2] > 0 and box[1] + box[2] > 0
+    ]
     if not inside:
         return out
     left = max(0, min(b[0] for b, _ in inside))

@@ -15,7 +15,7 @@ def center_square_box(height: int, width: int) -> tuple[int, int, int]:
 def crop_square(img: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
     """Crop an (H, W, C) image to the square ``box`` = (x0, y0, side); the box must lie inside."""
     x0, y0, side = box
-    return img[y0:y0 + side, x0:x0 + side]
+    return img[y0 : y0 + side, x0 : x0 + side]
 
 
 def resize(img: np.ndarray, size: int | tuple[int, int], clip: bool = True) -> np.ndarray:

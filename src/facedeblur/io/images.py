@@ -45,8 +45,11 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     folder = Path(folder)
     pattern = folder.rglob("*") if recursive else folder.glob("*")
     return sorted(
-        p for p in pattern
-        if p.is_file() and is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in pattern
+        if p.is_file()
+        and is_image_file(p)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
@@ -71,23 +74,30 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     while pos + 9 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
         if marker in _JPEG_SOF:
-            return int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 7:pos + 9], "big")
+            return int.from_bytes(data[pos + 5 : pos + 7], "big"), int.from_bytes(
+                data[pos + 7 : pos + 9], "big"
+            )
         if marker == 0xFF:  # fill byte
             pos += 1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length field
             pos += 2
         else:
-            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return None
 
 
 def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -> None:
     if max_pixels is not None and height * width > max_pixels:
-        raise InputError(path, f"{width}x{height} image ({height * width / 1e6:.0f} megapixels) is over the "
-                               f"{max_pixels / 1e6:.0f} megapixel limit; downscale it first")
+        raise InputError(
+            path,
+            f"{width}x{height} image ({height * width / 1e6:.0f} megapixels) is over the "
+            f"{max_pixels / 1e6:.0f} megapixel limit; downscale it first",
+        )
 
 
-def decode_image(data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
+def decode_image(
+    data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
 
     Grayscale is replicated to three channels, alpha is composited on white and 16-bit
@@ -107,16 +117,24 @@ def decode_image(data: bytes, path: str | Path = "<bytes>", max_pixels: int | No
         img = raw.astype(np.float32) / 255.0
     elif raw.dtype == np.uint16:
         img = raw.astype(np.float32) / 65535.0
-        warnings.warn(f"{path}: 16-bit image converted to 8-bit precision", ImageConversionWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: 16-bit image converted to 8-bit precision",
+            ImageConversionWarning,
+            stacklevel=2,
+        )
     else:
         raise InputError(path, f"unsupported pixel type {raw.dtype}")
     if img.ndim == 2 or img.shape[2] == 1:
         img = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
-        warnings.warn(f"{path}: grayscale image converted to RGB", ImageConversionWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: grayscale image converted to RGB", ImageConversionWarning, stacklevel=2
+        )
     elif img.shape[2] == 4:
         alpha = img[:, :, 3:4]
         img = img[:, :, :3] * alpha + (1.0 - alpha)
-        warnings.warn(f"{path}: alpha channel composited on white", ImageConversionWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: alpha channel composited on white", ImageConversionWarning, stacklevel=2
+        )
     elif img.shape[2] != 3:
         raise InputError(path, f"unsupported image with {img.shape[2]} channels")
     return np.ascontiguousarray(img[:, :, ::-1], dtype=np.float32)
@@ -196,7 +214,9 @@ def write_image(path: str | Path, img: np.ndarray, jpeg_quality: int = 95) -> Pa
         return atomic_write_bytes(path, encode_png(img))
     if suffix in (".jpg", ".jpeg"):
         arr = to_uint8(img)
-        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        ok, buf = cv2.imencode(
+            ".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        )
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         return atomic_write_bytes(path, buf.tobytes())
@@ -218,5 +238,3 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
 def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     """CHW tensor to an HWC float32 numpy image."""
     return tensor.detach().to(torch.float32).cpu().numpy().transpose(1, 2, 0).copy()
-
-

@@ -26,11 +26,18 @@ def kernel_to_image(kernel: np.ndarray, size: int | None = None) -> np.ndarray:
 
 def _put_text(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
     cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA
+    )
 
 
-def contact_sheet(rows: list[list[np.ndarray]], titles: list[str] | None = None, cell: int = 160, gap: int = 4,
-                  captions: list[list[str]] | None = None) -> np.ndarray:
+def contact_sheet(
+    rows: list[list[np.ndarray]],
+    titles: list[str] | None = None,
+    cell: int = 160,
+    gap: int = 4,
+    captions: list[list[str]] | None = None,
+) -> np.ndarray:
     """Lay out rows of float RGB images as one sheet with optional column titles.
 
     Every image is resized to ``cell`` x ``cell``; ``captions`` (one list per row, one text per
@@ -50,7 +57,9 @@ def contact_sheet(rows: list[list[np.ndarray]], titles: list[str] | None = None,
         top = header + gap + r * (cell + gap)
         for c, img in enumerate(row):
             left = gap + c * (cell + gap)
-            sheet[top:top + cell, left:left + cell] = to_uint8(resize(np.asarray(img, dtype=np.float32), cell)[:, :, :3])
+            sheet[top : top + cell, left : left + cell] = to_uint8(
+                resize(np.asarray(img, dtype=np.float32), cell)[:, :, :3]
+            )
             if captions and r < len(captions) and c < len(captions[r]):
                 _put_text(sheet, captions[r][c], left + 4, top + cell - 8, 0.8 * scale)
     return sheet

@@ -20,7 +20,9 @@ def playback_order(count: int, bounce: bool) -> list[int]:
     return forward + forward[-2:0:-1] if bounce and count > 2 else forward
 
 
-def write_gif(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True) -> Path:
+def write_gif(
+    path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True
+) -> Path:
     """An endlessly looping GIF of RGB frames (float in [0, 1] or uint8) at ``fps``."""
     from PIL import Image
 
@@ -28,12 +30,21 @@ def write_gif(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, boun
         raise FaceDeblurError(f"{path}: no frames to write")
     pictures = [Image.fromarray(to_uint8(frames[i])) for i in playback_order(len(frames), bounce)]
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], loop=0,
-                     duration=int(round(1000.0 / fps)), disposal=1)
+    pictures[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        loop=0,
+        duration=int(round(1000.0 / fps)),
+        disposal=1,
+    )
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True) -> Path:
+def write_mp4(
+    path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True
+) -> Path:
     """An MPEG-4 video of RGB frames (float in [0, 1] or uint8) at ``fps``; odd sides are padded to even."""
     path = Path(path)
     if not frames:
@@ -49,7 +60,9 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 8.0, boun
             raise FaceDeblurError(f"{path}: this OpenCV build cannot write MPEG-4 video")
         for i in playback_order(len(frames), bounce):
             frame = to_uint8(frames[i])[:, :, ::-1]
-            writer.write(np.pad(frame, ((0, size[1] - height), (0, size[0] - width), (0, 0)), mode="edge"))
+            writer.write(
+                np.pad(frame, ((0, size[1] - height), (0, size[0] - width), (0, 0)), mode="edge")
+            )
         writer.release()
         os.replace(tmp, path)
     finally:

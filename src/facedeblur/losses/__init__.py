@@ -36,7 +36,9 @@ def build_content_loss(name: str, **kwargs) -> nn.Module:
         UsageError: unknown name, or keyword arguments the loss does not take.
     """
     if name not in CONTENT_LOSSES:
-        raise UsageError(f"unknown content loss {name!r}; choose one of {', '.join(CONTENT_LOSSES)}")
+        raise UsageError(
+            f"unknown content loss {name!r}; choose one of {', '.join(CONTENT_LOSSES)}"
+        )
     cls = CONTENT_LOSSES[name]
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     accepted = [p.name for p in inspect.signature(cls).parameters.values() if p.kind in keyword]

@@ -27,8 +27,9 @@ def _as_list(logits: Logits) -> list[torch.Tensor]:
 
 def _d_term(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     if kind == "gan":
-        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        return F.binary_cross_entropy_with_logits(
+            real, torch.ones_like(real)
+        ) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
     if kind == "lsgan":
         return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
     if kind == "wgan-gp":
@@ -67,7 +68,9 @@ class AdversarialLoss:
 
     def __init__(self, kind: str):
         if kind not in ADVERSARIAL_KINDS:
-            raise UsageError(f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL_KINDS)}")
+            raise UsageError(
+                f"unknown adversarial loss {kind!r}; choose one of {', '.join(ADVERSARIAL_KINDS)}"
+            )
         self.kind = kind
 
     @property
@@ -84,7 +87,9 @@ class AdversarialLoss:
         """
         real, fake = _as_list(real_logits), _as_list(fake_logits)
         if len(real) != len(fake):
-            raise UsageError(f"discriminator_loss: {len(real)} real logit tensors but {len(fake)} fake ones")
+            raise UsageError(
+                f"discriminator_loss: {len(real)} real logit tensors but {len(fake)} fake ones"
+            )
         return torch.stack([_d_term(self.kind, r, f) for r, f in zip(real, fake)]).mean()
 
     def generator_loss(self, fake_logits: Logits) -> torch.Tensor:
@@ -120,10 +125,14 @@ def gradient_penalty(
         A scalar tensor.
     """
     if real.shape != fake.shape:
-        raise UsageError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+        raise UsageError(
+            f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape"
+        )
     n = real.shape[0]
     if generator is not None:
-        eps = torch.rand(n, generator=generator, device=generator.device, dtype=real.dtype).to(real.device)
+        eps = torch.rand(n, generator=generator, device=generator.device, dtype=real.dtype).to(
+            real.device
+        )
     else:
         eps = torch.rand(n, device=real.device, dtype=real.dtype)
     eps = eps.view(n, *([1] * (real.dim() - 1)))

@@ -20,11 +20,15 @@ from ..models.ops import gaussian_pyramid
 Output = torch.Tensor | Sequence[torch.Tensor]
 
 
-def _final_pair(name: str, output: Output, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _final_pair(
+    name: str, output: Output, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(output, torch.Tensor):
         output = output[-1]
     if output.shape != target.shape:
-        raise UsageError(f"{name}: output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape")
+        raise UsageError(
+            f"{name}: output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape"
+        )
     # Computed in float32 even when the model ran under bf16 autocast.
     return output.float(), target.float()
 
@@ -112,7 +116,9 @@ class MultiScaleContentLoss(nn.Module):
     def __init__(self, base: str = "mse"):
         super().__init__()
         if base not in _BASES:
-            raise UsageError(f"multiscale loss: unknown base {base!r}; choose one of {', '.join(_BASES)}")
+            raise UsageError(
+                f"multiscale loss: unknown base {base!r}; choose one of {', '.join(_BASES)}"
+            )
         self.base = base
 
     def forward(self, outputs: Output, target: torch.Tensor) -> torch.Tensor:
@@ -121,8 +127,10 @@ class MultiScaleContentLoss(nn.Module):
         per_scale = []
         for k, (out, tgt) in enumerate(zip(outputs, targets)):
             if out.shape != tgt.shape:
-                raise UsageError(f"multiscale loss: output {k} of {len(outputs)} (coarsest first) has shape "
-                                 f"{tuple(out.shape)} but the target pyramid level has {tuple(tgt.shape)}")
+                raise UsageError(
+                    f"multiscale loss: output {k} of {len(outputs)} (coarsest first) has shape "
+                    f"{tuple(out.shape)} but the target pyramid level has {tuple(tgt.shape)}"
+                )
             per_scale.append(_BASES[self.base](out.float(), tgt))
         return torch.stack(per_scale).mean()
 

@@ -30,7 +30,9 @@ class LPIPSLoss(nn.Module):
     :class:`facedeblur.metrics.LPIPS` (both paths required; a missing file raises).
     """
 
-    def __init__(self, backbone_path: str | Path | None = None, linear_path: str | Path | None = None):
+    def __init__(
+        self, backbone_path: str | Path | None = None, linear_path: str | Path | None = None
+    ):
         super().__init__()
         self.lpips = LPIPS(backbone_path, linear_path)
 
@@ -58,11 +60,13 @@ class OnetFeatureLoss(nn.Module):
             raise UsageError(f"onet perceptual loss: stages must be 1, 2 or 3, got {stages}")
         folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
         onet = load_net_weights(ONet(), folder / "onet.pt")
-        self.stages = nn.ModuleList([
-            nn.Sequential(onet.conv1, onet.prelu1),
-            nn.Sequential(onet.pool1, onet.conv2, onet.prelu2),
-            nn.Sequential(onet.pool2, onet.conv3, onet.prelu3),
-        ][:stages])
+        self.stages = nn.ModuleList(
+            [
+                nn.Sequential(onet.conv1, onet.prelu1),
+                nn.Sequential(onet.pool1, onet.conv2, onet.prelu2),
+                nn.Sequential(onet.pool2, onet.conv3, onet.prelu3),
+            ][:stages]
+        )
         self.requires_grad_(False)
         self.eval()
 
@@ -80,16 +84,22 @@ class OnetFeatureLoss(nn.Module):
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if output.shape != target.shape:
-            raise ValueError(f"perceptual loss needs one shape, got {tuple(output.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"perceptual loss needs one shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+            )
         with torch.no_grad():
             reference = self._features(target)
-        return sum(((a - b) ** 2).sum(dim=1).mean() for a, b in zip(self._features(output), reference))
+        return sum(
+            ((a - b) ** 2).sum(dim=1).mean() for a, b in zip(self._features(output), reference)
+        )
 
 
 def build_perceptual_term(name: str, **kwargs) -> nn.Module | None:
     """The perceptual term ``name`` of ``PERCEPTUAL_TERMS`` (``none`` gives None), built with ``kwargs``."""
     if name not in PERCEPTUAL_TERMS:
-        raise UsageError(f"unknown perceptual term {name!r}; choose one of {', '.join(PERCEPTUAL_TERMS)}")
+        raise UsageError(
+            f"unknown perceptual term {name!r}; choose one of {', '.join(PERCEPTUAL_TERMS)}"
+        )
     if name == "none":
         return None
     cls = LPIPSLoss if name == "lpips" else OnetFeatureLoss

@@ -41,10 +41,14 @@ class PerceptualLoss(nn.Module):
         UsageError: unknown ``layer`` or ``criterion``.
     """
 
-    def __init__(self, weights_path: str | Path | None = None, layer: str = "conv3_3", criterion: str = "mse"):
+    def __init__(
+        self, weights_path: str | Path | None = None, layer: str = "conv3_3", criterion: str = "mse"
+    ):
         super().__init__()
         if criterion not in _CRITERIA:
-            raise UsageError(f"perceptual loss: unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}")
+            raise UsageError(
+                f"perceptual loss: unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}"
+            )
         self.layer, self.criterion = layer, criterion
         vgg = VGG19(truncate_at=layer)
         load_vgg19_weights(vgg, find_vgg19_weights(weights_path))

@@ -15,7 +15,22 @@ from .lpips import LPIPS
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
 
 __all__ = [
-    "FID", "FIDInceptionV3", "LPIPS", "MS_SSIM_WEIGHTS", "DetectionTally", "frechet_distance",
-    "frechet_distance_from_stats", "gaussian_stats", "greedy_match", "identity_distances", "iou",
-    "load_fid_inception", "match_face", "ms_ssim", "psnr", "region_ssim", "ssim", "verification_accuracy",
+    "FID",
+    "FIDInceptionV3",
+    "LPIPS",
+    "MS_SSIM_WEIGHTS",
+    "DetectionTally",
+    "frechet_distance",
+    "frechet_distance_from_stats",
+    "gaussian_stats",
+    "greedy_match",
+    "identity_distances",
+    "iou",
+    "load_fid_inception",
+    "match_face",
+    "ms_ssim",
+    "psnr",
+    "region_ssim",
+    "ssim",
+    "verification_accuracy",
 ]

@@ -43,7 +43,9 @@ def iou(a: Box | Detection, b: Box | Detection) -> float:
     return inter / (area_a + area_b - inter)
 
 
-def match_face(detections: Sequence[Detection], reference_box: Box | Detection, iou_threshold: float = 0.5) -> Detection | None:
+def match_face(
+    detections: Sequence[Detection], reference_box: Box | Detection, iou_threshold: float = 0.5
+) -> Detection | None:
     """The detection with the highest IoU with ``reference_box`` if that IoU is >= ``iou_threshold``.
 
     Ties go to the earlier detection (detectors list the best score first). Returns None when
@@ -58,7 +60,9 @@ def match_face(detections: Sequence[Detection], reference_box: Box | Detection, 
 
 
 def greedy_match(
-    detections: Sequence[Detection], references: Sequence[Box | Detection], iou_threshold: float = 0.5
+    detections: Sequence[Detection],
+    references: Sequence[Box | Detection],
+    iou_threshold: float = 0.5,
 ) -> list[tuple[int, int, float]]:
     """One-to-one matching of detections to reference boxes, greedily by decreasing IoU.
 
@@ -109,7 +113,10 @@ class DetectionTally:
         self._iou_sum = 0.0
 
     def add(
-        self, detections: Sequence[Detection], references: Sequence[Box | Detection], seconds: float = 0.0
+        self,
+        detections: Sequence[Detection],
+        references: Sequence[Box | Detection],
+        seconds: float = 0.0,
     ) -> list[tuple[int, int, float]]:
         """Record one image; ``seconds`` is the time the detector took on it. Returns the matches."""
         matches = greedy_match(detections, references, self.iou_threshold)

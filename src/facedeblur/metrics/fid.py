@@ -94,7 +94,12 @@ class FIDInceptionC(nn.Module):
         b1 = self.branch1x1(x)
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         bd = self.branch7x7dbl_1(x)
-        for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             bd = layer(bd)
         bp = self.branch_pool(_avg_pool_no_pad(x))
         return torch.cat([b1, b7, bd, bp], 1)
@@ -139,7 +144,11 @@ class FIDInceptionE(nn.Module):
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
-        pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.max_pool else _avg_pool_no_pad(x)
+        pooled = (
+            F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+            if self.max_pool
+            else _avg_pool_no_pad(x)
+        )
         return torch.cat([b1, b3, bd, self.branch_pool(pooled)], 1)
 
 
@@ -178,8 +187,19 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(self, name)(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
@@ -194,8 +214,13 @@ def load_fid_inception(weights_path: str | Path | None) -> FIDInceptionV3:
     """
     model = FIDInceptionV3()
     expected = {k: v.shape for k, v in model.state_dict().items()}
-    state = load_state_file(weights_path, expected, "FID InceptionV3", FID_WEIGHTS_FILE,
-                            optional_suffixes=("num_batches_tracked",))
+    state = load_state_file(
+        weights_path,
+        expected,
+        "FID InceptionV3",
+        FID_WEIGHTS_FILE,
+        optional_suffixes=("num_batches_tracked",),
+    )
     _strict_load(model, state)
     return model.requires_grad_(False).eval()
 
@@ -218,14 +243,18 @@ class FID:
         self.model = load_fid_inception(weights_path).to(self.device)
 
     @torch.no_grad()
-    def features(self, images: torch.Tensor | Iterable[torch.Tensor], batch_size: int = 32) -> np.ndarray:
+    def features(
+        self, images: torch.Tensor | Iterable[torch.Tensor], batch_size: int = 32
+    ) -> np.ndarray:
         if isinstance(images, torch.Tensor):
             if images.dim() == 3:
                 images = images.unsqueeze(0)
             batches = images.split(batch_size)
         else:
             batches = images
-        feats = [self.model(b.to(self.device, torch.float32)).double().cpu().numpy() for b in batches]
+        feats = [
+            self.model(b.to(self.device, torch.float32)).double().cpu().numpy() for b in batches
+        ]
         return np.concatenate(feats, axis=0)
 
     @staticmethod
@@ -233,4 +262,6 @@ class FID:
         return frechet_distance(feats_a, feats_b)
 
     def __call__(self, images_a, images_b, batch_size: int = 32) -> float:
-        return frechet_distance(self.features(images_a, batch_size), self.features(images_b, batch_size))
+        return frechet_distance(
+            self.features(images_a, batch_size), self.features(images_b, batch_size)
+        )

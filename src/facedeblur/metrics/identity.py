@@ -30,7 +30,9 @@ def identity_distances(desc_a, desc_b) -> np.ndarray:
     b = np.asarray(desc_b, dtype=np.float64)
     rows_differ = a.ndim == b.ndim == 2 and a.shape != b.shape
     if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[-1] or rows_differ:
-        raise ValueError(f"identity distances need (N, D) or (D,) descriptors of one D, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"identity distances need (N, D) or (D,) descriptors of one D, got {a.shape} and {b.shape}"
+        )
     return np.linalg.norm(a - b, axis=-1)
 
 
@@ -57,7 +59,9 @@ def gaussian_stats(feats) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and sample covariance (D, D) of (N, D) features (N >= 2)."""
     f = np.asarray(feats, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"Fréchet statistics need an (N, D) array with N >= 2, got shape {f.shape}")
+        raise ValueError(
+            f"Fréchet statistics need an (N, D) array with N >= 2, got shape {f.shape}"
+        )
     return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
 
 
@@ -67,8 +71,14 @@ def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b, eps: float = 1e-6)
     The matrix square root is scipy's; its real part is kept. When it is not finite (singular
     product), ``eps * I`` is added to both covariances and it is recomputed.
     """
-    mu_a, mu_b = np.atleast_1d(np.asarray(mu_a, np.float64)), np.atleast_1d(np.asarray(mu_b, np.float64))
-    sigma_a, sigma_b = np.atleast_2d(np.asarray(sigma_a, np.float64)), np.atleast_2d(np.asarray(sigma_b, np.float64))
+    mu_a, mu_b = (
+        np.atleast_1d(np.asarray(mu_a, np.float64)),
+        np.atleast_1d(np.asarray(mu_b, np.float64)),
+    )
+    sigma_a, sigma_b = (
+        np.atleast_2d(np.asarray(sigma_a, np.float64)),
+        np.atleast_2d(np.asarray(sigma_b, np.float64)),
+    )
     if mu_a.shape != mu_b.shape or sigma_a.shape != sigma_b.shape:
         raise ValueError("Fréchet distance needs statistics of the same dimension")
     diff = mu_a - mu_b

@@ -62,19 +62,31 @@ def ssim_and_contrast_structure(
 
 
 def ssim(
-    output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+    output: torch.Tensor,
+    target: torch.Tensor,
+    data_range: float = 1.0,
+    window: int = 11,
+    sigma: float = 1.5,
 ) -> torch.Tensor:
     """Per-image SSIM of (N, C, H, W) (or (C, H, W)) tensors, averaged over channels; shape (N,)."""
     if output.dim() == 3:
         output, target = output.unsqueeze(0), target.unsqueeze(0)
     if min(output.shape[-2:]) < window:
         raise ValueError(f"SSIM needs images of at least {window}x{window} pixels")
-    value, _ = ssim_and_contrast_structure(output.double(), target.double(), data_range, window, sigma)
+    value, _ = ssim_and_contrast_structure(
+        output.double(), target.double(), data_range, window, sigma
+    )
     return value.mean(dim=1).float()
 
 
-def region_ssim(output: torch.Tensor, target: torch.Tensor, region: np.ndarray, data_range: float = 1.0,
-                window: int = 11, sigma: float = 1.5) -> float | None:
+def region_ssim(
+    output: torch.Tensor,
+    target: torch.Tensor,
+    region: np.ndarray,
+    data_range: float = 1.0,
+    window: int = 11,
+    sigma: float = 1.5,
+) -> float | None:
     """SSIM of two (C, H, W) images over the windows lying wholly inside ``region``, averaged over channels.
 
     ``region`` is a bool (H, W) array. A window that touches a pixel outside it is left out, so
@@ -82,14 +94,30 @@ def region_ssim(output: torch.Tensor, target: torch.Tensor, region: np.ndarray, 
     face, with ``region`` the complement of the face mask). None when no window fits.
     """
     region = np.asarray(region, dtype=bool)
-    if region.shape != tuple(output.shape[-2:]) or output.shape != target.shape or output.dim() != 3:
-        raise ValueError(f"region SSIM needs two (C, H, W) images and an (H, W) region, got {tuple(output.shape)}, "
-                         f"{tuple(target.shape)} and {region.shape}")
+    if (
+        region.shape != tuple(output.shape[-2:])
+        or output.shape != target.shape
+        or output.dim() != 3
+    ):
+        raise ValueError(
+            f"region SSIM needs two (C, H, W) images and an (H, W) region, got {tuple(output.shape)}, "
+            f"{tuple(target.shape)} and {region.shape}"
+        )
     if min(output.shape[-2:]) < window:
         return None
-    value, _ = ssim_and_contrast_structure_maps(output[None].double(), target[None].double(), data_range, window, sigma)
-    inside = cv2.erode(region.astype(np.uint8), np.ones((window, window), np.uint8), anchor=(0, 0),
-                       borderType=cv2.BORDER_CONSTANT, borderValue=0)[: value.shape[-2], : value.shape[-1]] > 0
+    value, _ = ssim_and_contrast_structure_maps(
+        output[None].double(), target[None].double(), data_range, window, sigma
+    )
+    inside = (
+        cv2.erode(
+            region.astype(np.uint8),
+            np.ones((window, window), np.uint8),
+            anchor=(0, 0),
+            borderType=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )[: value.shape[-2], : value.shape[-1]]
+        > 0
+    )
     if not inside.any():
         return None
     return float(value[0].mean(dim=0)[torch.from_numpy(inside)].mean())

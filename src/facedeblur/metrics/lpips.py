@@ -44,22 +44,30 @@ def load_state_file(
     raises ``FaceDeblurError`` with one line naming the file and the expected file.
     """
     if path is None:
-        raise FaceDeblurError(f"{what} needs the weights file {expected_file}: give its path (nothing is downloaded)")
+        raise FaceDeblurError(
+            f"{what} needs the weights file {expected_file}: give its path (nothing is downloaded)"
+        )
     path = Path(path).expanduser()
     if not path.is_file():
         raise FaceDeblurError(f"{path}: {what} weights file not found (expected {expected_file})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt file can fail in many ways inside the unpickler
-        raise FaceDeblurError(f"{path}: cannot read {what} weights ({type(exc).__name__}: {exc}); expected {expected_file}") from None
+        raise FaceDeblurError(
+            f"{path}: cannot read {what} weights ({type(exc).__name__}: {exc}); expected {expected_file}"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise FaceDeblurError(f"{path}: not a {what} state dict (a dict of tensors as in {expected_file})")
+        raise FaceDeblurError(
+            f"{path}: not a {what} state dict (a dict of tensors as in {expected_file})"
+        )
     state = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
     problems = state_dict_problems(state, expected, optional_suffixes)
     if problems:
-        raise FaceDeblurError(f"{path}: not the {what} weights {expected_file}: " + "; ".join(problems))
+        raise FaceDeblurError(
+            f"{path}: not the {what} weights {expected_file}: " + "; ".join(problems)
+        )
     return state
 
 
@@ -105,7 +113,9 @@ class NetLinLayer(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.model = nn.Sequential(nn.Dropout(), nn.Conv2d(channels, 1, kernel_size=1, stride=1, padding=0, bias=False))
+        self.model = nn.Sequential(
+            nn.Dropout(), nn.Conv2d(channels, 1, kernel_size=1, stride=1, padding=0, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -127,17 +137,33 @@ class LPIPS(nn.Module):
             expected keys and shapes.
     """
 
-    def __init__(self, backbone_path: str | Path | None = None, linear_path: str | Path | None = None):
+    def __init__(
+        self, backbone_path: str | Path | None = None, linear_path: str | Path | None = None
+    ):
         super().__init__()
         self.net = AlexNetFeatures()
         self.lins = nn.ModuleList(NetLinLayer(c) for c in ALEX_CHANNELS)
         expected = {k: v.shape for k, v in self.net.state_dict().items()}
-        _strict_load(self.net, load_state_file(backbone_path, expected, "LPIPS AlexNet backbone",
-                                               ALEXNET_WEIGHTS_FILE, ignore_prefixes=("classifier.",)))
-        lin_expected = {f"lin{i}.model.1.weight": torch.Size((1, c, 1, 1)) for i, c in enumerate(ALEX_CHANNELS)}
-        lin_state = load_state_file(linear_path, lin_expected, "LPIPS linear heads", LPIPS_ALEX_WEIGHTS_FILE)
+        _strict_load(
+            self.net,
+            load_state_file(
+                backbone_path,
+                expected,
+                "LPIPS AlexNet backbone",
+                ALEXNET_WEIGHTS_FILE,
+                ignore_prefixes=("classifier.",),
+            ),
+        )
+        lin_expected = {
+            f"lin{i}.model.1.weight": torch.Size((1, c, 1, 1)) for i, c in enumerate(ALEX_CHANNELS)
+        }
+        lin_state = load_state_file(
+            linear_path, lin_expected, "LPIPS linear heads", LPIPS_ALEX_WEIGHTS_FILE
+        )
         for i, lin in enumerate(self.lins):
-            lin.load_state_dict({"model.1.weight": lin_state[f"lin{i}.model.1.weight"]}, strict=True)
+            lin.load_state_dict(
+                {"model.1.weight": lin_state[f"lin{i}.model.1.weight"]}, strict=True
+            )
         self.register_buffer("shift", torch.tensor(LPIPS_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(LPIPS_SCALE).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -156,7 +182,9 @@ class LPIPS(nn.Module):
         if output.dim() == 3:
             output, target = output.unsqueeze(0), target.unsqueeze(0)
         if output.shape != target.shape:
-            raise ValueError(f"LPIPS needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"LPIPS needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+            )
         fa, fb = self._features(output.float()), self._features(target.float())
         total = 0
         for lin, a, b in zip(self.lins, fa, fb):

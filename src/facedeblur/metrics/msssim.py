@@ -47,11 +47,15 @@ def ms_ssim(
     if output.dim() == 3:
         output, target = output.unsqueeze(0), target.unsqueeze(0)
     if output.shape != target.shape:
-        raise ValueError(f"MS-SSIM needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"MS-SSIM needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+        )
     weights = [float(w) for w in weights]
     levels = len(weights) if levels is None else int(levels)
     if not 1 <= levels <= len(weights):
-        raise ValueError(f"MS-SSIM levels must be between 1 and {len(weights)} (the number of weights), got {levels}")
+        raise ValueError(
+            f"MS-SSIM levels must be between 1 and {len(weights)} (the number of weights), got {levels}"
+        )
     w = torch.tensor(weights[:levels], dtype=torch.float64, device=output.device)
     w = w / w.sum()
     need = (window - 1) * 2 ** (levels - 1)

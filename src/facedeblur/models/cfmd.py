@@ -108,10 +108,14 @@ class ContAdaBlock(nn.Module):
     ``caca`` replaces CADC by a plain 3x3 conv (output = x + conv(Fu) * CACA(Fu)).
     """
 
-    def __init__(self, channels: int, control_channels: int = 64, reduction: int = 4, kind: str = "contada"):
+    def __init__(
+        self, channels: int, control_channels: int = 64, reduction: int = 4, kind: str = "contada"
+    ):
         super().__init__()
         if kind not in BLOCK_KINDS:
-            raise ValueError(f"unknown ContAda block kind {kind!r}; choose from {', '.join(BLOCK_KINDS)}")
+            raise ValueError(
+                f"unknown ContAda block kind {kind!r}; choose from {', '.join(BLOCK_KINDS)}"
+            )
         self.kind = kind
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
         self.act = nn.LeakyReLU(0.2)
@@ -153,7 +157,9 @@ class ContAdaStage(nn.Module):
 
     def __init__(self, channels: int, blocks: int, control_channels: int, kind: str):
         super().__init__()
-        self.blocks = nn.ModuleList(ContAdaBlock(channels, control_channels, kind=kind) for _ in range(blocks))
+        self.blocks = nn.ModuleList(
+            ContAdaBlock(channels, control_channels, kind=kind) for _ in range(blocks)
+        )
 
     def forward(self, x: torch.Tensor, control_map: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
@@ -177,8 +183,10 @@ class ShallowConvModule(nn.Module):
     def __init__(self, channels: int, in_channels: int = 3):
         super().__init__()
         self.body = nn.Sequential(
-            _conv(in_channels, channels // 4, 3), _conv(channels // 4, channels // 2, 1),
-            _conv(channels // 2, channels // 2, 3), _conv(channels // 2, channels - in_channels, 1),
+            _conv(in_channels, channels // 4, 3),
+            _conv(channels // 4, channels // 2, 1),
+            _conv(channels // 2, channels // 2, 3),
+            _conv(channels // 2, channels - in_channels, 1),
         )
         self.fuse = _conv(channels, channels, 1, act=False)
 
@@ -202,11 +210,17 @@ class AsymmetricFeatureFusion(nn.Module):
 
     def __init__(self, in_channels: int, channels: int):
         super().__init__()
-        self.body = nn.Sequential(_conv(in_channels, channels, 1), _conv(channels, channels, 3, act=False))
+        self.body = nn.Sequential(
+            _conv(in_channels, channels, 1), _conv(channels, channels, 3, act=False)
+        )
 
     def forward(self, features: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
-        resized = [f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-                   for f in features]
+        resized = [
+            f
+            if f.shape[-2:] == size
+            else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+            for f in features
+        ]
         return self.body(torch.cat(resized, dim=1))
 
 
@@ -242,13 +256,23 @@ class CFMDGenerator(nn.Module):
             all in evaluation mode when every u is 0.5.
     """
 
-    def __init__(self, channels: int = 32, blocks: int = 8, control_channels: int = 64, mapping_layers: int = 8,
-                 block: str = "contada", base: dict | None = None, anchored: bool = False):
+    def __init__(
+        self,
+        channels: int = 32,
+        blocks: int = 8,
+        control_channels: int = 64,
+        mapping_layers: int = 8,
+        block: str = "contada",
+        base: dict | None = None,
+        anchored: bool = False,
+    ):
         super().__init__()
         if channels < 8 or channels % 4:
             raise ValueError(f"channels must be a multiple of 4 and at least 8, got {channels}")
         if anchored and base is None:
-            raise ValueError("anchored needs a base deblurrer (the centre moment is the base's result)")
+            raise ValueError(
+                "anchored needs a base deblurrer (the centre moment is the base's result)"
+            )
         self.anchored = anchored
         c = (channels, 2 * channels, 4 * channels)
         self.base = _frozen_base(base) if base is not None else None
@@ -260,10 +284,16 @@ class CFMDGenerator(nn.Module):
         self.scm = nn.ModuleList([ShallowConvModule(c[1], inputs), ShallowConvModule(c[2], inputs)])
         self.fam = nn.ModuleList([FeatureAttentionModule(c[1]), FeatureAttentionModule(c[2])])
         self.encoder = nn.ModuleList(ContAdaStage(ch, blocks, control_channels, block) for ch in c)
-        self.aff = nn.ModuleList([AsymmetricFeatureFusion(sum(c), c[0]), AsymmetricFeatureFusion(sum(c), c[1])])
+        self.aff = nn.ModuleList(
+            [AsymmetricFeatureFusion(sum(c), c[0]), AsymmetricFeatureFusion(sum(c), c[1])]
+        )
         self.decoder = nn.ModuleList(ContAdaStage(ch, blocks, control_channels, block) for ch in c)
-        self.up = nn.ModuleList([nn.ConvTranspose2d(c[1], c[0], 4, stride=2, padding=1),
-                                 nn.ConvTranspose2d(c[2], c[1], 4, stride=2, padding=1)])
+        self.up = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(c[1], c[0], 4, stride=2, padding=1),
+                nn.ConvTranspose2d(c[2], c[1], 4, stride=2, padding=1),
+            ]
+        )
         self.merge = nn.ModuleList([_conv(2 * c[0], c[0], 1), _conv(2 * c[1], c[1], 1)])
         self.to_image = nn.ModuleList(_conv(ch, 3, 3, act=False) for ch in c)
         if self.base is not None:
@@ -284,8 +314,9 @@ class CFMDGenerator(nn.Module):
             restored = self.base(blur[:1] if one_face else blur).clamp(0.0, 1.0)
         return restored.expand_as(blur) if one_face else restored
 
-    def _residuals(self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor,
-                   u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _residuals(
+        self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The network's residuals at 1/4, 1/2 and full scale for inputs x1, x2, x4 and factors u."""
         # The control map is spatially constant, so it is computed at 1x1 and resized per level.
         control = self.mapping(u, (1, 1))
@@ -299,8 +330,9 @@ class CFMDGenerator(nn.Module):
         d1 = self.decoder[0](self.merge[0](torch.cat((self.up[0](d2), a1), dim=1)), control)
         return self.to_image[2](d3), self.to_image[1](d2), self.to_image[0](d1)
 
-    def _centred_residuals(self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor,
-                           one_face: bool) -> tuple[torch.Tensor, ...]:
+    def _centred_residuals(
+        self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor, one_face: bool
+    ) -> tuple[torch.Tensor, ...]:
         """The residuals at u minus those at u = 0.5 (``anchored``), in one batch with one extra row per face."""
         n = len(u)
         centre = slice(0, 1) if one_face else slice(0, n)
@@ -308,10 +340,14 @@ class CFMDGenerator(nn.Module):
         residuals = self._residuals(x1, x2, x4, torch.cat((u, torch.full_like(u[centre], 0.5))))
         return tuple(res[:n] - res[n:] for res in residuals)
 
-    def forward(self, blur: torch.Tensor, u: torch.Tensor | float | None = None) -> list[torch.Tensor]:
+    def forward(
+        self, blur: torch.Tensor, u: torch.Tensor | float | None = None
+    ) -> list[torch.Tensor]:
         n, _, h, w = blur.shape
         if u is None or isinstance(u, (int, float)):
-            u = torch.full((n,), 0.5 if u is None else float(u), dtype=blur.dtype, device=blur.device)
+            u = torch.full(
+                (n,), 0.5 if u is None else float(u), dtype=blur.dtype, device=blur.device
+            )
         if u.shape != (n,):
             raise ValueError(f"u must have shape ({n},), got {tuple(u.shape)}")
         # One face expanded over many u (a zero batch stride) needs the base's result only once.
@@ -335,7 +371,10 @@ class CFMDGenerator(nn.Module):
             residuals = self._residuals(x1, x2, x4, u)
         out4, out2, out1 = (r + res for r, res in zip((r4, r2, r1), residuals))
         if ph or pw:
-            out4, out2, out1 = (o[..., : (h + s - 1) // s, : (w + s - 1) // s] for o, s in ((out4, 4), (out2, 2), (out1, 1)))
+            out4, out2, out1 = (
+                o[..., : (h + s - 1) // s, : (w + s - 1) // s]
+                for o, s in ((out4, 4), (out2, 2), (out1, 1))
+            )
         return [out4, out2, out1]
 
 
@@ -407,10 +446,12 @@ class UNetDiscriminator(nn.Module):
         super().__init__()
         if levels < 1:
             raise ValueError(f"levels must be at least 1, got {levels}")
-        widths = [channels * min(2 ** i, 8) for i in range(levels)]
+        widths = [channels * min(2**i, 8) for i in range(levels)]
         self.levels = levels
         self.down = nn.ModuleList(
-            _DownBlock(6 if i == 0 else widths[i - 1], widths[i], first=i == 0) for i in range(levels))
+            _DownBlock(6 if i == 0 else widths[i - 1], widths[i], first=i == 0)
+            for i in range(levels)
+        )
         self.global_head = spectral_norm(nn.Linear(widths[-1], 1))
         ups = []
         for i in reversed(range(levels)):
@@ -421,10 +462,12 @@ class UNetDiscriminator(nn.Module):
         self.u_head = nn.Conv2d(channels, 1, 1)
 
     def forward(self, blur: torch.Tensor, image: torch.Tensor) -> UNetDiscriminatorOutput:
-        multiple = 2 ** self.levels
+        multiple = 2**self.levels
         if blur.shape != image.shape or blur.shape[-1] % multiple or blur.shape[-2] % multiple:
-            raise ValueError(f"blur and image must share one shape with H and W multiples of {multiple}, "
-                             f"got {tuple(blur.shape)} and {tuple(image.shape)}")
+            raise ValueError(
+                f"blur and image must share one shape with H and W multiples of {multiple}, "
+                f"got {tuple(blur.shape)} and {tuple(image.shape)}"
+            )
         x = torch.cat((blur, image), dim=1) * 2.0 - 1.0
         skips = []
         for block in self.down:
@@ -436,4 +479,6 @@ class UNetDiscriminator(nn.Module):
                 x = torch.cat((x, skips[self.levels - 1 - k]), dim=1)
             x = block(x)
         x = F.leaky_relu(x, 0.2)
-        return UNetDiscriminatorOutput(global_logits, self.pixel_head(x), torch.sigmoid(self.u_head(x)))
+        return UNetDiscriminatorOutput(
+            global_logits, self.pixel_head(x), torch.sigmoid(self.u_head(x))
+        )

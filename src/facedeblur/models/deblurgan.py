@@ -31,9 +31,14 @@ class ResnetBlock(nn.Module):
         super().__init__()
         # Dropout stays in the block even at p=0 so the state-dict keys do not depend on it.
         self.conv_block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _instance_norm(channels), nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _instance_norm(channels),
+            nn.ReLU(True),
             nn.Dropout(dropout),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _instance_norm(channels),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _instance_norm(channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,9 +47,14 @@ class ResnetBlock(nn.Module):
 
 def _upsample_block(in_channels: int, out_channels: int, mode: str) -> list[nn.Module]:
     if mode == "transpose":
-        layers = [nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)]
+        layers = [
+            nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
+        ]
     elif mode == "resize":
-        layers = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_channels, out_channels, 3, padding=1)]
+        layers = [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        ]
     else:
         layers = [nn.Conv2d(in_channels, out_channels * 4, 3, padding=1), nn.PixelShuffle(2)]
     return layers + [_instance_norm(out_channels), nn.ReLU(True)]
@@ -73,14 +83,26 @@ class DeblurGANGenerator(nn.Module):
     pad_multiple = 4
     multiscale = False
 
-    def __init__(self, n_blocks: int = 9, ngf: int = 64, dropout: float = 0.5, upsample: str = "transpose"):
+    def __init__(
+        self, n_blocks: int = 9, ngf: int = 64, dropout: float = 0.5, upsample: str = "transpose"
+    ):
         super().__init__()
         if upsample not in UPSAMPLE_MODES:
-            raise UsageError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {upsample!r}")
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), _instance_norm(ngf), nn.ReLU(True)]
+            raise UsageError(
+                f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, not {upsample!r}"
+            )
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(3, ngf, 7),
+            _instance_norm(ngf),
+            nn.ReLU(True),
+        ]
         for mult in (1, 2):
-            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), _instance_norm(ngf * mult * 2),
-                       nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1),
+                _instance_norm(ngf * mult * 2),
+                nn.ReLU(True),
+            ]
         layers += [ResnetBlock(ngf * 4, dropout) for _ in range(n_blocks)]
         for mult in (4, 2):
             layers += _upsample_block(ngf * mult, ngf * mult // 2, upsample)
@@ -133,8 +155,14 @@ class PatchGANDiscriminator(nn.Module):
     ``n_layers=3``, H' = W' = 30.
     """
 
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
-                 sigmoid: bool = False):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        ndf: int = 64,
+        n_layers: int = 3,
+        norm: str = "instance",
+        sigmoid: bool = False,
+    ):
         super().__init__()
         if norm not in NORMS:
             raise UsageError(f"norm must be one of {', '.join(NORMS)}, not {norm!r}")
@@ -148,13 +176,18 @@ class PatchGANDiscriminator(nn.Module):
 
         strides = _patchgan_strides(n_layers)
         k = PATCHGAN_KERNEL
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, k, stride=strides[0], padding=1),
-                                   nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, ndf, k, stride=strides[0], padding=1),
+            nn.LeakyReLU(0.2, True),
+        ]
         channels = ndf
         for n, stride in enumerate(strides[1:-1], start=1):
-            out = ndf * min(2 ** n, 8)
-            layers += [nn.Conv2d(channels, out, k, stride=stride, padding=1, bias=bias), norm_layer(out),
-                       nn.LeakyReLU(0.2, True)]
+            out = ndf * min(2**n, 8)
+            layers += [
+                nn.Conv2d(channels, out, k, stride=stride, padding=1, bias=bias),
+                norm_layer(out),
+                nn.LeakyReLU(0.2, True),
+            ]
             channels = out
         layers += [nn.Conv2d(channels, 1, k, stride=strides[-1], padding=1)]
         if sigmoid:

@@ -18,7 +18,8 @@ class ResBlock(nn.Module):
         super().__init__()
         pad = kernel_size // 2
         self.body = nn.Sequential(
-            nn.Conv2d(n_feats, n_feats, kernel_size, padding=pad), nn.ReLU(True),
+            nn.Conv2d(n_feats, n_feats, kernel_size, padding=pad),
+            nn.ReLU(True),
             nn.Conv2d(n_feats, n_feats, kernel_size, padding=pad),
         )
 
@@ -26,7 +27,9 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-def _scale_network(in_channels: int, n_resblocks: int, n_feats: int, kernel_size: int) -> nn.Sequential:
+def _scale_network(
+    in_channels: int, n_resblocks: int, n_feats: int, kernel_size: int
+) -> nn.Sequential:
     pad = kernel_size // 2
     return nn.Sequential(
         nn.Conv2d(in_channels, n_feats, kernel_size, padding=pad),
@@ -61,12 +64,17 @@ class DeepDeblur(nn.Module):
 
     multiscale = True
 
-    def __init__(self, scales: int = 3, n_resblocks: int = 19, n_feats: int = 64, kernel_size: int = 5):
+    def __init__(
+        self, scales: int = 3, n_resblocks: int = 19, n_feats: int = 64, kernel_size: int = 5
+    ):
         super().__init__()
         self.scales = scales
         self.pad_multiple = 2 ** (scales - 1)
         self.bodies = nn.ModuleList(
-            [_scale_network(3 if k == 0 else 6, n_resblocks, n_feats, kernel_size) for k in range(scales)]
+            [
+                _scale_network(3 if k == 0 else 6, n_resblocks, n_feats, kernel_size)
+                for k in range(scales)
+            ]
         )
         self.upconvs = nn.ModuleList(
             [nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1) for _ in range(scales - 1)]
@@ -83,7 +91,14 @@ class DeepDeblur(nn.Module):
 
 
 NAH_LAYERS = (  # (output channels, stride) of the 5x5 convolutions in the paper's Table 1
-    (32, 2), (64, 1), (64, 2), (128, 1), (128, 4), (256, 1), (256, 4), (512, 1),
+    (32, 2),
+    (64, 1),
+    (64, 2),
+    (128, 1),
+    (128, 4),
+    (256, 1),
+    (256, 4),
+    (512, 1),
 )
 
 
@@ -114,10 +129,18 @@ class NahDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         channels = in_channels
         for out, stride in NAH_LAYERS:
-            layers += [nn.Conv2d(channels, out, 5, stride=stride, padding=2), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(channels, out, 5, stride=stride, padding=2),
+                nn.LeakyReLU(0.2, True),
+            ]
             channels = out
-        layers += [nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(channels, 512, 4, stride=4), nn.LeakyReLU(0.2, True),
-                   nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [
+            nn.ZeroPad2d((0, 3, 0, 3)),
+            nn.Conv2d(channels, 512, 4, stride=4),
+            nn.LeakyReLU(0.2, True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        ]
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(512, 1)
 

@@ -17,8 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _check_shapes(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
-                  padding: int, dilation: int) -> int:
+def _check_shapes(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor,
+    padding: int,
+    dilation: int,
+) -> int:
     """Raise ``ValueError`` unless the shapes fit together; return the kernel size ``k``."""
     if x.dim() != 4:
         raise ValueError(f"x must be (N, C, H, W), got shape {tuple(x.shape)}")
@@ -29,18 +35,30 @@ def _check_shapes(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, wei
         raise ValueError(f"weight has {weight.shape[1]} input channels, x has {c}")
     k = weight.shape[2]
     if padding != dilation * (k // 2):
-        raise ValueError(f"padding must be dilation * (k // 2) = {dilation * (k // 2)} for a same-size "
-                         f"output, got {padding}")
+        raise ValueError(
+            f"padding must be dilation * (k // 2) = {dilation * (k // 2)} for a same-size "
+            f"output, got {padding}"
+        )
     if tuple(offset.shape) != (n, 2 * k * k, h, w):
-        raise ValueError(f"offset must be (N, 2*k*k, H, W) = {(n, 2 * k * k, h, w)}, got {tuple(offset.shape)}")
+        raise ValueError(
+            f"offset must be (N, 2*k*k, H, W) = {(n, 2 * k * k, h, w)}, got {tuple(offset.shape)}"
+        )
     if tuple(mask.shape) != (n, k * k, h, w):
-        raise ValueError(f"mask must be (N, k*k, H, W) = {(n, k * k, h, w)}, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must be (N, k*k, H, W) = {(n, k * k, h, w)}, got {tuple(mask.shape)}"
+        )
     return k
 
 
-def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor,
-                            weight: torch.Tensor, bias: torch.Tensor | None = None,
-                            padding: int = 1, dilation: int = 1) -> torch.Tensor:
+def modulated_deform_conv2d(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    padding: int = 1,
+    dilation: int = 1,
+) -> torch.Tensor:
     """Modulated deformable convolution with stride 1 and a same-size output.
 
     x: (N, C, H, W). offset: (N, 2*k*k, H, W), per-tap (dy, dx) pairs in pixels, layout as in the
@@ -66,8 +84,9 @@ def modulated_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.T
     # Pixel centres to normalised coordinates for align_corners=False, which, unlike
     # align_corners=True, stays well defined for an image one pixel high or wide.
     grid = torch.stack(((2 * px + 1) / w - 1, (2 * py + 1) / h - 1), dim=-1)
-    sampled = F.grid_sample(x, grid.view(n, taps * h, w, 2), mode="bilinear",
-                            padding_mode="zeros", align_corners=False)
+    sampled = F.grid_sample(
+        x, grid.view(n, taps * h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     columns = (sampled.view(n, c, taps, h, w) * mask.unsqueeze(1)).view(n, c * taps, h * w)
     # One matrix product over (channel, tap) pairs; an einsum here permutes the columns first.
     out = torch.matmul(weight.flatten(1), columns).view(n, -1, h, w)
@@ -85,8 +104,14 @@ class ModulatedDeformConv2d(nn.Module):
     initialised like ``nn.Conv2d``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 dilation: int = 1, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        bias: bool = True,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
@@ -104,6 +129,12 @@ class ModulatedDeformConv2d(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return modulated_deform_conv2d(x, offset, mask, self.weight, self.bias,
-                                       padding=self.dilation * (self.kernel_size // 2),
-                                       dilation=self.dilation)
+        return modulated_deform_conv2d(
+            x,
+            offset,
+            mask,
+            self.weight,
+            self.bias,
+            padding=self.dilation * (self.kernel_size // 2),
+            dilation=self.dilation,
+        )

@@ -48,7 +48,9 @@ class NAFBlock(nn.Module):
         self.expand = nn.Conv2d(channels, hidden, 1)
         self.depthwise = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.gate = SimpleGate()
-        self.attention = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden // 2, hidden // 2, 1))
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden // 2, hidden // 2, 1)
+        )
         self.project = nn.Conv2d(hidden // 2, channels, 1)
         self.norm2 = LayerNorm2d(channels)
         self.ffn_in = nn.Conv2d(channels, hidden, 1)
@@ -76,12 +78,23 @@ class NAFNet(nn.Module):
     Input and output: float RGB in [0, 1], (N, 3, H, W) with H and W multiples of ``pad_multiple``.
     """
 
-    def __init__(self, width: int = 16, enc_blocks: tuple = (1, 1, 2), middle_blocks: int = 2, dec_blocks: tuple = (1, 1, 1)):
+    def __init__(
+        self,
+        width: int = 16,
+        enc_blocks: tuple = (1, 1, 2),
+        middle_blocks: int = 2,
+        dec_blocks: tuple = (1, 1, 1),
+    ):
         super().__init__()
         if len(enc_blocks) != len(dec_blocks):
             raise ValueError("enc_blocks and dec_blocks need one entry per level")
         self.intro = nn.Conv2d(3, width, 3, padding=1)
-        self.encoders, self.downs, self.ups, self.decoders = nn.ModuleList(), nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        self.encoders, self.downs, self.ups, self.decoders = (
+            nn.ModuleList(),
+            nn.ModuleList(),
+            nn.ModuleList(),
+            nn.ModuleList(),
+        )
         channels = width
         for count in enc_blocks:
             self.encoders.append(nn.Sequential(*[NAFBlock(channels) for _ in range(count)]))
@@ -89,7 +102,9 @@ class NAFNet(nn.Module):
             channels *= 2
         self.middle = nn.Sequential(*[NAFBlock(channels) for _ in range(middle_blocks)])
         for count in dec_blocks:
-            self.ups.append(nn.Sequential(nn.Conv2d(channels, channels * 2, 1, bias=False), nn.PixelShuffle(2)))
+            self.ups.append(
+                nn.Sequential(nn.Conv2d(channels, channels * 2, 1, bias=False), nn.PixelShuffle(2))
+            )
             channels //= 2
             self.decoders.append(nn.Sequential(*[NAFBlock(channels) for _ in range(count)]))
         self.ending = nn.Conv2d(width, 3, 3, padding=1)

@@ -21,8 +21,12 @@ def from_signed(x: torch.Tensor) -> torch.Tensor:
     return (x + 1.0) * 0.5
 
 
-def gaussian_taps(sigma: float, size: int, dtype: torch.dtype = torch.float32,
-                  device: torch.device | str | None = None) -> torch.Tensor:
+def gaussian_taps(
+    sigma: float,
+    size: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """The one Gaussian builder: ``size`` taps (odd), centred, summing to 1, shape (size,).
 
     Every Gaussian of the project (pyramids, the SSIM window, blur kernels, unsharp masks)

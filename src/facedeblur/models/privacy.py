@@ -30,7 +30,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -51,7 +53,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -84,8 +88,13 @@ class ResNet(nn.Module):
             and only then do its files load.
     """
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int], num_classes: int = 1000,
-                 width: int = 64):
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        width: int = 64,
+    ):
         super().__init__()
         if len(layers) != 4:
             raise UsageError(f"a ResNet has 4 stages, got {len(layers)} block counts")
@@ -157,7 +166,9 @@ class ResNetAttributes(ResNet):
 
     def __init__(self, depth: int = 50, num_attributes: int = 40, width: int = 64):
         if depth not in RESNET_DEPTHS:
-            raise UsageError(f"unknown ResNet depth {depth}; valid depths: {', '.join(map(str, RESNET_DEPTHS))}")
+            raise UsageError(
+                f"unknown ResNet depth {depth}; valid depths: {', '.join(map(str, RESNET_DEPTHS))}"
+            )
         block, layers = RESNET_DEPTHS[depth]
         super().__init__(block, layers, num_attributes, width)
         self.depth = depth
@@ -174,7 +185,11 @@ def resnet18_attributes(num_attributes: int = 40) -> ResNetAttributes:
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class RebuildUNet(nn.Module):
@@ -195,17 +210,26 @@ class RebuildUNet(nn.Module):
     def __init__(self, in_channels: int = 111, base: int = 32, levels: int = 4):
         super().__init__()
         if levels < 1 or base < 1 or in_channels < 1:
-            raise UsageError(f"RebuildUNet needs levels, base and in_channels >= 1, got {levels}, {base}, {in_channels}")
+            raise UsageError(
+                f"RebuildUNet needs levels, base and in_channels >= 1, got {levels}, {base}, {in_channels}"
+            )
         widths = [base * 2**k for k in range(levels)]
         self.encoders = nn.ModuleList()
         channels = in_channels
         for width in widths:
-            self.encoders.append(nn.Sequential(*_conv_bn_relu(channels, width), *_conv_bn_relu(width, width)))
+            self.encoders.append(
+                nn.Sequential(*_conv_bn_relu(channels, width), *_conv_bn_relu(width, width))
+            )
             channels = width
         self.decoders = nn.ModuleList()
         for width in reversed(widths[:-1]):
-            self.decoders.append(nn.Sequential(
-                *_conv_bn_relu(channels + width, width), *_conv_bn_relu(width, width), *_conv_bn_relu(width, width)))
+            self.decoders.append(
+                nn.Sequential(
+                    *_conv_bn_relu(channels + width, width),
+                    *_conv_bn_relu(width, width),
+                    *_conv_bn_relu(width, width),
+                )
+            )
             channels = width
         self.head = nn.Conv2d(channels, 3, 1)
 
@@ -222,7 +246,9 @@ class RebuildUNet(nn.Module):
         return torch.sigmoid(self.head(x))
 
 
-def rebuild_input(heatmaps: torch.Tensor, masked_image: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+def rebuild_input(
+    heatmaps: torch.Tensor, masked_image: torch.Tensor, attributes: torch.Tensor
+) -> torch.Tensor:
     """The rebuild network's input: channels [heatmaps, masked image, attribute planes].
 
     Args:
@@ -237,12 +263,19 @@ def rebuild_input(heatmaps: torch.Tensor, masked_image: torch.Tensor, attributes
     if heatmaps.dim() != 4 or masked_image.dim() != 4 or attributes.dim() != 2:
         raise UsageError(
             f"expected heatmaps (N, K, H, W), image (N, 3, H, W) and attributes (N, A); got "
-            f"{tuple(heatmaps.shape)}, {tuple(masked_image.shape)}, {tuple(attributes.shape)}")
+            f"{tuple(heatmaps.shape)}, {tuple(masked_image.shape)}, {tuple(attributes.shape)}"
+        )
     n, _, h, w = masked_image.shape
-    if masked_image.shape[1] != 3 or heatmaps.shape[0] != n or heatmaps.shape[-2:] != (h, w) or attributes.shape[0] != n:
+    if (
+        masked_image.shape[1] != 3
+        or heatmaps.shape[0] != n
+        or heatmaps.shape[-2:] != (h, w)
+        or attributes.shape[0] != n
+    ):
         raise UsageError(
             f"heatmaps {tuple(heatmaps.shape)}, image {tuple(masked_image.shape)} and attributes "
-            f"{tuple(attributes.shape)} do not share batch size and image size")
+            f"{tuple(attributes.shape)} do not share batch size and image size"
+        )
     planes = attributes.to(masked_image.dtype)[:, :, None, None].expand(-1, -1, h, w)
     return torch.cat([heatmaps.to(masked_image.dtype), masked_image, planes], dim=1)
 
@@ -260,7 +293,11 @@ def landmark_heatmaps(points, size: int | tuple[int, int], sigma: float = 1.5) -
     """
     if sigma <= 0:
         raise UsageError(f"heatmap sigma must be positive, got {sigma}")
-    pts = points.float() if torch.is_tensor(points) else torch.as_tensor(np.asarray(points, dtype=np.float32))
+    pts = (
+        points.float()
+        if torch.is_tensor(points)
+        else torch.as_tensor(np.asarray(points, dtype=np.float32))
+    )
     if pts.dim() not in (2, 3) or pts.shape[-1] != 2:
         raise UsageError(f"expected landmarks (K, 2) or (N, K, 2), got {tuple(pts.shape)}")
     height, width = (size, size) if isinstance(size, int) else size

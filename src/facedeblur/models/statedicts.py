@@ -12,7 +12,9 @@ def _first(keys: list[str], limit: int = 3) -> str:
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def state_dict_problems(state: Mapping, expected: Mapping[str, tuple], optional_suffixes: tuple[str, ...] = ()) -> list[str]:
+def state_dict_problems(
+    state: Mapping, expected: Mapping[str, tuple], optional_suffixes: tuple[str, ...] = ()
+) -> list[str]:
     """Missing keys, unexpected keys and wrong shapes of ``state`` against ``expected`` shapes.
 
     Returns one short phrase per kind of problem (empty when the file fits); keys ending in
@@ -23,7 +25,8 @@ def state_dict_problems(state: Mapping, expected: Mapping[str, tuple], optional_
     wrong = [
         f"{k} {tuple(getattr(state[k], 'shape', ()))} != {tuple(s)}"
         for k, s in expected.items()
-        if k in state and (not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != tuple(s))
+        if k in state
+        and (not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != tuple(s))
     ]
     problems = []
     if missing:

@@ -19,7 +19,29 @@ from .statedicts import state_dict_problems
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 
 # Channel widths, "M" for a 2x2 max-pool.
-_CFG_E = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+_CFG_E = [
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+]
 
 
 def _layer_names() -> dict[str, int]:
@@ -74,8 +96,12 @@ class VGG19(nn.Module):
         if truncate_at is None:
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
             self.classifier = nn.Sequential(
-                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
-                nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+                nn.Linear(512 * 7 * 7, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
                 nn.Linear(4096, 1000),
             )
         self._init_weights()
@@ -100,7 +126,9 @@ class VGG19(nn.Module):
 def _layer_index(layer: str | int) -> int:
     if isinstance(layer, str):
         if layer not in VGG19_LAYERS:
-            raise UsageError(f"unknown VGG-19 layer {layer!r}; choose one of {', '.join(VGG19_LAYERS)}")
+            raise UsageError(
+                f"unknown VGG-19 layer {layer!r}; choose one of {', '.join(VGG19_LAYERS)}"
+            )
         return VGG19_LAYERS[layer]
     if not 0 <= layer < len(VGG19_LAYERS):
         raise UsageError(f"VGG-19 layer index {layer} out of range 0..{len(VGG19_LAYERS) - 1}")
@@ -138,7 +166,9 @@ def load_vgg19_weights(model: VGG19, path: str | Path) -> VGG19:
     except Exception as exc:  # a corrupt file can fail in many ways inside the unpickler
         raise InputError(path, f"cannot read VGG-19 weights: {type(exc).__name__}: {exc}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(path, f"not a VGG-19 state dict (expected a dict of tensors, as {VGG19_WEIGHTS_FILE})")
+        raise InputError(
+            path, f"not a VGG-19 state dict (expected a dict of tensors, as {VGG19_WEIGHTS_FILE})"
+        )
     expected = _reference_shapes()
     problems = state_dict_problems(state, expected)
     if problems:
@@ -165,8 +195,11 @@ def find_vgg19_weights(path: str | Path | None = None) -> Path:
     if path is not None:
         path = Path(os.path.expanduser(str(path)))
         if not path.is_file():
-            raise InputError(path, "VGG-19 weights file not found (the perceptual loss needs "
-                                   f"torchvision's {VGG19_WEIGHTS_FILE})")
+            raise InputError(
+                path,
+                "VGG-19 weights file not found (the perceptual loss needs "
+                f"torchvision's {VGG19_WEIGHTS_FILE})",
+            )
         return path
     cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
     if cached.is_file():

@@ -21,14 +21,18 @@ from ..io import atomic_write_bytes
 HEADER_KEY = "facedeblur"
 
 
-def save_weights(path: str | Path, model: torch.nn.Module, architecture: str, args: dict, **info) -> Path:
+def save_weights(
+    path: str | Path, model: torch.nn.Module, architecture: str, args: dict, **info
+) -> Path:
     """Write ``model``'s state dict with a header {architecture, args, **info}, atomically."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     return _write(path, tensors, {"architecture": architecture, "args": args, **info})
 
 
 def _write(path: str | Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
-    data = save_safetensors_bytes(tensors, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
+    data = save_safetensors_bytes(
+        tensors, metadata={HEADER_KEY: json.dumps(header, sort_keys=True)}
+    )
     return atomic_write_bytes(path, data)
 
 
@@ -56,7 +60,9 @@ def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise FaceDeblurError(f"{path}: not a safetensors weights file ({exc})") from None
     if HEADER_KEY not in metadata:
-        raise FaceDeblurError(f"{path}: weights carry no facedeblur header (architecture and arguments)")
+        raise FaceDeblurError(
+            f"{path}: weights carry no facedeblur header (architecture and arguments)"
+        )
     return json.loads(metadata[HEADER_KEY]), tensors
 
 
@@ -69,7 +75,9 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     result = model.load_state_dict(tensors, strict=False)
     problems = list(result.missing_keys) + list(result.unexpected_keys)
     if problems:
-        raise FaceDeblurError(f"{path}: weights do not fit {header['architecture']} (keys: {', '.join(problems[:4])})")
+        raise FaceDeblurError(
+            f"{path}: weights do not fit {header['architecture']} (keys: {', '.join(problems[:4])})"
+        )
     model.eval()
     return model, header
 
@@ -94,8 +102,10 @@ def pretrained_path(filename: str, what: str = "default model", option: str = "-
     command-line ``option`` that points at other weights when it is missing."""
     path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / filename))
     if not path.is_file():
-        raise FaceDeblurError(f"{path}: the shipped {what} is missing from this installation; "
-                              f"reinstall facedeblur or pass {option}")
+        raise FaceDeblurError(
+            f"{path}: the shipped {what} is missing from this installation; "
+            f"reinstall facedeblur or pass {option}"
+        )
     return path
 
 

@@ -2,10 +2,10 @@
 photo-level pipeline (``obfuscate``) that also rebuilds faces with flipped attributes, and the
 audit (``privacy_audit``) of how much identity each method leaks to a machine recognizer."""
 
+from ..faces.mask import FOREHEAD_RAISE, face_ellipse, face_mask, feathered, landmarks_of
 from .audit import ATTACKED_METHODS, privacy_audit
 from .audit_report import AuditReport
 from .classical import METHODS, obfuscate_classical
-from ..faces.mask import FOREHEAD_RAISE, face_ellipse, face_mask, feathered, landmarks_of
 from .obfuscate import (
     OBFUSCATION_METHODS,
     ObfuscatedFace,
@@ -14,6 +14,20 @@ from .obfuscate import (
     obfuscate_photo,
 )
 
-__all__ = ["FOREHEAD_RAISE", "METHODS", "face_ellipse", "face_mask", "feathered", "landmarks_of", "obfuscate_classical",
-           "OBFUSCATION_METHODS", "ObfuscatedFace", "ObfuscationResult", "obfuscate", "obfuscate_photo",
-           "ATTACKED_METHODS", "AuditReport", "privacy_audit"]
+__all__ = [
+    "FOREHEAD_RAISE",
+    "METHODS",
+    "face_ellipse",
+    "face_mask",
+    "feathered",
+    "landmarks_of",
+    "obfuscate_classical",
+    "OBFUSCATION_METHODS",
+    "ObfuscatedFace",
+    "ObfuscationResult",
+    "obfuscate",
+    "obfuscate_photo",
+    "ATTACKED_METHODS",
+    "AuditReport",
+    "privacy_audit",
+]

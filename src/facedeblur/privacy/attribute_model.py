@@ -16,13 +16,12 @@ import numpy as np
 import torch
 
 from ..errors import FaceDeblurError
-from ..models.weights import pretrained_path
+from ..faces.align import align_face, unalign
+from ..faces.mask import face_mask
 from ..io import image_to_tensor, tensor_to_image
 from ..models.privacy import RebuildUNet, ResNetAttributes, landmark_heatmaps, rebuild_input
-from ..models.weights import load_network
-from ..faces.align import align_face, unalign
+from ..models.weights import load_network, pretrained_path
 from .attribute_names import CELEBA_ATTRIBUTES
-from ..faces.mask import face_mask
 
 ATTRIBUTES_MODEL_FILE = "attributes.safetensors"
 REBUILD_MODEL_FILE = "rebuild.safetensors"
@@ -49,7 +48,9 @@ class RebuiltFace:
 def _load(path: Path, kind: type, what: str) -> tuple[torch.nn.Module, dict]:
     model, header = load_network(path)
     if not isinstance(model, kind):
-        raise FaceDeblurError(f"{path}: holds a {header.get('architecture')!r} network, not the {what}")
+        raise FaceDeblurError(
+            f"{path}: holds a {header.get('architecture')!r} network, not the {what}"
+        )
     return model, header
 
 
@@ -63,7 +64,13 @@ class AttributeObfuscator:
         device: ``cpu`` or ``cuda``.
     """
 
-    def __init__(self, classifier: torch.nn.Module, rebuilder: torch.nn.Module, size: int = 64, device: str = "cpu"):
+    def __init__(
+        self,
+        classifier: torch.nn.Module,
+        rebuilder: torch.nn.Module,
+        size: int = 64,
+        device: str = "cpu",
+    ):
         self.classifier = classifier.to(device).eval()
         self.rebuilder = rebuilder.to(device).eval()
         self.size = int(size)
@@ -76,7 +83,9 @@ class AttributeObfuscator:
         return torch.sigmoid(logits)[0].float().cpu().numpy()
 
     @torch.no_grad()
-    def rebuild(self, image: np.ndarray, points68: np.ndarray, flips: tuple[int, ...]) -> RebuiltFace:
+    def rebuild(
+        self, image: np.ndarray, points68: np.ndarray, flips: tuple[int, ...]
+    ) -> RebuiltFace:
         """Rebuild the face with ``points68`` landmarks in ``image`` with the attribute columns ``flips`` inverted.
 
         Args:
@@ -88,32 +97,55 @@ class AttributeObfuscator:
         before = self.attributes(crop)
         after = (before >= 0.5).astype(np.float32)
         after[list(flips)] = 1.0 - after[list(flips)]
-        mask = torch.from_numpy(face_mask((self.size, self.size), points))[None, None].to(self.device)
+        mask = torch.from_numpy(face_mask((self.size, self.size), points))[None, None].to(
+            self.device
+        )
         heatmaps = landmark_heatmaps(points[None], self.size).to(self.device)
-        x = rebuild_input(heatmaps, image_to_tensor(crop)[None].to(self.device) * (1.0 - mask),
-                          torch.from_numpy(after)[None].to(self.device))
+        x = rebuild_input(
+            heatmaps,
+            image_to_tensor(crop)[None].to(self.device) * (1.0 - mask),
+            torch.from_numpy(after)[None].to(self.device),
+        )
         rebuilt = tensor_to_image(self.rebuilder(x)[0].float().cpu())
-        covered = unalign(np.ones((self.size, self.size), dtype=np.float32), matrix, image.shape[:2])[..., 0] > 0.999
-        return RebuiltFace(unalign(rebuilt, matrix, image.shape[:2]), before, after, rebuilt, covered)
+        covered = (
+            unalign(np.ones((self.size, self.size), dtype=np.float32), matrix, image.shape[:2])[
+                ..., 0
+            ]
+            > 0.999
+        )
+        return RebuiltFace(
+            unalign(rebuilt, matrix, image.shape[:2]), before, after, rebuilt, covered
+        )
 
 
-def load_attribute_obfuscator(classifier: str | Path | None = None, rebuilder: str | Path | None = None,
-                              device: str = "cpu") -> AttributeObfuscator:
+def load_attribute_obfuscator(
+    classifier: str | Path | None = None, rebuilder: str | Path | None = None, device: str = "cpu"
+) -> AttributeObfuscator:
     """The attribute obfuscator from two weights files (default: the ones shipped in ``facedeblur/pretrained``).
 
     Raises:
         FaceDeblurError: a file is missing, is not a facedeblur weights file, holds another
             kind of network, or the two were trained on different crop sizes.
     """
-    classifier_path = (Path(classifier) if classifier
-                       else pretrained_path(ATTRIBUTES_MODEL_FILE, "attribute classifier", "--classifier"))
-    rebuilder_path = (Path(rebuilder) if rebuilder
-                      else pretrained_path(REBUILD_MODEL_FILE, "face rebuild network", "--rebuilder"))
+    classifier_path = (
+        Path(classifier)
+        if classifier
+        else pretrained_path(ATTRIBUTES_MODEL_FILE, "attribute classifier", "--classifier")
+    )
+    rebuilder_path = (
+        Path(rebuilder)
+        if rebuilder
+        else pretrained_path(REBUILD_MODEL_FILE, "face rebuild network", "--rebuilder")
+    )
     net_c, header_c = _load(classifier_path, ResNetAttributes, "attribute classifier")
     if net_c.fc.out_features != len(CELEBA_ATTRIBUTES):
-        raise FaceDeblurError(f"{classifier_path}: predicts {net_c.fc.out_features} attributes, not CelebA's 40")
+        raise FaceDeblurError(
+            f"{classifier_path}: predicts {net_c.fc.out_features} attributes, not CelebA's 40"
+        )
     net_r, header_r = _load(rebuilder_path, RebuildUNet, "face rebuild network")
     sizes = {(h.get("data") or {}).get("size", 64) for h in (header_c, header_r)}
     if len(sizes) != 1:
-        raise FaceDeblurError(f"{classifier_path} and {rebuilder_path} were trained on different crop sizes {sorted(sizes)}")
+        raise FaceDeblurError(
+            f"{classifier_path} and {rebuilder_path} were trained on different crop sizes {sorted(sizes)}"
+        )
     return AttributeObfuscator(net_c, net_r, size=sizes.pop(), device=device)

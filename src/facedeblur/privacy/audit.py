@@ -27,17 +27,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..splits import sample_seed
-from ..splits import spread_indices
 from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
+from ..evaluate.tables import mean_of_known
 from ..faces.detect import Detection
-from ..restore.deblurrer import Deblurrer
-from ..restore.loading import load_model
 from ..io import image_to_tensor
 from ..metrics.detection import match_face
 from ..metrics.image import region_ssim
+from ..restore.deblurrer import Deblurrer
 from ..restore.faces import restore_faces
-from ..evaluate.tables import mean_of_known
+from ..restore.loading import load_model
+from ..splits import sample_seed, spread_indices
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .audit_report import AuditReport, write_audit_report
 from .obfuscate import ATTRIBUTES, obfuscate_photo, resolve_options
@@ -82,26 +81,35 @@ def summarise(rows: list[dict], methods: Sequence[str], attacked: Sequence[str])
         after = [r for r in rows if r["method"] == method and r["attacked"]]
         clf = [r["classifier_correct"] for r in plain if r["classifier_correct"] is not None]
         found = [r for r in plain if r["found"]]
-        summary.append({
-            "method": method,
-            "probes": len(plain),
-            "nn_correct": sum(r["nn_correct"] for r in plain),
-            "nn_top1": mean_of_known([r["nn_correct"] for r in plain]),
-            "classifier_probes": len(clf),
-            "classifier_correct": sum(clf),
-            "classifier_top1": mean_of_known(clf),
-            "attack_nn_top1": mean_of_known([r["nn_correct"] for r in after]) if method in attacked else None,
-            "attack_classifier_top1": mean_of_known([r["classifier_correct"] for r in after]) if method in attacked else None,
-            "context_ssim": mean_of_known([r["context_ssim"] for r in plain]),
-            "detector_found": mean_of_known([r["found"] for r in plain]),
-            "detector_confidence": mean_of_known([r["score"] for r in found]),
-            "obfuscation_missed": sum(bool(r["obfuscation_missed"]) for r in plain),
-        })
+        summary.append(
+            {
+                "method": method,
+                "probes": len(plain),
+                "nn_correct": sum(r["nn_correct"] for r in plain),
+                "nn_top1": mean_of_known([r["nn_correct"] for r in plain]),
+                "classifier_probes": len(clf),
+                "classifier_correct": sum(clf),
+                "classifier_top1": mean_of_known(clf),
+                "attack_nn_top1": mean_of_known([r["nn_correct"] for r in after])
+                if method in attacked
+                else None,
+                "attack_classifier_top1": mean_of_known([r["classifier_correct"] for r in after])
+                if method in attacked
+                else None,
+                "context_ssim": mean_of_known([r["context_ssim"] for r in plain]),
+                "detector_found": mean_of_known([r["found"] for r in plain]),
+                "detector_confidence": mean_of_known([r["score"] for r in found]),
+                "obfuscation_missed": sum(bool(r["obfuscation_missed"]) for r in plain),
+            }
+        )
     return summary
 
 
-def _known_face(face: Detection, shape_hw: tuple[int, int]) -> Callable[[np.ndarray], list[Detection]]:
+def _known_face(
+    face: Detection, shape_hw: tuple[int, int]
+) -> Callable[[np.ndarray], list[Detection]]:
     """A 'detector' that always answers the original probe's face, scaled to the image it is given."""
+
     def detect(image: np.ndarray) -> list[Detection]:
         sy, sx = image.shape[0] / shape_hw[0], image.shape[1] / shape_hw[1]
         x0, y0, x1, y1 = face.box
@@ -113,15 +121,33 @@ def _known_face(face: Detection, shape_hw: tuple[int, int]) -> Callable[[np.ndar
 class _Auditor:
     """The per-probe work of one audit: obfuscate, attack, identify and measure every version."""
 
-    def __init__(self, gallery: Gallery, protocol: ClassifierProtocol, reader: FaceReader, obfuscate: Callable,
-                 obfuscator: AttributeObfuscator | None, deblurrer: Deblurrer | None, methods: list[str],
-                 attacked: list[str], strength: float):
+    def __init__(
+        self,
+        gallery: Gallery,
+        protocol: ClassifierProtocol,
+        reader: FaceReader,
+        obfuscate: Callable,
+        obfuscator: AttributeObfuscator | None,
+        deblurrer: Deblurrer | None,
+        methods: list[str],
+        attacked: list[str],
+        strength: float,
+    ):
         self.gallery, self.protocol, self.reader = gallery, protocol, reader
         self.obfuscate, self.obfuscator, self.deblurrer = obfuscate, obfuscator, deblurrer
         self.methods, self.attacked, self.strength = methods, attacked, strength
 
-    def row(self, probe: Photo, face: Detection, original: np.ndarray, image: np.ndarray, method: str,
-            attacked: bool = False, mask: np.ndarray | None = None, missed: bool = False) -> dict:
+    def row(
+        self,
+        probe: Photo,
+        face: Detection,
+        original: np.ndarray,
+        image: np.ndarray,
+        method: str,
+        attacked: bool = False,
+        mask: np.ndarray | None = None,
+        missed: bool = False,
+    ) -> dict:
         """Identify one version of a probe and measure how natural it looks."""
         descriptor = self.reader.describe(image, face.box)
         nn_person, nn_distance = self.gallery.nearest(descriptor, probe)
@@ -131,31 +157,47 @@ class _Auditor:
         if mask is not None:
             context = region_ssim(image_to_tensor(image), image_to_tensor(original), ~mask)
         return {
-            "probe": str(probe.path), "person": probe.person, "method": method, "attacked": attacked,
-            "nn_person": nn_person, "nn_distance": nn_distance, "nn_correct": nn_person == probe.person,
+            "probe": str(probe.path),
+            "person": probe.person,
+            "method": method,
+            "attacked": attacked,
+            "nn_person": nn_person,
+            "nn_distance": nn_distance,
+            "nn_correct": nn_person == probe.person,
             "classifier_person": clf_person,
             "classifier_correct": None if clf_person is None else clf_person == probe.person,
-            "context_ssim": context, "found": match is not None, "score": None if match is None else match.score,
+            "context_ssim": context,
+            "found": match is not None,
+            "score": None if match is None else match.score,
             "obfuscation_missed": missed if method != ORIGINAL else None,
         }
 
-    def hide(self, image: np.ndarray, face: Detection, method: str, seed: int,
-             label: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    def hide(
+        self, image: np.ndarray, face: Detection, method: str, seed: int, label: str
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
         """(obfuscated image, union face mask, whether the probe's face went unhidden).
 
         When the obfuscation finds no face, the photo goes out as it is (that is what the
         pipeline would publish); the face also counts as missed when no mask covers its centre.
         """
         try:
-            result = self.obfuscate(image, method=method, strength=self.strength, seed=seed,
-                                    obfuscator=self.obfuscator, label=label)
+            result = self.obfuscate(
+                image,
+                method=method,
+                strength=self.strength,
+                seed=seed,
+                obfuscator=self.obfuscator,
+                label=label,
+            )
         except NoFaceError:
             return image, np.zeros(image.shape[:2], dtype=bool), True
         cx = min(max(int((face.box[0] + face.box[2]) / 2), 0), image.shape[1] - 1)
         cy = min(max(int((face.box[1] + face.box[3]) / 2), 0), image.shape[0] - 1)
         return result.image, result.mask, not result.mask[cy, cx]
 
-    def probe(self, probe: Photo, image: np.ndarray, face: Detection, seed: int) -> tuple[list[dict], list[np.ndarray]]:
+    def probe(
+        self, probe: Photo, image: np.ndarray, face: Detection, seed: int
+    ) -> tuple[list[dict], list[np.ndarray]]:
         """All rows of one probe, and its pictures: original, each method, each attacked method."""
         rows = [self.row(probe, face, image, image, ORIGINAL)]
         hidden, attacked = [], []
@@ -164,28 +206,59 @@ class _Auditor:
             rows.append(self.row(probe, face, image, out, method, mask=mask, missed=missed))
             hidden.append(out)
             if method in self.attacked:
-                restored = restore_faces(out, self.deblurrer, detector=_known_face(face, image.shape[:2])).image
-                rows.append(self.row(probe, face, image, restored, method, attacked=True, mask=mask, missed=missed))
+                restored = restore_faces(
+                    out, self.deblurrer, detector=_known_face(face, image.shape[:2])
+                ).image
+                rows.append(
+                    self.row(
+                        probe,
+                        face,
+                        image,
+                        restored,
+                        method,
+                        attacked=True,
+                        mask=mask,
+                        missed=missed,
+                    )
+                )
                 attacked.append(restored)
         return rows, [image, *hidden, *attacked]
 
 
-def _load_obfuscator(methods: list[str], obfuscator, classifier, rebuilder, device: str) -> AttributeObfuscator | None:
+def _load_obfuscator(
+    methods: list[str], obfuscator, classifier, rebuilder, device: str
+) -> AttributeObfuscator | None:
     """The attribute networks when ``attributes`` is audited, with an error that names the method."""
     if ATTRIBUTES not in methods or obfuscator is not None:
         return obfuscator
     try:
         return load_attribute_obfuscator(classifier, rebuilder, device=device)
     except FaceDeblurError as exc:
-        raise FaceDeblurError(f"method {ATTRIBUTES} cannot be audited, its networks are missing: {exc}") from None
+        raise FaceDeblurError(
+            f"method {ATTRIBUTES} cannot be audited, its networks are missing: {exc}"
+        ) from None
 
 
-def privacy_audit(gallery: str | Path, probes: str | Path, methods: Sequence[str], out: str | Path,
-                  attack: bool = True, people: int | None = None, strength: float = 1.0, seed: int = 0,
-                  deblurrer: Deblurrer | None = None, model: str | Path | None = None, detector: str = "mtcnn",
-                  reader: FaceReader | None = None, obfuscate: Callable = obfuscate_photo,
-                  obfuscator: AttributeObfuscator | None = None, classifier: str | Path | None = None,
-                  rebuilder: str | Path | None = None, device: str = "cpu", progress: bool = True) -> AuditReport:
+def privacy_audit(
+    gallery: str | Path,
+    probes: str | Path,
+    methods: Sequence[str],
+    out: str | Path,
+    attack: bool = True,
+    people: int | None = None,
+    strength: float = 1.0,
+    seed: int = 0,
+    deblurrer: Deblurrer | None = None,
+    model: str | Path | None = None,
+    detector: str = "mtcnn",
+    reader: FaceReader | None = None,
+    obfuscate: Callable = obfuscate_photo,
+    obfuscator: AttributeObfuscator | None = None,
+    classifier: str | Path | None = None,
+    rebuilder: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> AuditReport:
     """Audit obfuscation methods against machine recognition; write the report into ``out``.
 
     Args:
@@ -233,12 +306,27 @@ def privacy_audit(gallery: str | Path, probes: str | Path, methods: Sequence[str
     reader = FaceReader(detector) if reader is None else reader
     bank, skipped = Gallery.build(gallery_photos, reader, label=gallery, progress=progress)
     protocol = ClassifierProtocol(bank, seed=seed)
-    auditor = _Auditor(bank, protocol, reader, obfuscate, obfuscator, deblurrer, methods, attacked, strength)
-    report = AuditReport(methods, attacked, reader.name, len(bank.photos),
-                         len(set(bank.people.tolist())), protocol.people, skipped=skipped, strength=strength, seed=seed,
-                         attack_model=deblurrer.header.get("preset", "custom model") if attacked else None)
+    auditor = _Auditor(
+        bank, protocol, reader, obfuscate, obfuscator, deblurrer, methods, attacked, strength
+    )
+    report = AuditReport(
+        methods,
+        attacked,
+        reader.name,
+        len(bank.photos),
+        len(set(bank.people.tolist())),
+        protocol.people,
+        skipped=skipped,
+        strength=strength,
+        seed=seed,
+        attack_model=deblurrer.header.get("preset", "custom model") if attacked else None,
+    )
     shown = {probe_photos[i].key for i in spread_indices(len(probe_photos), CASES)}
-    report.cases = {"titles": [ORIGINAL, *methods, *(f"{m} + deblur" for m in attacked)], "images": [], "captions": []}
+    report.cases = {
+        "titles": [ORIGINAL, *methods, *(f"{m} + deblur" for m in attacked)],
+        "images": [],
+        "captions": [],
+    }
     for probe in tqdm(probe_photos, desc="audit", unit="probe", disable=not progress):
         if not bank.knows(probe):
             report.unknown += 1
@@ -253,9 +341,15 @@ def privacy_audit(gallery: str | Path, probes: str | Path, methods: Sequence[str
         if probe.key in shown:
             order = [r for r in rows if not r["attacked"]] + [r for r in rows if r["attacked"]]
             report.cases["images"].append(pictures)
-            report.cases["captions"].append([f"NN {'hit' if r['nn_correct'] else 'miss'}" for r in order])
+            report.cases["captions"].append(
+                [f"NN {'hit' if r['nn_correct'] else 'miss'}" for r in order]
+            )
     if not report.rows:
-        reason = f"{len(skipped)} left out, first: {skipped[0]}" if skipped else "none has another photo in the gallery"
+        reason = (
+            f"{len(skipped)} left out, first: {skipped[0]}"
+            if skipped
+            else "none has another photo in the gallery"
+        )
         raise InputError(probes, f"no probe could be audited ({reason})")
     report.summary = summarise(report.rows, methods, attacked)
     report.report = write_audit_report(report, out, gallery, probes)

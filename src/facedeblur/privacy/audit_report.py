@@ -3,30 +3,58 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_text, write_image
 from ..evaluate.tables import format_value, plot_png, write_csv
+from ..io import atomic_write_bytes, atomic_write_text, write_image
 from ..io.sheets import contact_sheet
 
 if TYPE_CHECKING:
     from .audit_report import AuditReport
 
-PER_PROBE_FIELDS = ["probe", "person", "method", "attacked", "nn_person", "nn_distance", "nn_correct",
-                    "classifier_person", "classifier_correct", "context_ssim", "found", "score", "obfuscation_missed"]
+PER_PROBE_FIELDS = [
+    "probe",
+    "person",
+    "method",
+    "attacked",
+    "nn_person",
+    "nn_distance",
+    "nn_correct",
+    "classifier_person",
+    "classifier_correct",
+    "context_ssim",
+    "found",
+    "score",
+    "obfuscation_missed",
+]
 """Columns of ``per_probe.csv``: one row per probe and version (original, each method, each attacked method)."""
 
-SUMMARY_FIELDS = ["method", "probes", "nn_correct", "nn_top1", "classifier_probes", "classifier_correct",
-                  "classifier_top1", "attack_nn_top1", "attack_classifier_top1", "context_ssim", "detector_found",
-                  "detector_confidence", "obfuscation_missed"]
+SUMMARY_FIELDS = [
+    "method",
+    "probes",
+    "nn_correct",
+    "nn_top1",
+    "classifier_probes",
+    "classifier_correct",
+    "classifier_top1",
+    "attack_nn_top1",
+    "attack_classifier_top1",
+    "context_ssim",
+    "detector_found",
+    "detector_confidence",
+    "obfuscation_missed",
+]
 """Columns of ``audit.csv``: one row per method (``audit.summarise``)."""
 
-RATES = (("nn_top1", "NN top-1"), ("classifier_top1", "classifier top-1"),
-         ("attack_nn_top1", "NN top-1 after deblurring"), ("attack_classifier_top1", "classifier after deblurring"))
+RATES = (
+    ("nn_top1", "NN top-1"),
+    ("classifier_top1", "classifier top-1"),
+    ("attack_nn_top1", "NN top-1 after deblurring"),
+    ("attack_classifier_top1", "classifier after deblurring"),
+)
 """The identification rates of the table and the plot: summary key, label."""
 
 
@@ -39,23 +67,34 @@ def markdown(report: AuditReport, gallery: str, probes: str) -> str:
     people = report.classifier_people
     ids = f"{len(people)} identities" if people else "n/a"
     lines = [
-        "# facedeblur privacy audit", "",
+        "# facedeblur privacy audit",
+        "",
         f"Gallery `{gallery}`: {report.gallery_photos} photos of {report.gallery_people} people. Probes `{probes}`: "
         f"{report.summary[0]['probes']} audited"
-        + (f", {report.unknown} not (no other photo of their person in the gallery)" if report.unknown else "")
+        + (
+            f", {report.unknown} not (no other photo of their person in the gallery)"
+            if report.unknown
+            else ""
+        )
         + f". Face of each probe: the largest {report.detector} face of the original "
         "photo; the same box is used for every version of it. Obfuscation strength "
-        f"{report.strength:g}, seed {report.seed}.", "",
+        f"{report.strength:g}, seed {report.seed}.",
+        "",
         f"- NN top-1: the nearest gallery face (dlib descriptors) is the probe's person; closed set, a probe's own file "
         f"is never in its gallery; chance is about 1 in {report.gallery_people}.",
         f"- classifier top-1: linear softmax classifier over the {ids} with the most gallery photos, on their probes"
-        + (f" ({report.summary[0]['classifier_probes']} probes)." if people else "; fewer than two gallery people."),
+        + (
+            f" ({report.summary[0]['classifier_probes']} probes)."
+            if people
+            else "; fewer than two gallery people."
+        ),
         "- after deblurring: the attack; the obfuscated face at the original's box restored by "
         f"{report.attack_model or 'no model (attack off)'} and pasted back, then identified.",
         "- context SSIM: windows wholly outside the face masks, obfuscated vs original (1 = background untouched).",
         f"- found / confidence: {report.detector} still finds the face (IoU >= 0.5 with the original's box) on the "
         "obfuscated photo; mean score of those detections.",
-        "- missed: probes whose face the obfuscation did not hide (it found no face, or no mask covers the face centre).", "",
+        "- missed: probes whose face the obfuscation did not hide (it found no face, or no mask covers the face centre).",
+        "",
         f"| method | probes | NN top-1 | classifier top-1 ({ids}) | NN top-1 after deblurring | classifier after "
         f"deblurring | context SSIM | {report.detector} found | {report.detector} confidence | missed |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -68,11 +107,18 @@ def markdown(report: AuditReport, gallery: str, probes: str) -> str:
             f"{_rate(s['attack_classifier_top1'], attacked)} | "
             f"{'reference' if k == 0 else format_value(s['context_ssim'], 4)} | "
             f"{format_value(s['detector_found'], 1, True)} | {format_value(s['detector_confidence'], 4)} | "
-            f"{'-' if k == 0 else s['obfuscation_missed']} |")
+            f"{'-' if k == 0 else s['obfuscation_missed']} |"
+        )
     if report.skipped:
-        lines += ["", f"Left out ({len(report.skipped)}):", ""] + [f"- {line}" for line in report.skipped[:50]]
-    lines += ["", "Files: `audit.csv` (this table), `per_probe.csv`, `audit_rates.png`, `audit_cases.png` "
-              "(original | each method | each attacked method; NN hit or miss under each).", ""]
+        lines += ["", f"Left out ({len(report.skipped)}):", ""] + [
+            f"- {line}" for line in report.skipped[:50]
+        ]
+    lines += [
+        "",
+        "Files: `audit.csv` (this table), `per_probe.csv`, `audit_rates.png`, `audit_cases.png` "
+        "(original | each method | each attacked method; NN hit or miss under each).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -98,7 +144,9 @@ def _plot(report: AuditReport, out: Path) -> None:
     plt.close(fig)
 
 
-def write_audit_report(report: AuditReport, out: str | Path, gallery: str | Path, probes: str | Path) -> Path:
+def write_audit_report(
+    report: AuditReport, out: str | Path, gallery: str | Path, probes: str | Path
+) -> Path:
     """Write ``audit.md``, ``audit.csv``, ``per_probe.csv``, ``audit_rates.png`` and ``audit_cases.png``; returns audit.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +154,12 @@ def write_audit_report(report: AuditReport, out: str | Path, gallery: str | Path
     write_csv(out / "per_probe.csv", report.rows, PER_PROBE_FIELDS)
     _plot(report, out)
     if report.cases.get("images"):
-        sheet = contact_sheet(report.cases["images"], report.cases["titles"], cell=144, captions=report.cases["captions"])
+        sheet = contact_sheet(
+            report.cases["images"],
+            report.cases["titles"],
+            cell=144,
+            captions=report.cases["captions"],
+        )
         write_image(out / "audit_cases.png", sheet)
     return atomic_write_text(out / "audit.md", markdown(report, str(gallery), str(probes)))
 

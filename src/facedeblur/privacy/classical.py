@@ -39,7 +39,9 @@ def _box(mask: np.ndarray, threshold: float) -> tuple[int, int, int, int] | None
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def _grow(box: tuple[int, int, int, int], pad: int, height: int, width: int) -> tuple[int, int, int, int]:
+def _grow(
+    box: tuple[int, int, int, int], pad: int, height: int, width: int
+) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = box
     return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, width), min(y1 + pad, height)
 
@@ -50,7 +52,7 @@ def _filtered(image: np.ndarray, box, pad: int, apply) -> np.ndarray:
     gx0, gy0, gx1, gy1 = _grow(box, pad, height, width)
     out = apply(image[gy0:gy1, gx0:gx1])
     x0, y0, x1, y1 = box
-    return out[y0 - gy0:y1 - gy0, x0 - gx0:x1 - gx0]
+    return out[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
 
 
 def _pixelate(region: np.ndarray, block: int) -> np.ndarray:
@@ -60,7 +62,9 @@ def _pixelate(region: np.ndarray, block: int) -> np.ndarray:
     sums = np.add.reduceat(np.add.reduceat(region.astype(np.float64), rows, axis=0), cols, axis=1)
     counts = np.outer(np.diff(np.append(rows, h)), np.diff(np.append(cols, w)))[:, :, None]
     means = (sums / counts).astype(np.float32)
-    return np.repeat(np.repeat(means, np.diff(np.append(rows, h)), axis=0), np.diff(np.append(cols, w)), axis=1)
+    return np.repeat(
+        np.repeat(means, np.diff(np.append(rows, h)), axis=0), np.diff(np.append(cols, w)), axis=1
+    )
 
 
 def _swirl(image: np.ndarray, box, turns: float) -> np.ndarray:
@@ -80,7 +84,9 @@ def _swirl(image: np.ndarray, box, turns: float) -> np.ndarray:
     cos, sin = np.cos(theta), np.sin(theta)
     map_x = (cx + cos * dx - sin * dy).astype(np.float32)
     map_y = (cy + sin * dx + cos * dy).astype(np.float32)
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.remap(
+        image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
 
 
 def obfuscate_classical(
@@ -103,7 +109,9 @@ def obfuscate_classical(
         UsageError: unknown method, non-positive strength, or image and mask of different sizes.
     """
     if method not in METHODS:
-        raise UsageError(f"unknown obfuscation method {method!r}; valid methods: {', '.join(METHODS)}")
+        raise UsageError(
+            f"unknown obfuscation method {method!r}; valid methods: {', '.join(METHODS)}"
+        )
     if not strength > 0:
         raise UsageError(f"obfuscation strength must be positive, got {strength}")
     image = np.asarray(image, dtype=np.float32)
@@ -122,11 +130,17 @@ def obfuscate_classical(
     if method == "blur":
         sigma = max(BLUR_SIGMA * size * strength, 0.5)
         pad = math.ceil(3 * sigma)
-        hidden = _filtered(image, box, pad, lambda r: cv2.GaussianBlur(
-            r, (2 * pad + 1, 2 * pad + 1), sigma, borderType=cv2.BORDER_REFLECT_101))
+        hidden = _filtered(
+            image,
+            box,
+            pad,
+            lambda r: cv2.GaussianBlur(
+                r, (2 * pad + 1, 2 * pad + 1), sigma, borderType=cv2.BORDER_REFLECT_101
+            ),
+        )
     elif method == "pixelate":
         block = max(2, round(PIXELATE_BLOCK * size * strength))
-        hidden = _pixelate(image[box[1]:box[3], box[0]:box[2]], block)
+        hidden = _pixelate(image[box[1] : box[3], box[0] : box[2]], block)
     elif method == "blackout":
         hidden = np.zeros((box[3] - box[1], box[2] - box[0], 3), dtype=np.float32)
     elif method == "swirl":
@@ -136,13 +150,21 @@ def obfuscate_classical(
         kernel = linear_kernel(max(MOTION_LENGTH * size * strength, 1.0), angle).astype(np.float32)
         pad = kernel.shape[0] // 2
         # filter2D correlates; flipping the kernel makes it a convolution.
-        hidden = _filtered(image, box, pad, lambda r: cv2.filter2D(
-            r, -1, kernel[::-1, ::-1].copy(), borderType=cv2.BORDER_REFLECT_101))
+        hidden = _filtered(
+            image,
+            box,
+            pad,
+            lambda r: cv2.filter2D(
+                r, -1, kernel[::-1, ::-1].copy(), borderType=cv2.BORDER_REFLECT_101
+            ),
+        )
 
     return blend_inside(image, hidden, mask, box)
 
 
-def blend_inside(image: np.ndarray, hidden: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def blend_inside(
+    image: np.ndarray, hidden: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
     """A copy of ``image`` with ``hidden`` blended in by ``mask`` inside ``box``.
 
     Args:

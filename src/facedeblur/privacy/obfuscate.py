@@ -18,13 +18,13 @@ import numpy as np
 
 from ..errors import NoFaceError, UsageError
 from ..faces.dlib_faces import landmarks68
+from ..faces.mask import face_ellipse, face_mask, feathered_inside
 from ..faces.registry import build_detector
 from ..io import to_float32
 from ..restore.faces import detect_faces
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .attribute_names import CELEBA_ATTRIBUTES, resolve_flips
 from .classical import METHODS, blend_inside, obfuscate_classical
-from ..faces.mask import face_ellipse, face_mask, feathered_inside
 
 ATTRIBUTES = "attributes"
 OBFUSCATION_METHODS = (ATTRIBUTES,) + METHODS
@@ -82,8 +82,13 @@ class ObfuscationResult:
         return union
 
 
-def resolve_options(method: str, attributes: Iterable[str] | None = None, allow_protected: bool = False,
-                    strength: float = 1.0, feather: float | None = None) -> tuple[int, ...]:
+def resolve_options(
+    method: str,
+    attributes: Iterable[str] | None = None,
+    allow_protected: bool = False,
+    strength: float = 1.0,
+    feather: float | None = None,
+) -> tuple[int, ...]:
     """Check obfuscation options before any work; the attribute columns to flip (empty for a classical method).
 
     Raises:
@@ -92,14 +97,18 @@ def resolve_options(method: str, attributes: Iterable[str] | None = None, allow_
             strength or a negative feather radius.
     """
     if method not in OBFUSCATION_METHODS:
-        raise UsageError(f"unknown obfuscation method {method!r}; valid methods: {', '.join(OBFUSCATION_METHODS)}")
+        raise UsageError(
+            f"unknown obfuscation method {method!r}; valid methods: {', '.join(OBFUSCATION_METHODS)}"
+        )
     if not strength > 0:
         raise UsageError(f"obfuscation strength must be positive, got {strength}")
     if feather is not None and not feather >= 0:
         raise UsageError(f"feather radius must be >= 0 pixels, got {feather}")
     if method != ATTRIBUTES:
         if attributes is not None:
-            raise UsageError(f"attributes are flipped by the {ATTRIBUTES} method only, not by {method}")
+            raise UsageError(
+                f"attributes are flipped by the {ATTRIBUTES} method only, not by {method}"
+            )
         return ()
     return resolve_flips(attributes, allow_protected)
 
@@ -110,10 +119,19 @@ def default_feather(points68: np.ndarray) -> float:
     return max(1.0, FEATHER_FRACTION * 2.0 * max(axes))
 
 
-def obfuscate_photo(image: np.ndarray, method: str = ATTRIBUTES, attributes: Iterable[str] | None = None,
-                    allow_protected: bool = False, strength: float = 1.0, feather: float | None = None,
-                    seed: int = 0, obfuscator: AttributeObfuscator | None = None,
-                    detector: str | Callable = "dlib-hog", label: str = "image", device: str = "cpu") -> ObfuscationResult:
+def obfuscate_photo(
+    image: np.ndarray,
+    method: str = ATTRIBUTES,
+    attributes: Iterable[str] | None = None,
+    allow_protected: bool = False,
+    strength: float = 1.0,
+    feather: float | None = None,
+    seed: int = 0,
+    obfuscator: AttributeObfuscator | None = None,
+    detector: str | Callable = "dlib-hog",
+    label: str = "image",
+    device: str = "cpu",
+) -> ObfuscationResult:
     """Hide every face of a photo; everything outside the face masks is left bit-identical.
 
     Args:
@@ -145,8 +163,14 @@ def obfuscate_photo(image: np.ndarray, method: str = ATTRIBUTES, attributes: Ite
     """
     flips = resolve_options(method, attributes, allow_protected, strength, feather)
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
-        raise UsageError(f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}")
+    if (
+        image.ndim != 3
+        or image.shape[2] != 3
+        or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating))
+    ):
+        raise UsageError(
+            f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}"
+        )
     image = to_float32(image)
     detect = build_detector(detector) if isinstance(detector, str) else detector
     detections = sorted(detect_faces(image, detect), key=lambda d: d.box[0])
@@ -163,27 +187,49 @@ def obfuscate_photo(image: np.ndarray, method: str = ATTRIBUTES, attributes: Ite
         x, y, w, h = cv2.boundingRect(binary.astype(np.uint8))
         box = (x, y, x + w, y + h)
         radius = default_feather(points) if feather is None else float(feather)
-        face = ObfuscatedFace(det.box, float(det.score), points, box, binary[y:y + h, x:x + w].copy(), radius)
+        face = ObfuscatedFace(
+            det.box, float(det.score), points, box, binary[y : y + h, x : x + w].copy(), radius
+        )
         if method == ATTRIBUTES:
             rebuilt = obfuscator.rebuild(out, points, flips)
             weight = feathered_inside(binary & rebuilt.covered, radius)
-            out = blend_inside(out, rebuilt.layer[y:y + h, x:x + w], weight, box)
+            out = blend_inside(out, rebuilt.layer[y : y + h, x : x + w], weight, box)
             face.flipped = tuple(CELEBA_ATTRIBUTES[c] for c in flips)
             face.before, face.after = np.asarray(rebuilt.before), np.asarray(rebuilt.after)
         else:
-            out = obfuscate_classical(out, feathered_inside(binary, radius), method, strength, seed + k)
+            out = obfuscate_classical(
+                out, feathered_inside(binary, radius), method, strength, seed + k
+            )
         faces.append(face)
     return ObfuscationResult(out, method, faces)
 
 
-def obfuscate(image: np.ndarray, method: str = ATTRIBUTES, attributes: Iterable[str] | None = None,
-              allow_protected: bool = False, strength: float = 1.0, feather: float | None = None, seed: int = 0,
-              obfuscator: AttributeObfuscator | None = None, detector: str | Callable = "dlib-hog",
-              device: str = "cpu") -> np.ndarray:
+def obfuscate(
+    image: np.ndarray,
+    method: str = ATTRIBUTES,
+    attributes: Iterable[str] | None = None,
+    allow_protected: bool = False,
+    strength: float = 1.0,
+    feather: float | None = None,
+    seed: int = 0,
+    obfuscator: AttributeObfuscator | None = None,
+    detector: str | Callable = "dlib-hog",
+    device: str = "cpu",
+) -> np.ndarray:
     """Hide the identity of every face of a photo: float32 RGB (H, W, 3) in [0, 1] in, the same size out.
 
     The arguments are ``obfuscate_photo``'s; use that for the face masks and the flipped
     attributes. Raises ``NoFaceError`` when the photo has no face.
     """
-    return obfuscate_photo(image, method, attributes, allow_protected, strength, feather, seed, obfuscator,
-                           detector, device=device).image
+    return obfuscate_photo(
+        image,
+        method,
+        attributes,
+        allow_protected,
+        strength,
+        feather,
+        seed,
+        obfuscator,
+        detector,
+        device=device,
+    ).image

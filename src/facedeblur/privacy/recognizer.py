@@ -29,8 +29,8 @@ from ..errors import InputError, NoFaceError
 from ..faces.detect import Detection, largest_face
 from ..faces.dlib_faces import FaceDescriptor
 from ..faces.registry import build_detector
-from ..metrics.identity import identity_distances
 from ..io import list_images, read_image
+from ..metrics.identity import identity_distances
 
 CLASSIFIER_PEOPLE = 20
 """Identities of the classifier protocol: the gallery people with the most photos."""
@@ -64,7 +64,10 @@ def list_people(folder: str | Path) -> list[Photo]:
     for path in list_images(folder):
         parts = path.relative_to(folder).parts
         if len(parts) < 2:
-            raise InputError(path, f"images must sit in a folder named after the person ({folder}/<Person>/{path.name})")
+            raise InputError(
+                path,
+                f"images must sit in a folder named after the person ({folder}/<Person>/{path.name})",
+            )
         photos.append(Photo(path, parts[0]))
     if not photos:
         raise InputError(folder, "no images found (expected DIR/<Person>/<image>, as LFW)")
@@ -83,7 +86,9 @@ class FaceReader:
     """
 
     def __init__(self, detector: str | Callable = "mtcnn", describe: Callable | None = None):
-        self.name = detector if isinstance(detector, str) else getattr(detector, "name", "custom detector")
+        self.name = (
+            detector if isinstance(detector, str) else getattr(detector, "name", "custom detector")
+        )
         self.detect = build_detector(detector) if isinstance(detector, str) else detector
         self.describe = FaceDescriptor() if describe is None else describe
 
@@ -114,14 +119,21 @@ class Gallery:
     def __post_init__(self):
         self.descriptors = np.asarray(self.descriptors, dtype=np.float64)
         if self.descriptors.ndim != 2 or len(self.descriptors) != len(self.photos):
-            raise ValueError(f"a gallery needs one descriptor row per photo: {len(self.photos)} photos, "
-                             f"descriptors of shape {self.descriptors.shape}")
+            raise ValueError(
+                f"a gallery needs one descriptor row per photo: {len(self.photos)} photos, "
+                f"descriptors of shape {self.descriptors.shape}"
+            )
         self.people = np.array([p.person for p in self.photos], dtype=object)
         self.keys = np.array([p.key for p in self.photos], dtype=object)
 
     @classmethod
-    def build(cls, photos: Sequence[Photo], reader: FaceReader, label: str | Path = "gallery",
-              progress: bool = True) -> tuple[Gallery, list[str]]:
+    def build(
+        cls,
+        photos: Sequence[Photo],
+        reader: FaceReader,
+        label: str | Path = "gallery",
+        progress: bool = True,
+    ) -> tuple[Gallery, list[str]]:
         """Describe every photo's largest face; returns the gallery and one line per photo left out.
 
         Photos that cannot be read or show no face are left out. Raises ``InputError`` naming
@@ -170,18 +182,40 @@ class SoftmaxClassifier:
     squared weights.
     """
 
-    def __init__(self, classes: list[str], weights: np.ndarray, bias: np.ndarray, mean: np.ndarray, scale: np.ndarray):
-        self.classes, self.weights, self.bias, self.mean, self.scale = classes, weights, bias, mean, scale
+    def __init__(
+        self,
+        classes: list[str],
+        weights: np.ndarray,
+        bias: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+    ):
+        self.classes, self.weights, self.bias, self.mean, self.scale = (
+            classes,
+            weights,
+            bias,
+            mean,
+            scale,
+        )
 
     @classmethod
-    def fit(cls, descriptors, labels: Sequence[str], seed: int = 0, steps: int = 300, lr: float = 0.5,
-            l2: float = 1e-3) -> SoftmaxClassifier:
+    def fit(
+        cls,
+        descriptors,
+        labels: Sequence[str],
+        seed: int = 0,
+        steps: int = 300,
+        lr: float = 0.5,
+        l2: float = 1e-3,
+    ) -> SoftmaxClassifier:
         """Train on (N, D) descriptors with one label each (at least two distinct labels)."""
         x = np.asarray(descriptors, dtype=np.float64)
         classes = sorted(set(labels))
         if len(classes) < 2 or len(x) != len(labels):
-            raise ValueError(f"a classifier needs two or more classes and one label per row, got {len(classes)} classes, "
-                             f"{len(labels)} labels for {len(x)} rows")
+            raise ValueError(
+                f"a classifier needs two or more classes and one label per row, got {len(classes)} classes, "
+                f"{len(labels)} labels for {len(x)} rows"
+            )
         index = {c: i for i, c in enumerate(classes)}
         target = np.zeros((len(x), len(classes)))
         target[np.arange(len(x)), [index[label] for label in labels]] = 1.0
@@ -222,17 +256,27 @@ class ClassifierProtocol:
         self.gallery, self.seed = gallery, seed
         chosen = classifier_people(gallery, count)
         self.people = chosen if len(chosen) >= 2 else None
-        self._rows = np.isin(gallery.people, chosen) if self.people else np.zeros(len(gallery.photos), dtype=bool)
+        self._rows = (
+            np.isin(gallery.people, chosen)
+            if self.people
+            else np.zeros(len(gallery.photos), dtype=bool)
+        )
         self._shared: SoftmaxClassifier | None = None
         self._last: tuple[str, SoftmaxClassifier | None] | None = None
 
     def covers(self, probe: Photo) -> bool:
         """Whether the classifier knows the probe's person from a gallery photo other than the probe itself."""
-        return bool(np.any(self._rows & self.gallery.others(probe) & (self.gallery.people == probe.person)))
+        return bool(
+            np.any(self._rows & self.gallery.others(probe) & (self.gallery.people == probe.person))
+        )
 
     def _fit(self, rows: np.ndarray) -> SoftmaxClassifier | None:
         labels = self.gallery.people[rows].tolist()
-        return SoftmaxClassifier.fit(self.gallery.descriptors[rows], labels, seed=self.seed) if len(set(labels)) >= 2 else None
+        return (
+            SoftmaxClassifier.fit(self.gallery.descriptors[rows], labels, seed=self.seed)
+            if len(set(labels)) >= 2
+            else None
+        )
 
     def _classifier(self, probe: Photo) -> SoftmaxClassifier | None:
         """The classifier trained without the probe's own file: one shared fit for probes outside the

@@ -6,6 +6,12 @@ from .loading import load_model
 from .moments import MomentRestorer, load_moments_model, moments
 
 __all__ = [
-    "Deblurrer", "FaceRestoreResult", "MomentRestorer", "deblur", "load_model", "load_moments_model", "moments",
+    "Deblurrer",
+    "FaceRestoreResult",
+    "MomentRestorer",
+    "deblur",
+    "load_model",
+    "load_moments_model",
+    "moments",
     "restore_faces",
 ]

@@ -26,13 +26,21 @@ class Deblurrer:
         header: the weights header, kept for reports.
     """
 
-    def __init__(self, model: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], device: str = "cpu",
-                 tile: int = 0, overlap: int = 32, header: dict | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        device: str = "cpu",
+        tile: int = 0,
+        overlap: int = 32,
+        header: dict | None = None,
+    ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.multiple = int(getattr(model, "pad_multiple", 1))
         if tile and tile <= 2 * overlap:
-            raise FaceDeblurError(f"tile size {tile} must be larger than twice the overlap ({overlap})")
+            raise FaceDeblurError(
+                f"tile size {tile} must be larger than twice the overlap ({overlap})"
+            )
         self.tile, self.overlap = tile, overlap
         self.header = header or {}
 
@@ -43,7 +51,12 @@ class Deblurrer:
         pad_w = (-width) % self.multiple
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        return final_output(self.model(padded.to(self.device))).float().cpu()[..., :height, :width].clamp(0.0, 1.0)
+        return (
+            final_output(self.model(padded.to(self.device)))
+            .float()
+            .cpu()[..., :height, :width]
+            .clamp(0.0, 1.0)
+        )
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
@@ -52,14 +65,14 @@ class Deblurrer:
         weight = torch.zeros((1, 1, height, width))
         ramp = torch.ones(self.tile)
         ramp[: self.overlap] = torch.linspace(0.0, 1.0, self.overlap + 2)[1:-1]
-        ramp[-self.overlap:] = torch.linspace(1.0, 0.0, self.overlap + 2)[1:-1]
+        ramp[-self.overlap :] = torch.linspace(1.0, 0.0, self.overlap + 2)[1:-1]
         for top in _starts(height, self.tile, step):
             for left in _starts(width, self.tile, step):
-                patch = x[..., top:top + self.tile, left:left + self.tile]
+                patch = x[..., top : top + self.tile, left : left + self.tile]
                 ph, pw = patch.shape[-2:]
                 w = (ramp[:ph, None] * ramp[None, :pw])[None, None]
-                out[..., top:top + ph, left:left + pw] += self._run(patch) * w
-                weight[..., top:top + ph, left:left + pw] += w
+                out[..., top : top + ph, left : left + pw] += self._run(patch) * w
+                weight[..., top : top + ph, left : left + pw] += w
         return out / weight
 
     def deblur_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
@@ -97,5 +110,3 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
         return [0]
     count = math.ceil((length - tile) / step) + 1
     return sorted({min(i * step, length - tile) for i in range(count)})
-
-

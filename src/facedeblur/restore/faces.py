@@ -13,15 +13,15 @@ from ..faces.detect import Detection
 from ..faces.pasteback import (
     DEFAULT_MARGIN,
     crop_with_padding,
-    face_crop_box,
     face_correction,
+    face_crop_box,
     paste_corrections,
 )
 from ..faces.registry import build_detector
+from ..io import to_float32
 from ..io.geometry import resize
 from .deblurrer import Deblurrer
 from .loading import load_model
-from ..io import to_float32
 
 # Faces are searched on a copy whose longer side is at most this (detectors find faces of 20+ px).
 DETECT_MAX_SIDE = 1600
@@ -88,8 +88,11 @@ def model_face_size(deblurrer: Deblurrer) -> int:
     return int(size) if size else DEFAULT_FACE_SIZE
 
 
-def detect_faces(image: np.ndarray, detector: Callable[[np.ndarray], list[Detection]],
-                 max_side: int = DETECT_MAX_SIDE) -> list[Detection]:
+def detect_faces(
+    image: np.ndarray,
+    detector: Callable[[np.ndarray], list[Detection]],
+    max_side: int = DETECT_MAX_SIDE,
+) -> list[Detection]:
     """Faces of an RGB float image, searched on a copy shrunk to ``max_side``; boxes in the image's pixels."""
     scale = min(1.0, max_side / max(image.shape[:2]))
     if scale == 1.0:
@@ -97,15 +100,25 @@ def detect_faces(image: np.ndarray, detector: Callable[[np.ndarray], list[Detect
     small = resize(image, (round(image.shape[0] * scale), round(image.shape[1] * scale)))
     sy, sx = image.shape[0] / small.shape[0], image.shape[1] / small.shape[1]
     return [
-        replace(d, box=(d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy),
-                landmarks=None if d.landmarks is None else d.landmarks * np.array([sx, sy], dtype=np.float32))
+        replace(
+            d,
+            box=(d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy),
+            landmarks=None
+            if d.landmarks is None
+            else d.landmarks * np.array([sx, sy], dtype=np.float32),
+        )
         for d in detector(small)
     ]
 
 
-def restore_faces(image: np.ndarray, deblurrer: Deblurrer, detector: str | Callable = "mtcnn",
-                  margin: float = DEFAULT_MARGIN, min_face: int = DEFAULT_MIN_FACE,
-                  face_size: int | None = None) -> FaceRestoreResult:
+def restore_faces(
+    image: np.ndarray,
+    deblurrer: Deblurrer,
+    detector: str | Callable = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    min_face: int = DEFAULT_MIN_FACE,
+    face_size: int | None = None,
+) -> FaceRestoreResult:
     """Restore every face of a photo and paste it back; the rest of the photo is left untouched.
 
     Args:
@@ -121,8 +134,14 @@ def restore_faces(image: np.ndarray, deblurrer: Deblurrer, detector: str | Calla
     resolution (``face_correction``) and blended in with a feathered mask (``paste_corrections``).
     With no face found the result has no records and the image is a copy of the input.
     """
-    if image.ndim != 3 or image.shape[2] != 3 or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
-        raise FaceDeblurError(f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}")
+    if (
+        image.ndim != 3
+        or image.shape[2] != 3
+        or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating))
+    ):
+        raise FaceDeblurError(
+            f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}"
+        )
     image = to_float32(image)
     if margin < 0:
         raise FaceDeblurError(f"margin must be non-negative, got {margin}")
@@ -131,13 +150,20 @@ def restore_faces(image: np.ndarray, deblurrer: Deblurrer, detector: str | Calla
     records = []
     for det in sorted(detect_faces(image, detect), key=lambda d: d.box[0]):
         big_enough = max(det.width, det.height) >= min_face
-        records.append(FaceRecord(det.box, float(det.score), face_crop_box(det, margin), RESTORED if big_enough else TOO_SMALL))
+        records.append(
+            FaceRecord(
+                det.box,
+                float(det.score),
+                face_crop_box(det, margin),
+                RESTORED if big_enough else TOO_SMALL,
+            )
+        )
     todo = [r for r in records if r.status == RESTORED]
     crops = [crop_with_padding(image, r.crop_box) for r in todo]
     small = [resize(c, size) for c in crops]
     restored = []
     for start in range(0, len(small), FACE_BATCH):
-        restored += deblurrer.deblur_batch(small[start:start + FACE_BATCH])
+        restored += deblurrer.deblur_batch(small[start : start + FACE_BATCH])
     corrections = []
     for record, crop, crop_small, out_small in zip(todo, crops, small, restored):
         change = face_correction(crop, out_small, crop_small)
@@ -146,8 +172,14 @@ def restore_faces(image: np.ndarray, deblurrer: Deblurrer, detector: str | Calla
     return FaceRestoreResult(paste_corrections(image, corrections, margin), records, min_face)
 
 
-def deblur(image: np.ndarray, model: str | Path | Deblurrer | None = None, faces: bool = False,
-           detector: str | Callable = "mtcnn", margin: float = DEFAULT_MARGIN, device: str = "cpu") -> np.ndarray:
+def deblur(
+    image: np.ndarray,
+    model: str | Path | Deblurrer | None = None,
+    faces: bool = False,
+    detector: str | Callable = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    device: str = "cpu",
+) -> np.ndarray:
     """Restore an image: float32 RGB (H, W, 3) in [0, 1] in, the same size and range out.
 
     Args:
@@ -160,7 +192,9 @@ def deblur(image: np.ndarray, model: str | Path | Deblurrer | None = None, faces
         detector, margin: see ``restore_faces``.
         device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
     """
-    deblurrer = model if isinstance(model, Deblurrer) else load_model(model, device=device, tile=512)
+    deblurrer = (
+        model if isinstance(model, Deblurrer) else load_model(model, device=device, tile=512)
+    )
     if not faces:
         return deblurrer.deblur(image)
     result = restore_faces(image, deblurrer, detector=detector, margin=margin)

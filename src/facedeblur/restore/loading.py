@@ -10,12 +10,16 @@ from ..errors import FaceDeblurError, UsageError
 from ..models.weights import default_model_path, load_network
 from .deblurrer import Deblurrer
 
-
 BACKENDS = ("torch", "onnxruntime")
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu", tile: int = 0, backend: str = "torch",
-               threads: int | None = None) -> Deblurrer:
+def load_model(
+    path: str | Path | None = None,
+    device: str = "cpu",
+    tile: int = 0,
+    backend: str = "torch",
+    threads: int | None = None,
+) -> Deblurrer:
     """Load a deblurring model from a facedeblur safetensors file (its header names the architecture).
 
     With no ``path``, the default model shipped inside the package (see MODEL_CARD.md).

@@ -19,11 +19,10 @@ from ..errors import FaceDeblurError, NoFaceError, UsageError
 from ..faces.motion_order import control_factors
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
-from .deblurrer import Deblurrer
-from ..models.weights import pretrained_path
 from ..io import image_to_tensor, tensor_to_image, to_float32
+from ..models.weights import load_network, pretrained_path, read_weights
+from .deblurrer import Deblurrer
 from .faces import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
-from ..models.weights import load_network, read_weights
 
 DEFAULT_MOMENTS_FILE = "moments.safetensors"
 # Moments restored per network call (one image repeated with different u).
@@ -63,14 +62,18 @@ class MomentRestorer:
         x = image_to_tensor(to_float32(image))[None].to(self.device)
         out = []
         for start in range(0, len(u), MOMENT_BATCH):
-            chunk = torch.tensor(list(u[start:start + MOMENT_BATCH]), dtype=torch.float32, device=self.device)
+            chunk = torch.tensor(
+                list(u[start : start + MOMENT_BATCH]), dtype=torch.float32, device=self.device
+            )
             restored = self.generator(x.expand(len(chunk), -1, -1, -1), chunk)[-1]
             out += [tensor_to_image(t) for t in restored.float().clamp(0.0, 1.0).cpu()]
         return out
 
     def at(self, u: float) -> Deblurrer:
         """A ``Deblurrer`` restoring the moment at ``u`` (for whole photos through ``restore_faces``)."""
-        return Deblurrer(FixedMoment(self.generator, u), device=str(self.device), header=self.header)
+        return Deblurrer(
+            FixedMoment(self.generator, u), device=str(self.device), header=self.header
+        )
 
 
 def moments_model_path() -> Path:
@@ -88,8 +91,10 @@ def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> M
         raise FaceDeblurError(f"{path}: no such weights file")
     architecture = read_weights(path)[0].get("architecture")
     if architecture != "cfmd":
-        raise FaceDeblurError(f"{path}: a {architecture!r} model restores one moment only; "
-                              "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')")
+        raise FaceDeblurError(
+            f"{path}: a {architecture!r} model restores one moment only; "
+            "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')"
+        )
     model, header = load_network(path)
     return MomentRestorer(model, device=device, header=header)
 
@@ -106,9 +111,14 @@ def moment_factors(n: int | None = None, u: Sequence[float] | None = None) -> li
     return [float(v) for v in control_factors(n)]
 
 
-def restore_face_moments(image: np.ndarray, restorer: MomentRestorer, u: Sequence[float],
-                         detector: str | Callable = "mtcnn", margin: float = DEFAULT_MARGIN,
-                         min_face: int = DEFAULT_MIN_FACE) -> list[FaceRestoreResult]:
+def restore_face_moments(
+    image: np.ndarray,
+    restorer: MomentRestorer,
+    u: Sequence[float],
+    detector: str | Callable = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    min_face: int = DEFAULT_MIN_FACE,
+) -> list[FaceRestoreResult]:
     """Every face of a photo restored at each u and pasted back: one ``FaceRestoreResult`` per u.
 
     Faces are detected once; each moment goes through ``photo.restore_faces`` with those faces.
@@ -116,12 +126,22 @@ def restore_face_moments(image: np.ndarray, restorer: MomentRestorer, u: Sequenc
     image = to_float32(image)
     detect = build_detector(detector) if isinstance(detector, str) else detector
     faces = detect_faces(image, detect)
-    return [restore_faces(image, restorer.at(v), lambda _img: faces, margin=margin, min_face=min_face) for v in u]
+    return [
+        restore_faces(image, restorer.at(v), lambda _img: faces, margin=margin, min_face=min_face)
+        for v in u
+    ]
 
 
-def moments(image: np.ndarray, n: int = 7, u: Sequence[float] | None = None,
-            model: str | Path | MomentRestorer | None = None, faces: bool = False,
-            detector: str | Callable = "mtcnn", margin: float = DEFAULT_MARGIN, device: str = "cpu") -> list[np.ndarray]:
+def moments(
+    image: np.ndarray,
+    n: int = 7,
+    u: Sequence[float] | None = None,
+    model: str | Path | MomentRestorer | None = None,
+    faces: bool = False,
+    detector: str | Callable = "mtcnn",
+    margin: float = DEFAULT_MARGIN,
+    device: str = "cpu",
+) -> list[np.ndarray]:
     """The sharp moments of a blurry face: float32 RGB images of the input's size, one per u.
 
     Args:
@@ -134,7 +154,9 @@ def moments(image: np.ndarray, n: int = 7, u: Sequence[float] | None = None,
         detector, margin: as in ``restore_faces``.
         device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
     """
-    restorer = model if isinstance(model, MomentRestorer) else load_moments_model(model, device=device)
+    restorer = (
+        model if isinstance(model, MomentRestorer) else load_moments_model(model, device=device)
+    )
     factors = moment_factors(n, u)
     if not faces:
         return restorer.restore(image, factors)

@@ -17,12 +17,11 @@ import torch
 from torch import nn
 
 from ..errors import FaceDeblurError, UsageError
-from .deblurrer import Deblurrer
-from ..models.weights import default_model_path
 from ..io import atomic_write_bytes
 from ..models.ops import final_output
+from ..models.weights import HEADER_KEY, default_model_path, load_network
+from .deblurrer import Deblurrer
 from .onnx_runner import OnnxRunner
-from ..models.weights import HEADER_KEY, load_network
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 11, 20
@@ -41,7 +40,9 @@ class _FullResolution(nn.Module):
         return final_output(self.generator(x))
 
 
-def onnx_bytes(model: nn.Module, header: dict, size: int = 128, opset: int = DEFAULT_OPSET) -> bytes:
+def onnx_bytes(
+    model: nn.Module, header: dict, size: int = 128, opset: int = DEFAULT_OPSET
+) -> bytes:
     """Export ``model`` to a serialized ONNX model, with ``header`` and ``pad_multiple`` in its metadata.
 
     The graph is traced on a ``size`` x ``size`` input (rounded up to ``pad_multiple``); the
@@ -55,7 +56,9 @@ def onnx_bytes(model: nn.Module, header: dict, size: int = 128, opset: int = DEF
     if size < 1:
         raise UsageError(f"export size must be positive, got {size}")
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UsageError(f"opset {opset} is outside what the exporter writes ({MIN_OPSET} to {MAX_OPSET})")
+        raise UsageError(
+            f"opset {opset} is outside what the exporter writes ({MIN_OPSET} to {MAX_OPSET})"
+        )
     multiple = int(getattr(model, "pad_multiple", 1))
     side = -(-size // multiple) * multiple
     wrapped = _FullResolution(model).eval()
@@ -68,21 +71,38 @@ def onnx_bytes(model: nn.Module, header: dict, size: int = 128, opset: int = DEF
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         try:
-            example = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device)
-            torch.onnx.export(wrapped, (example,), buffer, dynamo=False,
-                              opset_version=opset, input_names=["input"], output_names=["output"],
-                              dynamic_axes={"input": AXES, "output": AXES})
-        except Exception as exc:  # the exporter raises many types; any of them means the same to a user
-            raise FaceDeblurError(f"ONNX export of {header.get('architecture', 'the model')} failed: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
+            example = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(
+                device
+            )
+            torch.onnx.export(
+                wrapped,
+                (example,),
+                buffer,
+                dynamo=False,
+                opset_version=opset,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": AXES, "output": AXES},
+            )
+        except (
+            Exception
+        ) as exc:  # the exporter raises many types; any of them means the same to a user
+            raise FaceDeblurError(
+                f"ONNX export of {header.get('architecture', 'the model')} failed: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from None
     proto = onnx.load_model_from_string(buffer.getvalue())
-    onnx.helper.set_model_props(proto, {HEADER_KEY: json.dumps({**header, "pad_multiple": multiple}, sort_keys=True)})
+    onnx.helper.set_model_props(
+        proto, {HEADER_KEY: json.dumps({**header, "pad_multiple": multiple}, sort_keys=True)}
+    )
     data = proto.SerializeToString()
     _check(wrapped, OnnxRunner(data, name="the exported model"), side, multiple, device)
     return data
 
 
-def _check(model: nn.Module, runner: OnnxRunner, side: int, multiple: int, device: torch.device) -> None:
+def _check(
+    model: nn.Module, runner: OnnxRunner, side: int, multiple: int, device: torch.device
+) -> None:
     """Compare onnxruntime with torch on a seeded batch of 2 whose height differs from the traced one."""
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, side + multiple, side, generator=generator)
@@ -90,14 +110,22 @@ def _check(model: nn.Module, runner: OnnxRunner, side: int, multiple: int, devic
         expected = model(x.to(device)).float().cpu()
     got = runner(x)
     if got.shape != expected.shape:
-        raise FaceDeblurError(f"the exported model returns {tuple(got.shape)} where torch returns {tuple(expected.shape)}")
+        raise FaceDeblurError(
+            f"the exported model returns {tuple(got.shape)} where torch returns {tuple(expected.shape)}"
+        )
     diff = (got - expected).abs().max().item()
     if not diff <= TOLERANCE:
-        raise FaceDeblurError(f"the exported model differs from torch by {diff:.2e} (tolerance {TOLERANCE:g})")
+        raise FaceDeblurError(
+            f"the exported model differs from torch by {diff:.2e} (tolerance {TOLERANCE:g})"
+        )
 
 
-def export_onnx(source: str | Path | Deblurrer | None, out_path: str | Path, size: int = 128,
-                opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(
+    source: str | Path | Deblurrer | None,
+    out_path: str | Path,
+    size: int = 128,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
     """Export a generator to an ONNX file, atomically; returns its path.
 
     Args:
@@ -108,15 +136,21 @@ def export_onnx(source: str | Path | Deblurrer | None, out_path: str | Path, siz
     """
     if isinstance(source, Deblurrer):
         if not isinstance(source.model, nn.Module):
-            raise UsageError("this Deblurrer already runs an ONNX model; export from its weights file instead")
+            raise UsageError(
+                "this Deblurrer already runs an ONNX model; export from its weights file instead"
+            )
         model, header = source.model, source.header
     else:
         source = default_model_path() if source is None else Path(source)
         if Path(out_path).resolve() == source.resolve():
-            raise UsageError(f"{out_path}: the ONNX file would overwrite the weights it is made from")
+            raise UsageError(
+                f"{out_path}: the ONNX file would overwrite the weights it is made from"
+            )
         model, header = load_network(source)
     if Path(out_path).suffix.lower() != ".onnx":
-        raise UsageError(f"{out_path}: name the ONNX file with the .onnx suffix (the backend goes by it)")
+        raise UsageError(
+            f"{out_path}: name the ONNX file with the .onnx suffix (the backend goes by it)"
+        )
     return atomic_write_bytes(out_path, onnx_bytes(model, header, size=size, opset=opset))
 
 

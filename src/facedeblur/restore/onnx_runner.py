@@ -23,8 +23,10 @@ def import_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise FaceDeblurError("the onnxruntime backend needs onnxruntime: pip install onnxruntime "
-                              "(or use the torch backend)") from None
+        raise FaceDeblurError(
+            "the onnxruntime backend needs onnxruntime: pip install onnxruntime "
+            "(or use the torch backend)"
+        ) from None
     return onnxruntime
 
 
@@ -38,22 +40,34 @@ class OnnxRunner:
         name: how errors name the model (e.g. its path).
     """
 
-    def __init__(self, model: bytes, threads: int | None = None, device: str = "cpu", name: str = "ONNX model"):
+    def __init__(
+        self,
+        model: bytes,
+        threads: int | None = None,
+        device: str = "cpu",
+        name: str = "ONNX model",
+    ):
         ort = import_onnxruntime()
         provider = PROVIDERS.get(str(device).split(":")[0])
         if provider not in ort.get_available_providers():
-            raise UsageError(f"this onnxruntime cannot run on {device!r} "
-                             f"(it has {', '.join(ort.get_available_providers())})")
+            raise UsageError(
+                f"this onnxruntime cannot run on {device!r} "
+                f"(it has {', '.join(ort.get_available_providers())})"
+            )
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(model, options, providers=[provider])
         except Exception as exc:  # onnxruntime's own exception types derive from Exception only
-            raise FaceDeblurError(f"{name}: onnxruntime cannot load it ({_first_line(exc)})") from None
+            raise FaceDeblurError(
+                f"{name}: onnxruntime cannot load it ({_first_line(exc)})"
+            ) from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         if HEADER_KEY not in metadata:
-            raise FaceDeblurError(f"{name}: ONNX model carries no facedeblur header; make it with `facedeblur export`")
+            raise FaceDeblurError(
+                f"{name}: ONNX model carries no facedeblur header; make it with `facedeblur export`"
+            )
         try:
             self.header = json.loads(metadata[HEADER_KEY])
         except json.JSONDecodeError:
@@ -68,8 +82,9 @@ class OnnxRunner:
         try:
             output = self.session.run(None, feed)[0]
         except Exception as exc:  # see __init__
-            raise FaceDeblurError(f"{self.name}: onnxruntime failed on a {tuple(x.shape)} input "
-                                  f"({_first_line(exc)})") from None
+            raise FaceDeblurError(
+                f"{self.name}: onnxruntime failed on a {tuple(x.shape)} input ({_first_line(exc)})"
+            ) from None
         return torch.from_numpy(output)
 
 

@@ -15,7 +15,11 @@ from ..io import atomic_write_bytes
 
 def rng_state() -> dict:
     """Snapshot of Python's, numpy's and torch's (CPU and CUDA) global generators."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -45,4 +49,6 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a corrupt file can fail in many ways inside the unpickler
-        raise FaceDeblurError(f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {exc})") from None
+        raise FaceDeblurError(
+            f"{path}: unreadable checkpoint ({exc.__class__.__name__}: {exc})"
+        ) from None

@@ -123,7 +123,10 @@ class CelebAData(DataConfig):
 
 
 DATA_KINDS: dict[str, type[DataConfig]] = {
-    "onthefly": OnTheFlyData, "paired": PairedData, "moments": MomentsData, "attributes": CelebAData,
+    "onthefly": OnTheFlyData,
+    "paired": PairedData,
+    "moments": MomentsData,
+    "attributes": CelebAData,
     "rebuild": CelebAData,
 }
 
@@ -256,7 +259,9 @@ def _coerce(value, hint, where: str):
         return _coerce(value, inner, where)
     elif dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
-    raise UsageError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {type(value).__name__} {value!r}")
+    raise UsageError(
+        f"{where}: expected {getattr(hint, '__name__', hint)}, got {type(value).__name__} {value!r}"
+    )
 
 
 def _build(cls, data, where: str):
@@ -271,8 +276,14 @@ def _build(cls, data, where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        kind = f" for {where}.kind {data.get('kind', 'onthefly')}" if issubclass(cls, DataConfig) else ""
-        raise UsageError(f"{where}: unknown key '{unknown[0]}'{kind} (valid: {', '.join(sorted(names))})")
+        kind = (
+            f" for {where}.kind {data.get('kind', 'onthefly')}"
+            if issubclass(cls, DataConfig)
+            else ""
+        )
+        raise UsageError(
+            f"{where}: unknown key '{unknown[0]}'{kind} (valid: {', '.join(sorted(names))})"
+        )
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()})
 
 
@@ -301,7 +312,9 @@ def _drop_other_kinds(raw: dict) -> None:
         del data[key]
 
 
-def load_config(source: str | Path, overrides: list[str] = (), run_folder: bool = False) -> RunConfig:
+def load_config(
+    source: str | Path, overrides: list[str] = (), run_folder: bool = False
+) -> RunConfig:
     """Read a config file or a preset name, apply ``section.key=value`` overrides, validate.
 
     ``run_folder``: the file is a run folder's ``config.yaml``, which may list data keys of
@@ -310,7 +323,9 @@ def load_config(source: str | Path, overrides: list[str] = (), run_folder: bool 
     path = Path(source)
     if not path.is_file():
         if str(source) not in preset_names():
-            raise UsageError(f"{source}: no such config file or preset (presets: {', '.join(preset_names())})")
+            raise UsageError(
+                f"{source}: no such config file or preset (presets: {', '.join(preset_names())})"
+            )
         path = Path(str(importlib.resources.files("facedeblur") / "configs" / f"{source}.yaml"))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -328,29 +343,49 @@ def load_config(source: str | Path, overrides: list[str] = (), run_folder: bool 
 def validate(config: RunConfig, where: str) -> None:
     """Check value ranges and choices that types alone cannot."""
     checks = [
-        (config.optim.schedule in ("constant", "linear", "step", "exponential"),
-         "optim.schedule must be constant, linear, step or exponential"),
-        (config.data.kind != "moments" or config.generator.name == "cfmd", "data.kind moments trains generator.name cfmd"),
-        (config.data.kind != "moments" or config.discriminator.name in ("", "unet_discriminator"),
-         "data.kind moments needs discriminator.name unet_discriminator (or none)"),
-        (not config.generator.base_weights or config.generator.name == "cfmd",
-         "generator.base_weights needs generator.name cfmd"),
-        (not config.generator.args.get("anchored") or config.generator.base_weights,
-         "generator.args.anchored needs generator.base_weights (the centre moment is the base's result)"),
-        (config.loss.perceptual in PERCEPTUAL_TERMS, f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}"),
+        (
+            config.optim.schedule in ("constant", "linear", "step", "exponential"),
+            "optim.schedule must be constant, linear, step or exponential",
+        ),
+        (
+            config.data.kind != "moments" or config.generator.name == "cfmd",
+            "data.kind moments trains generator.name cfmd",
+        ),
+        (
+            config.data.kind != "moments"
+            or config.discriminator.name in ("", "unet_discriminator"),
+            "data.kind moments needs discriminator.name unet_discriminator (or none)",
+        ),
+        (
+            not config.generator.base_weights or config.generator.name == "cfmd",
+            "generator.base_weights needs generator.name cfmd",
+        ),
+        (
+            not config.generator.args.get("anchored") or config.generator.base_weights,
+            "generator.args.anchored needs generator.base_weights (the centre moment is the base's result)",
+        ),
+        (
+            config.loss.perceptual in PERCEPTUAL_TERMS,
+            f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}",
+        ),
         (config.train.steps > 0, "train.steps must be positive"),
         (config.train.batch_size > 0, "train.batch_size must be positive"),
         (config.loss.critic_steps >= 1, "loss.critic_steps must be at least 1"),
         (0.0 <= config.train.ema < 1.0, "train.ema must be in [0, 1)"),
         (config.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
-        (config.loss.adversarial == "none" or bool(config.discriminator.name),
-         "loss.adversarial needs a discriminator.name"),
+        (
+            config.loss.adversarial == "none" or bool(config.discriminator.name),
+            "loss.adversarial needs a discriminator.name",
+        ),
     ]
     if isinstance(config.data, MomentsData):
         checks += [
             (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
             (0.0 < config.data.shake_fraction < 1.0, "data.shake_fraction must lie in (0, 1)"),
-            (config.data.frame_order in FRAME_ORDERS, f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}"),
+            (
+                config.data.frame_order in FRAME_ORDERS,
+                f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}",
+            ),
         ]
     for ok, message in checks:
         if not ok:
@@ -359,6 +394,7 @@ def validate(config: RunConfig, where: str) -> None:
 
 def to_dict(config: RunConfig) -> dict:
     """Plain-data form of a config (tuples as lists), as written to a run directory."""
+
     def plain(v):
         if isinstance(v, tuple):
             return [plain(x) for x in v]

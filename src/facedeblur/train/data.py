@@ -9,7 +9,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..blur.pipeline import KernelBlurSettings
-from ..splits import person_split
 from ..data import (
     MixedDataset,
     MomentPairs,
@@ -19,9 +18,9 @@ from ..data import (
     VideoMoments,
     celeba_split,
 )
-from ..splits import spread_indices
 from ..errors import InputError, UsageError
 from ..io import list_images
+from ..splits import person_split, spread_indices
 from .config import CelebAData, DataConfig, KernelBlurFields, MomentsData
 
 
@@ -54,16 +53,24 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             train_files, val_files = person_split(train_root, cfg.val_fraction, seed)
         if cfg.limit:
             rng = np.random.default_rng([seed, 7])
-            train_files = [train_files[i] for i in sorted(rng.permutation(len(train_files))[: cfg.limit])]
+            train_files = [
+                train_files[i] for i in sorted(rng.permutation(len(train_files))[: cfg.limit])
+            ]
         if not train_files or not val_files:
             raise InputError(train_root, "not enough people for a train/validation split")
-        train = OnTheFlyBlur(train_files, cfg.size, settings, augment=_augment(cfg), seed=seed, jitter=cfg.jitter)
+        train = OnTheFlyBlur(
+            train_files, cfg.size, settings, augment=_augment(cfg), seed=seed, jitter=cfg.jitter
+        )
         val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
     val_ds.set_epoch(0)
     val = [val_ds[i] for i in range(min(cfg.val_count, len(val_ds)))]
     if cfg.mix_train:
-        train = MixedDataset(train, PairedFolder(cfg.mix_train, augment=_augment(cfg), seed=seed + 2), cfg.mix_fraction,
-                             seed=seed + 3)
+        train = MixedDataset(
+            train,
+            PairedFolder(cfg.mix_train, augment=_augment(cfg), seed=seed + 2),
+            cfg.mix_fraction,
+            seed=seed + 3,
+        )
     if cfg.mix_val and cfg.mix_val_count:
         val += _evenly_spaced(PairedFolder(cfg.mix_val), cfg.mix_val_count)
     return train, val
@@ -72,7 +79,9 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
 def kernel_settings(cfg: KernelBlurFields) -> KernelBlurSettings:
     """The kernel-blur settings of a data config (on-the-fly blur, camera-shake moments)."""
     return KernelBlurSettings(
-        max_length=cfg.max_length, exposure=tuple(cfg.exposure), noise_scale=cfg.noise_scale,
+        max_length=cfg.max_length,
+        exposure=tuple(cfg.exposure),
+        noise_scale=cfg.noise_scale,
         jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
     )
 
@@ -80,8 +89,13 @@ def kernel_settings(cfg: KernelBlurFields) -> KernelBlurSettings:
 def blur_header(cfg: KernelBlurFields) -> dict:
     """``kernel_settings(cfg)`` as plain data, for a weights header."""
     s = kernel_settings(cfg)
-    return {"max_length": s.max_length, "exposure": list(s.exposure), "gamma": s.gamma, "noise_scale": s.noise_scale,
-            "jpeg_quality": list(s.jpeg_quality) if s.jpeg_quality else None}
+    return {
+        "max_length": s.max_length,
+        "exposure": list(s.exposure),
+        "gamma": s.gamma,
+        "noise_scale": s.noise_scale,
+        "jpeg_quality": list(s.jpeg_quality) if s.jpeg_quality else None,
+    }
 
 
 def _evenly_spaced(dataset, count: int) -> list[dict]:
@@ -93,20 +107,36 @@ def _evenly_spaced(dataset, count: int) -> list[dict]:
 def _moment_datasets(cfg: MomentsData, seed: int) -> tuple[Dataset, list[dict]]:
     """CFMD-GAN data: (u, moment) training pairs and whole validation samples with all N frames."""
     if not cfg.val:
-        raise UsageError("data.kind moments needs data.val (the val split of a frames-mode synth output)")
-    train = MomentPairs([cfg.train, *cfg.extra_train], augment=_augment(cfg), seed=seed, order_by=cfg.frame_order,
-                        centre_fraction=cfg.centre_fraction)
+        raise UsageError(
+            "data.kind moments needs data.val (the val split of a frames-mode synth output)"
+        )
+    train = MomentPairs(
+        [cfg.train, *cfg.extra_train],
+        augment=_augment(cfg),
+        seed=seed,
+        order_by=cfg.frame_order,
+        centre_fraction=cfg.centre_fraction,
+    )
     if cfg.shake_train:
         people, _ = person_split(Path(cfg.shake_train), cfg.val_fraction, seed)
-        stills = ShakeMomentPairs(people, cfg.size, kernel_settings(cfg), augment=_augment(cfg), seed=seed + 2,
-                                  jitter=cfg.jitter, centre_fraction=cfg.centre_fraction)
+        stills = ShakeMomentPairs(
+            people,
+            cfg.size,
+            kernel_settings(cfg),
+            augment=_augment(cfg),
+            seed=seed + 2,
+            jitter=cfg.jitter,
+            centre_fraction=cfg.centre_fraction,
+        )
         train = MixedDataset(train, stills, cfg.shake_fraction, seed=seed + 3)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 
 
 def _celeba_datasets(cfg: CelebAData, seed: int) -> tuple[Dataset, list[dict]]:
     """Aligned CelebA faces, split by identity: the training set and the held-out faces."""
-    train, val = celeba_split(cfg.train, cfg.val_fraction, seed, cfg.size, cfg.landmarks or None, _augment(cfg), cfg.limit)
+    train, val = celeba_split(
+        cfg.train, cfg.val_fraction, seed, cfg.size, cfg.landmarks or None, _augment(cfg), cfg.limit
+    )
     return train, _evenly_spaced(val, cfg.val_count)
 
 
@@ -117,20 +147,32 @@ class BatchStream:
     w-th batch. The dataset is told the epoch, so its random draws replay exactly on resume.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, workers: int = 0, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        workers: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
         if len(dataset) < batch_size * world:
-            raise UsageError(f"{len(dataset)} training samples are fewer than one batch of {batch_size} x {world} processes")
+            raise UsageError(
+                f"{len(dataset)} training samples are fewer than one batch of {batch_size} x {world} processes"
+            )
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
         self.workers, self.rank, self.world = workers, rank, world
         self.epoch, self.position = 0, 0
         self._iter = None
 
     def _batches(self, epoch: int) -> list[list[int]]:
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]))
+        gen = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+        )
         perm = torch.randperm(len(self.dataset), generator=gen).tolist()
         full = len(perm) // (self.batch_size * self.world) * self.world
-        batches = [perm[i * self.batch_size:(i + 1) * self.batch_size] for i in range(full)]
-        return batches[self.rank::self.world]
+        batches = [perm[i * self.batch_size : (i + 1) * self.batch_size] for i in range(full)]
+        return batches[self.rank :: self.world]
 
     def state(self) -> dict:
         """Where the stream is: epoch and batches consumed in it."""
@@ -150,8 +192,12 @@ class BatchStream:
             self.dataset.set_epoch(self.epoch)
             # A private generator: creating a loader must not consume the global RNG, or a
             # resumed run would draw different dropout masks than an uninterrupted one.
-            loader = DataLoader(self.dataset, batch_sampler=batches[self.position:], num_workers=self.workers,
-                                generator=torch.Generator().manual_seed(self.seed + 7919 * self.epoch))
+            loader = DataLoader(
+                self.dataset,
+                batch_sampler=batches[self.position :],
+                num_workers=self.workers,
+                generator=torch.Generator().manual_seed(self.seed + 7919 * self.epoch),
+            )
             self._iter = iter(loader)
         try:
             batch = next(self._iter)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from torch import nn
 
-from ..models.weights import default_model_path
 from ..models import build_model
-from ..models.weights import load_network
+from ..models.weights import default_model_path, load_network
 from .config import NetConfig
 
 
@@ -28,4 +27,8 @@ def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict | None]:
     args["base"] = {"architecture": header["architecture"], "args": header.get("args", {})}
     generator = build_model(net.name, **args)
     generator.base.load_state_dict(deblurrer.state_dict())
-    return generator, args, {"weights": net.base_weights, "preset": header.get("preset"), "steps": header.get("steps")}
+    return (
+        generator,
+        args,
+        {"weights": net.base_weights, "preset": header.get("preset"), "steps": header.get("steps")},
+    )

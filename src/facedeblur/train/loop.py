@@ -34,10 +34,16 @@ from .data import BatchStream
 from .schedule import build_scheduler
 from .tasks import task_for
 
+
 def _git_commit() -> str:
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).resolve().parent)
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return result.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -49,8 +55,14 @@ def _versions() -> dict:
 
     from .. import __version__
 
-    return {"facedeblur": __version__, "torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
-            "scikit-image": skimage.__version__, "python": platform.python_version()}
+    return {
+        "facedeblur": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "scikit-image": skimage.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _tensorboard_writer(run_dir: Path):
@@ -76,13 +88,17 @@ class Trainer:
         progress: show a progress bar (rank 0 only).
     """
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True):
+    def __init__(
+        self, config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True
+    ):
         self.cfg = config
         self.run_dir = Path(run_dir)
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1 and not dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() and config.train.device != "cpu" else "gloo"
+            backend = (
+                "nccl" if torch.cuda.is_available() and config.train.device != "cpu" else "gloo"
+            )
             dist.init_process_group(backend)
         self.main = self.rank == 0
         self.progress = progress and self.main
@@ -94,14 +110,20 @@ class Trainer:
         self.task = task_for(config)(config, self.device)
         self.generator, self.discriminator = self.task.generator, self.task.discriminator
         if t.channels_last and self.device.type == "cuda":
-            self.generator = self.task.generator = self.generator.to(memory_format=torch.channels_last)
+            self.generator = self.task.generator = self.generator.to(
+                memory_format=torch.channels_last
+            )
         self.ema = copy.deepcopy(self.generator).eval() if t.ema > 0 else None
         betas = tuple(config.optim.betas)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.optim.lr, betas=betas)
         self.sched_g = build_scheduler(self.opt_g, t.steps, config.optim)
         self.opt_d = self.sched_d = None
         if self.discriminator is not None:
-            self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.optim.d_lr or config.optim.lr, betas=betas)
+            self.opt_d = torch.optim.Adam(
+                self.discriminator.parameters(),
+                lr=config.optim.d_lr or config.optim.lr,
+                betas=betas,
+            )
             self.sched_d = build_scheduler(self.opt_d, t.steps, config.optim)
         self.g_train = self.generator
         if self.world > 1:
@@ -113,7 +135,9 @@ class Trainer:
                 for tensor in self.discriminator.state_dict().values():
                     dist.broadcast(tensor, src=0)
         train_ds, self.val = self.task.datasets(t.seed)
-        self.stream = BatchStream(train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world)
+        self.stream = BatchStream(
+            train_ds, t.batch_size, t.seed, config.data.workers, self.rank, self.world
+        )
         self.step = 0
         self.best = {self.task.score: -float("inf"), "step": 0}
         self._tensorboard = None
@@ -141,20 +165,35 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
-        info = {"git_commit": _git_commit(), "versions": _versions(), "world_size": self.world,
-                "device": str(self.device), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_text(
+            self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False)
+        )
+        info = {
+            "git_commit": _git_commit(),
+            "versions": _versions(),
+            "world_size": self.world,
+            "device": str(self.device),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
 
     def _state(self) -> dict:
         state = {
-            "step": self.step, "best": self.best, "data": self.stream.state(), "rng": rng_state(),
-            "generator": self.generator.state_dict(), "opt_g": self.opt_g.state_dict(), "sched_g": self.sched_g.state_dict(),
+            "step": self.step,
+            "best": self.best,
+            "data": self.stream.state(),
+            "rng": rng_state(),
+            "generator": self.generator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
             "config": to_dict(self.cfg),
         }
         if self.discriminator is not None:
-            state.update(discriminator=self.discriminator.state_dict(), opt_d=self.opt_d.state_dict(),
-                         sched_d=self.sched_d.state_dict())
+            state.update(
+                discriminator=self.discriminator.state_dict(),
+                opt_d=self.opt_d.state_dict(),
+                sched_d=self.sched_d.state_dict(),
+            )
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return state
@@ -224,7 +263,10 @@ class Trainer:
 
     def write_samples(self, rows: list[list], titles: list[str]) -> Path:
         """Write a validation grid (rows of float RGB images) as ``samples/val_<step>.png``."""
-        return write_image(self.run_dir / "samples" / f"val_{self.step:07d}.png", contact_sheet(rows, titles, cell=128))
+        return write_image(
+            self.run_dir / "samples" / f"val_{self.step:07d}.png",
+            contact_sheet(rows, titles, cell=128),
+        )
 
     def _log(self, record: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
@@ -247,8 +289,12 @@ class Trainer:
 
         ``metrics`` are those of these weights (the last validation); the header also keeps the best.
         """
-        return self._save_weights(self.run_dir / "generator.safetensors", self.ema or self.generator, metrics or {},
-                                  self.step)
+        return self._save_weights(
+            self.run_dir / "generator.safetensors",
+            self.ema or self.generator,
+            metrics or {},
+            self.step,
+        )
 
     def export_best(self) -> Path | None:
         """Write the weights saved at the best validation (``checkpoints/best.pt``) as ``best.safetensors``.
@@ -269,8 +315,18 @@ class Trainer:
         task = self.task
         base = {"base": task.base_info} if task.base_info else {}
         data = task.data_header(self.stream.dataset, self.val)
-        return save_weights(path, net, self.cfg.generator.name, task.generator_args, data=data, **base,
-                            metrics=metrics, best=self.best, steps=steps, preset=self.cfg.name)
+        return save_weights(
+            path,
+            net,
+            self.cfg.generator.name,
+            task.generator_args,
+            data=data,
+            **base,
+            metrics=metrics,
+            best=self.best,
+            steps=steps,
+            preset=self.cfg.name,
+        )
 
     def fit(self, until: int | None = None) -> dict:
         """Train until ``train.steps`` (or stop early after step ``until``, with a checkpoint).
@@ -280,7 +336,13 @@ class Trainer:
         t = self.cfg.train
         stop = min(t.steps, until) if until is not None else t.steps
         last_val: dict = {}
-        bar = tqdm(total=t.steps, initial=self.step, desc=self.cfg.name, unit="step", disable=not self.progress)
+        bar = tqdm(
+            total=t.steps,
+            initial=self.step,
+            desc=self.cfg.name,
+            unit="step",
+            disable=not self.progress,
+        )
         while self.step < stop:
             losses = self.train_step(next(self.stream))
             self.step += 1

@@ -26,6 +26,8 @@ def lr_factor(step: int, total: int, optim: OptimConfig) -> float:
     return 1.0
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total: int, optim: OptimConfig) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total: int, optim: OptimConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR stepping once per generator step."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, optim))

@@ -10,7 +10,10 @@ from .rebuild import RebuildTask
 from .restore import RestoreTask
 
 TASKS: dict[str, type[Task]] = {
-    "onthefly": RestoreTask, "paired": RestoreTask, "moments": MomentsTask, "attributes": AttributesTask,
+    "onthefly": RestoreTask,
+    "paired": RestoreTask,
+    "moments": MomentsTask,
+    "attributes": AttributesTask,
     "rebuild": RebuildTask,
 }
 
@@ -20,4 +23,12 @@ def task_for(config: RunConfig) -> type[Task]:
     return TASKS[config.data.kind]
 
 
-__all__ = ["TASKS", "AttributesTask", "MomentsTask", "RebuildTask", "RestoreTask", "Task", "task_for"]
+__all__ = [
+    "TASKS",
+    "AttributesTask",
+    "MomentsTask",
+    "RebuildTask",
+    "RestoreTask",
+    "Task",
+    "task_for",
+]

@@ -20,8 +20,13 @@ from .celeba import CelebATask, majority_answers, stack_batches
 
 
 @torch.no_grad()
-def score_attributes(net: torch.nn.Module, faces: list[dict], majority: torch.Tensor, device: torch.device | str = "cpu",
-                     autocast=contextlib.nullcontext) -> dict:
+def score_attributes(
+    net: torch.nn.Module,
+    faces: list[dict],
+    majority: torch.Tensor,
+    device: torch.device | str = "cpu",
+    autocast=contextlib.nullcontext,
+) -> dict:
     """Per-attribute accuracy of a classifier on labelled faces, beside always answering ``majority``.
 
     Args:
@@ -44,8 +49,12 @@ def score_attributes(net: torch.nn.Module, faces: list[dict], majority: torch.Te
         majority_correct = majority_correct + (majority.to(device) == target).float().sum(0)
         bce += float(F.binary_cross_entropy_with_logits(logits, target, reduction="sum"))
         count += target.shape[0]
-    return {"accuracy": (correct / count).cpu().numpy(), "majority": (majority_correct / count).cpu().numpy(),
-            "bce": bce / count, "faces": count}
+    return {
+        "accuracy": (correct / count).cpu().numpy(),
+        "majority": (majority_correct / count).cpu().numpy(),
+        "bce": bce / count,
+        "faces": count,
+    }
 
 
 class AttributesTask(CelebATask):
@@ -63,20 +72,34 @@ class AttributesTask(CelebATask):
         target = batch["attributes"].to(self.device, non_blocking=True)
         with loop.autocast():
             logits = loop.g_train(image)
-        loss = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="sum") / image.shape[0]
+        loss = (
+            F.binary_cross_entropy_with_logits(logits.float(), target, reduction="sum")
+            / image.shape[0]
+        )
         return loss, {"content": loss.item()}
 
     def validate(self, net, val: list[dict], loop) -> dict:
         """Mean per-attribute accuracy on the held-out faces; per-attribute figures go to ``attribute_accuracy.json``."""
         scores = score_attributes(net, val, self.majority, self.device, loop.autocast)
-        table = {name: {"accuracy": round(float(a), 4), "majority": round(float(m), 4)}
-                 for name, a, m in zip(CELEBA_ATTRIBUTES, scores["accuracy"], scores["majority"])}
-        atomic_write_text(loop.run_dir / "attribute_accuracy.json",
-                          json.dumps({"step": loop.step, "faces": scores["faces"], "attributes": table}, indent=1))
-        return {"val_accuracy": float(scores["accuracy"].mean()), "majority_accuracy": float(scores["majority"].mean()),
-                "val_bce": scores["bce"]}
+        table = {
+            name: {"accuracy": round(float(a), 4), "majority": round(float(m), 4)}
+            for name, a, m in zip(CELEBA_ATTRIBUTES, scores["accuracy"], scores["majority"])
+        }
+        atomic_write_text(
+            loop.run_dir / "attribute_accuracy.json",
+            json.dumps(
+                {"step": loop.step, "faces": scores["faces"], "attributes": table}, indent=1
+            ),
+        )
+        return {
+            "val_accuracy": float(scores["accuracy"].mean()),
+            "majority_accuracy": float(scores["majority"].mean()),
+            "val_bce": scores["bce"],
+        }
 
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
-        return (f"step {step}: mean attribute accuracy {100 * metrics['val_accuracy']:.2f}% "
-                f"(majority answer {100 * metrics['majority_accuracy']:.2f}%), BCE {metrics['val_bce']:.3f}")
+        return (
+            f"step {step}: mean attribute accuracy {100 * metrics['val_accuracy']:.2f}% "
+            f"(majority answer {100 * metrics['majority_accuracy']:.2f}%), BCE {metrics['val_bce']:.3f}"
+        )

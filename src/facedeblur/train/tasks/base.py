@@ -41,8 +41,12 @@ class Task:
         self.generator: nn.Module = generator.to(device)
         self.discriminator: nn.Module | None = None
         if self.uses_discriminator():
-            self.discriminator = build_model(config.discriminator.name, **config.discriminator.args).to(device)
-        self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(device)
+            self.discriminator = build_model(
+                config.discriminator.name, **config.discriminator.args
+            ).to(device)
+        self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(
+            device
+        )
 
     def uses_discriminator(self) -> bool:
         """Whether this method trains a discriminator (an adversarial term is configured)."""

@@ -16,8 +16,12 @@ VAL_BATCH = 64
 def stack_batches(items: list[dict], size: int = VAL_BATCH):
     """Validation items stacked into batches of tensors (non-tensor entries are dropped)."""
     for start in range(0, len(items), size):
-        chunk = items[start:start + size]
-        yield {k: torch.stack([it[k] for it in chunk]) for k, v in chunk[0].items() if torch.is_tensor(v)}
+        chunk = items[start : start + size]
+        yield {
+            k: torch.stack([it[k] for it in chunk])
+            for k, v in chunk[0].items()
+            if torch.is_tensor(v)
+        }
 
 
 def flip_attributes(attributes: torch.Tensor, columns) -> torch.Tensor:
@@ -39,7 +43,17 @@ class CelebATask(Task):
     def data_header(self, train_set, val: list[dict]) -> dict:
         """CelebA root, crop size, alignment and the identity split, for the weights header."""
         d = self.cfg.data
-        return {"kind": d.kind, "train": d.train, "size": d.size, "alignment": "facedeblur.faces.align.TEMPLATE",
-                "faces": len(train_set), "dropped_without_landmarks": train_set.dropped,
-                "validation": {"split": "identity", "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed,
-                               "faces": len(val)}}
+        return {
+            "kind": d.kind,
+            "train": d.train,
+            "size": d.size,
+            "alignment": "facedeblur.faces.align.TEMPLATE",
+            "faces": len(train_set),
+            "dropped_without_landmarks": train_set.dropped,
+            "validation": {
+                "split": "identity",
+                "val_fraction": d.val_fraction,
+                "split_seed": self.cfg.train.seed,
+                "faces": len(val),
+            },
+        }

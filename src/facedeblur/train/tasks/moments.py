@@ -32,7 +32,9 @@ class MomentsTask(Task):
 
     def __init__(self, config, device):
         super().__init__(config, device)
-        self.adversarial = AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        self.adversarial = (
+            AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        )
         self.perceptual = None
 
     def prepare(self, train_set, val: list[dict]) -> None:
@@ -55,19 +57,24 @@ class MomentsTask(Task):
             with loop.autocast():
                 real = self.discriminator(blur, sharp)
                 fake = self.discriminator(blur, restored.detach())
-                d_global = self.adversarial.discriminator_loss(real.global_logits, fake.global_logits)
+                d_global = self.adversarial.discriminator_loss(
+                    real.global_logits, fake.global_logits
+                )
                 d_pixel = self.adversarial.discriminator_loss(real.pixel_logits, fake.pixel_logits)
                 d_u = u_regression_loss(real.u, u) + u_regression_loss(fake.u, u)
                 d_loss = d_global + d_pixel + lc.q_weight * d_u
             loop.step_discriminator(d_loss)
-            losses.update(d=d_loss.item(), d_global=d_global.item(), d_pixel=d_pixel.item(), d_u=d_u.item())
+            losses.update(
+                d=d_loss.item(), d_global=d_global.item(), d_pixel=d_pixel.item(), d_u=d_u.item()
+            )
         with loop.autocast():
             content = self.content_loss(outputs, sharp)
             g_loss = lc.content_weight * content
             if self.discriminator is not None:
                 judged = self.discriminator(blur, restored)
-                adv = (self.adversarial.generator_loss(judged.global_logits)
-                       + self.adversarial.generator_loss(judged.pixel_logits))
+                adv = self.adversarial.generator_loss(
+                    judged.global_logits
+                ) + self.adversarial.generator_loss(judged.pixel_logits)
                 aux = u_regression_loss(judged.u, u)
                 g_loss = g_loss + lc.adversarial_weight * adv + lc.aux_weight * aux
                 losses.update(g_adv=adv.item(), g_u=aux.item())
@@ -87,8 +94,17 @@ class MomentsTask(Task):
         repeated N times (what ignoring u would score); ``blurry_*``: the blurry face against the
         N frames. Writes a grid: blurry | u = 0, 0.5, 1 | the first, middle and last ordered frame.
         """
-        scores: dict[str, list[float]] = {k: [] for k in ("val_psnr", "val_ssim", "val_center_psnr", "repeat_psnr",
-                                                           "blurry_psnr", "blurry_ssim")}
+        scores: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "val_psnr",
+                "val_ssim",
+                "val_center_psnr",
+                "repeat_psnr",
+                "blurry_psnr",
+                "blurry_ssim",
+            )
+        }
         rows = []
         for item in val:
             frames = item["frames"][item["order"]].to(self.device)
@@ -100,34 +116,60 @@ class MomentsTask(Task):
             moments, center = moments.float().clamp(0, 1), center.float().clamp(0, 1)
             scores["val_psnr"].append(float(psnr(moments, frames).mean()))
             scores["val_ssim"].append(float(ssim(moments, frames).mean()))
-            scores["val_center_psnr"].append(float(psnr(center, item["sharp"][None].to(self.device))[0]))
+            scores["val_center_psnr"].append(
+                float(psnr(center, item["sharp"][None].to(self.device))[0])
+            )
             scores["repeat_psnr"].append(float(psnr(center.expand(n, -1, -1, -1), frames).mean()))
             scores["blurry_psnr"].append(float(psnr(blur, frames).mean()))
             scores["blurry_ssim"].append(float(ssim(blur, frames).mean()))
             if len(rows) < GRID_ROWS:
                 # u runs from 0 to 1, so the first and last moments are u = 0 and u = 1.
-                picks = [blur[0], moments[0], center[0], moments[-1], frames[0], frames[n // 2], frames[-1]]
+                picks = [
+                    blur[0],
+                    moments[0],
+                    center[0],
+                    moments[-1],
+                    frames[0],
+                    frames[n // 2],
+                    frames[-1],
+                ]
                 rows.append([tensor_to_image(t.cpu()) for t in picks])
-        loop.write_samples(rows, ["blurry", "u = 0", "u = 0.5", "u = 1", "first (FMR)", "middle", "last (FMR)"])
+        loop.write_samples(
+            rows, ["blurry", "u = 0", "u = 0.5", "u = 1", "first (FMR)", "middle", "last (FMR)"]
+        )
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line: N-moment PSNR against the blurry face and the repeated centre moment."""
-        return (f"step {step}: moments PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}, "
-                f"centre repeated {metrics['repeat_psnr']:.2f}), centre {metrics['val_center_psnr']:.2f} dB, "
-                f"SSIM {metrics['val_ssim']:.4f}")
+        return (
+            f"step {step}: moments PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}, "
+            f"centre repeated {metrics['repeat_psnr']:.2f}), centre {metrics['val_center_psnr']:.2f} dB, "
+            f"SSIM {metrics['val_ssim']:.4f}"
+        )
 
     def data_header(self, train_set, val: list[dict]) -> dict:
         """Frames-mode data: the synth folders, crop and frame order, and any camera-shake moments."""
         d = self.cfg.data
-        data = {"kind": d.kind, "train": d.train, "val": d.val, "size": d.size, "crop": d.crop,
-                "augment": list(d.augment), "frame_order": d.frame_order}
+        data = {
+            "kind": d.kind,
+            "train": d.train,
+            "val": d.val,
+            "size": d.size,
+            "crop": d.crop,
+            "augment": list(d.augment),
+            "frame_order": d.frame_order,
+        }
         if d.extra_train:
             data["extra_train"] = list(d.extra_train)
         if d.centre_fraction:
             data["centre_fraction"] = d.centre_fraction
         if d.shake_train:
             data["shake_moments"] = {
-                "train": d.shake_train, "fraction": d.shake_fraction, "val_fraction": d.val_fraction,
-                "split_seed": self.cfg.train.seed, "jitter": d.jitter, "blur": blur_header(d)}
+                "train": d.shake_train,
+                "fraction": d.shake_fraction,
+                "val_fraction": d.val_fraction,
+                "split_seed": self.cfg.train.seed,
+                "jitter": d.jitter,
+                "blur": blur_header(d),
+            }
         return data

@@ -21,8 +21,13 @@ from .celeba import CelebATask, flip_attributes, stack_batches
 from .restore import GRID_ROWS
 
 
-def rebuild_faces(net: torch.nn.Module, batch: dict, attributes: torch.Tensor | None = None,
-                  device: torch.device | str = "cpu", autocast=contextlib.nullcontext) -> torch.Tensor:
+def rebuild_faces(
+    net: torch.nn.Module,
+    batch: dict,
+    attributes: torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+    autocast=contextlib.nullcontext,
+) -> torch.Tensor:
     """Rebuilt faces (N, 3, H, W) for a batch of ``CelebAFaces`` items.
 
     The input is ``rebuild_input`` of the landmark heatmaps, the image with its face mask
@@ -45,7 +50,9 @@ class RebuildTask(CelebATask):
     def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
         """The content loss between the rebuilt and the original faces."""
         image = batch["image"].to(self.device, non_blocking=True)
-        content = self.content_loss(rebuild_faces(loop.g_train, batch, None, self.device, loop.autocast), image)
+        content = self.content_loss(
+            rebuild_faces(loop.g_train, batch, None, self.device, loop.autocast), image
+        )
         return self.cfg.loss.content_weight * content, {"content": content.item()}
 
     @torch.no_grad()
@@ -58,17 +65,35 @@ class RebuildTask(CelebATask):
             out = rebuild_faces(net, batch, None, self.device, loop.autocast)
             rebuilt_ssim.append(ssim(out, image))
             masked_ssim.append(ssim(image * (1.0 - mask), image))
-            face_l1.append(((out - image).abs() * mask).sum((1, 2, 3)) / (3.0 * mask.sum((1, 2, 3)).clamp(min=1.0)))
+            face_l1.append(
+                ((out - image).abs() * mask).sum((1, 2, 3))
+                / (3.0 * mask.sum((1, 2, 3)).clamp(min=1.0))
+            )
             if not rows:
-                flipped = rebuild_faces(net, batch, flip_attributes(batch["attributes"], flips), self.device,
-                                        loop.autocast)
+                flipped = rebuild_faces(
+                    net,
+                    batch,
+                    flip_attributes(batch["attributes"], flips),
+                    self.device,
+                    loop.autocast,
+                )
                 for k in range(min(GRID_ROWS, image.shape[0])):
-                    rows.append([tensor_to_image(t[k].cpu()) for t in (image * (1.0 - mask), out, flipped, image)])
+                    rows.append(
+                        [
+                            tensor_to_image(t[k].cpu())
+                            for t in (image * (1.0 - mask), out, flipped, image)
+                        ]
+                    )
         loop.write_samples(rows, ["masked input", "rebuilt", "default flips", "original"])
-        return {"val_ssim": float(torch.cat(rebuilt_ssim).mean()), "masked_ssim": float(torch.cat(masked_ssim).mean()),
-                "val_face_l1": float(torch.cat(face_l1).mean())}
+        return {
+            "val_ssim": float(torch.cat(rebuilt_ssim).mean()),
+            "masked_ssim": float(torch.cat(masked_ssim).mean()),
+            "val_face_l1": float(torch.cat(face_l1).mean()),
+        }
 
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
-        return (f"step {step}: SSIM {metrics['val_ssim']:.4f} (masked input {metrics['masked_ssim']:.4f}), "
-                f"L1 inside the face {metrics['val_face_l1']:.4f}")
+        return (
+            f"step {step}: SSIM {metrics['val_ssim']:.4f} (masked input {metrics['masked_ssim']:.4f}), "
+            f"L1 inside the face {metrics['val_face_l1']:.4f}"
+        )

@@ -27,7 +27,9 @@ class RestoreTask(Task):
 
     def __init__(self, config, device):
         super().__init__(config, device)
-        self.adversarial = AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        self.adversarial = (
+            AdversarialLoss(config.loss.adversarial) if self.discriminator is not None else None
+        )
 
     def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
         """``critic_steps`` critic steps when adversarial, then the generator's loss."""
@@ -45,7 +47,9 @@ class RestoreTask(Task):
                     logits = self.discriminator(torch.cat([sharp, final.detach()]))
                     d_loss = self.adversarial.discriminator_loss(logits[:n], logits[n:])
                 if self.adversarial.uses_gradient_penalty:
-                    gp = gradient_penalty(self.discriminator, sharp, final.detach().float(), weight=lc.gp_weight)
+                    gp = gradient_penalty(
+                        self.discriminator, sharp, final.detach().float(), weight=lc.gp_weight
+                    )
                     losses["gp"] = gp.item()
                     d_loss = d_loss + gp
                 loop.step_discriminator(d_loss)
@@ -76,13 +80,19 @@ class RestoreTask(Task):
             if len(rows) < GRID_ROWS:
                 rows.append([tensor_to_image(t[0].cpu()) for t in (blur, out, sharp)])
         loop.write_samples(rows, ["blurry", "restored", "sharp"])
-        return {"val_psnr": float(np.mean(restored_psnr)), "val_ssim": float(np.mean(restored_ssim)),
-                "blurry_psnr": float(np.mean(blurry_psnr)), "blurry_ssim": float(np.mean(blurry_ssim))}
+        return {
+            "val_psnr": float(np.mean(restored_psnr)),
+            "val_ssim": float(np.mean(restored_ssim)),
+            "blurry_psnr": float(np.mean(blurry_psnr)),
+            "blurry_ssim": float(np.mean(blurry_ssim)),
+        }
 
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
-        return (f"step {step}: val PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}), "
-                f"SSIM {metrics['val_ssim']:.4f} (blurry {metrics['blurry_ssim']:.4f})")
+        return (
+            f"step {step}: val PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}), "
+            f"SSIM {metrics['val_ssim']:.4f} (blurry {metrics['blurry_ssim']:.4f})"
+        )
 
     def data_header(self, train_set, val: list[dict]) -> dict:
         """Source, sizes, the validation split and, for on-the-fly blur, the blur settings."""
@@ -90,7 +100,11 @@ class RestoreTask(Task):
         data = {"kind": d.kind, "train": d.train, "size": d.size, "crop": d.crop}
         if isinstance(d, OnTheFlyData):
             data["jitter"] = d.jitter
-            data["validation"] = {"val": d.val, "val_fraction": d.val_fraction, "split_seed": self.cfg.train.seed}
+            data["validation"] = {
+                "val": d.val,
+                "val_fraction": d.val_fraction,
+                "split_seed": self.cfg.train.seed,
+            }
             data["blur"] = blur_header(d)
         else:
             data["validation"] = {"val": d.val}
