@@ -50,7 +50,9 @@ def gmacs(model: torch.nn.Module) -> float:
 
 
 def score(model: torch.nn.Module, samples: list[dict]) -> dict:
-    """Mean PSNR, SSIM and dlib identity distance to the sharp faces, of the blurry inputs and of ``model``."""
+    """Mean PSNR, SSIM and dlib identity distance to the sharp faces, of the blurry inputs and of
+    ``model``.
+    """
     describe = FaceDescriptor()
     rows = []
     with torch.no_grad():
@@ -126,10 +128,12 @@ def main() -> None:
 
     print()
     print(
-        f"{len(trainer.val)} validation faces; {'raw generator' if args.raw else 'moving-average generator'}"
+        f"{len(trainer.val)} validation faces; "
+        f"{'raw generator' if args.raw else 'moving-average generator'}"
     )
     print(
-        "| network | params | GMAC/face | ms/face (torch, 2 thr) | steps | PSNR (blurry) | SSIM (blurry) "
+        "| network | params | GMAC/face | ms/face (torch, 2 thr) | steps | PSNR (blurry) "
+        "| SSIM (blurry) "
         "| identity dist. (blurry) | PSNR gain / ms |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
@@ -137,7 +141,8 @@ def main() -> None:
         gain = m["psnr"] - m["blurry_psnr"]
         print(
             f"| {name} | {params / 1e6:.2f} M | {macs:.2f} | {ms:.1f} | {steps} | {m['psnr']:.2f} "
-            f"({m['blurry_psnr']:.2f}) | {m['ssim']:.4f} ({m['blurry_ssim']:.4f}) | {m['identity']:.3f} "
+            f"({m['blurry_psnr']:.2f}) | {m['ssim']:.4f} ({m['blurry_ssim']:.4f}) | "
+            f"{m['identity']:.3f} "
             f"({m['blurry_identity']:.3f}) | {gain / ms:.3f} dB |"
         )
 

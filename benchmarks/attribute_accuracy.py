@@ -1,4 +1,5 @@
-"""Per-attribute accuracy of an attribute classifier on CelebA identities it never saw. Prints one table.
+"""Per-attribute accuracy of an attribute classifier on CelebA identities it never saw.
+Prints one table.
 
     python benchmarks/attribute_accuracy.py                       # the shipped classifier
     python benchmarks/attribute_accuracy.py --weights runs/attributes-light/best.safetensors
@@ -19,9 +20,11 @@ from facedeblur.train.tasks.celeba import majority_answers
 
 
 def main() -> None:
-    """Score the classifier and print a Markdown table, smallest gain over the majority answer first."""
+    """Score the classifier and print a Markdown table, smallest gain over the majority answer
+    first.
+    """
     _, net, _, train, val = load_held_out(
-        __doc__.splitlines()[0], ATTRIBUTES_MODEL_FILE, "attribute classifier"
+        __doc__.split("\n\n")[0].replace("\n", " "), ATTRIBUTES_MODEL_FILE, "attribute classifier"
     )
     scores = score_attributes(net, [val[i] for i in range(len(val))], majority_answers(train))
     print("| attribute | accuracy | majority answer |\n|---|---|---|")
@@ -30,10 +33,12 @@ def main() -> None:
     )
     for k in order:
         print(
-            f"| {CELEBA_ATTRIBUTES[k]} | {100 * scores['accuracy'][k]:.2f}% | {100 * scores['majority'][k]:.2f}% |"
+            f"| {CELEBA_ATTRIBUTES[k]} | {100 * scores['accuracy'][k]:.2f}% | "
+            f"{100 * scores['majority'][k]:.2f}% |"
         )
     print(
-        f"| **mean** | **{100 * scores['accuracy'].mean():.2f}%** | {100 * scores['majority'].mean():.2f}% |"
+        f"| **mean** | **{100 * scores['accuracy'].mean():.2f}%** | "
+        f"{100 * scores['majority'].mean():.2f}% |"
     )
 
 

@@ -1,4 +1,6 @@
-"""Shared by the CelebA benchmarks: a trained network and the held-out faces its weights header names."""
+"""Shared by the CelebA benchmarks: a trained network and the held-out faces its weights header
+names.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from facedeblur.models.weights import load_network, pretrained_path
 def load_held_out(
     description: str, shipped_file: str, what: str
 ) -> tuple[Path, torch.nn.Module, dict, CelebAFaces, CelebAFaces]:
-    """Parse ``--weights``, ``--celeba`` and ``--landmarks``; return (weights path, network, header, training faces, held-out faces).
+    """Parse ``--weights``, ``--celeba`` and ``--landmarks``; return (weights path, network,
+    header, training faces, held-out faces).
 
     The split is rebuilt from the header (CelebA root, crop size, identity split fraction and
     seed), so the held-out faces are exactly those training held out. Without ``--weights``,

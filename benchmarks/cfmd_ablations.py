@@ -110,7 +110,8 @@ def main() -> None:
                 f"{s['identity_distance']:.4f}" if s["identity_distance"] is not None else "n/a"
             )
             rows.append(
-                f"| {label} | {order} | {s['samples']} | {s['psnr']:.2f} | {s['ssim']:.4f} | {identity} |"
+                f"| {label} | {order} | {s['samples']} | {s['psnr']:.2f} | {s['ssim']:.4f} | "
+                f"{identity} |"
             )
     print(
         f"\n{args.preset}, {args.steps} steps per variant, N-moment scores on {config.data.val}\n"

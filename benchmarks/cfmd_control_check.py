@@ -37,7 +37,9 @@ def shifted_crops(
     shift: float,
     gen: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random 64 px crops of the picked faces and the same crops of the faces shifted by (u - 0.5) * shift px."""
+    """Random 64 px crops of the picked faces and the same crops of the faces shifted by
+    (u - 0.5) * shift px.
+    """
     inputs, targets = [], []
     margin = int(shift) + 1
     for k, value in zip(picks.tolist(), u.tolist()):
@@ -87,7 +89,8 @@ def main() -> None:
     opt = torch.optim.Adam(net.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas))
     held = torch.arange(8)
     print(
-        "| step | u = 0: output | u = 0: input | u = 1: output | u = 1: input | seconds |\n|---|---|---|---|---|---|"
+        "| step | u = 0: output | u = 0: input | u = 1: output | u = 1: input | seconds |\n"
+        "|---|---|---|---|---|---|"
     )
     start = time.time()
     for step in range(1, args.steps + 1):

@@ -10,7 +10,8 @@ report goes to OUT/report, so the same run can be repeated with
 ``facedeblur privacy-audit --gallery OUT/protocol/gallery --probes OUT/protocol/probes ...``.
 
     python benchmarks/privacy_audit_lfw.py --out runs/privacy-audit-lfw
-    python benchmarks/privacy_audit_lfw.py --out /tmp/audit --people 6 --distractors 10   # a quick check
+    # a quick check
+    python benchmarks/privacy_audit_lfw.py --out /tmp/audit --people 6 --distractors 10
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ DEFAULT_METHODS = ["attributes", "blur", "pixelate", "motion-blur"]
 
 
 def held_out_people(model: Path, lfw: Path | None) -> tuple[dict[str, list[Path]], str]:
-    """(held-out person -> sorted photos, a line saying how the split was rebuilt); relative paths are the repository's."""
+    """(held-out person -> sorted photos, a line saying how the split was rebuilt); relative paths
+    are the repository's.
+    """
     header, _ = read_weights(model)
     data = header.get("data") or {}
     validation = data.get("validation") or {}
@@ -48,7 +51,10 @@ def held_out_people(model: Path, lfw: Path | None) -> tuple[dict[str, list[Path]
             int(validation.get("split_seed", 0)),
         )
         _, files = person_split(root, fraction, seed)
-        how = f"person split of {root} with val_fraction {fraction}, split_seed {seed} (from {model.name}'s header)"
+        how = (
+            f"person split of {root} with val_fraction {fraction}, split_seed {seed} "
+            f"(from {model.name}'s header)"
+        )
     people = defaultdict(list)
     for path in files:
         people[path.parent.name].append(path)
@@ -58,7 +64,9 @@ def held_out_people(model: Path, lfw: Path | None) -> tuple[dict[str, list[Path]
 def write_protocol(
     people: dict[str, list[Path]], out: Path, count: int | None, distractors: int | None
 ) -> tuple[Path, Path]:
-    """Gallery and probe folders of symbolic links: first photo of each multi-photo person is its probe."""
+    """Gallery and probe folders of symbolic links: first photo of each multi-photo person is its
+    probe.
+    """
     multi = [name for name, paths in people.items() if len(paths) >= 2][:count]
     single = [name for name, paths in people.items() if len(paths) == 1][:distractors]
     if out.exists():
@@ -76,7 +84,8 @@ def write_protocol(
             os.symlink(path.resolve(), folder / name / path.name)
     print(
         f"protocol: {len(multi)} probe people (first photo each), "
-        f"{sum(len(people[n]) - 1 for n in multi)} of their other photos and {len(single)} one-photo distractors in the gallery"
+        f"{sum(len(people[n]) - 1 for n in multi)} of their other photos and "
+        f"{len(single)} one-photo distractors in the gallery"
     )
     return gallery, probes
 
@@ -103,7 +112,10 @@ def main() -> None:
         dest="methods",
         action="append",
         default=None,
-        help=f"repeatable (default: {' '.join(DEFAULT_METHODS)}; attributes dropped when its networks are missing)",
+        help=(
+            f"repeatable (default: {' '.join(DEFAULT_METHODS)}; "
+            "attributes dropped when its networks are missing)"
+        ),
     )
     parser.add_argument(
         "--people",

@@ -1,4 +1,5 @@
-"""How well the face rebuild network rebuilds CelebA people it never saw, and how much flipping attributes changes it.
+"""How well the face rebuild network rebuilds CelebA people it never saw, and how much flipping
+attributes changes it.
 
     python benchmarks/rebuild_quality.py                          # the shipped rebuild network
     python benchmarks/rebuild_quality.py --weights runs/rebuild-unet/generator.safetensors
@@ -32,7 +33,7 @@ def _inside(diff: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def main() -> None:
     """Score the rebuild network on every held-out face and print a Markdown table."""
     _, net, _, _, val = load_held_out(
-        __doc__.splitlines()[0], REBUILD_MODEL_FILE, "face rebuild network"
+        __doc__.split("\n\n")[0].replace("\n", " "), REBUILD_MODEL_FILE, "face rebuild network"
     )
     flips = resolve_flips(None)
     scores = {key: [] for key in ("rebuilt", "masked", "l1", "flipped", "flipped_l1", "change")}

@@ -38,7 +38,9 @@ def _ints(text: str) -> list[int]:
 def seconds_per_call(
     deblurrer: Deblurrer, batch: int, size: int, warmup: int, repeats: int
 ) -> float:
-    """Median seconds of one ``deblur`` call on a batch of ``batch`` random size x size images, after warm-up."""
+    """Median seconds of one ``deblur`` call on a batch of ``batch`` random size x size images,
+    after warm-up.
+    """
     x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
     for _ in range(warmup):
         deblurrer.deblur(x)
@@ -95,7 +97,8 @@ def main() -> None:
         ),
     }
     print(
-        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"{os.cpu_count()} CPU cores, "
         f"{args.size}x{args.size} faces, median of {args.repeats} runs after {args.warmup} warm-up"
     )
     for label, (net, _) in subjects.items():
@@ -116,7 +119,8 @@ def main() -> None:
                     )
                     speed[label, backend, threads, batch] = batch / seconds
                     print(
-                        f"  {label} {backend} threads={threads} batch={batch}: {1000 * seconds / batch:.1f} ms/face",
+                        f"  {label} {backend} threads={threads} batch={batch}: "
+                        f"{1000 * seconds / batch:.1f} ms/face",
                         flush=True,
                     )
 
@@ -126,7 +130,8 @@ def main() -> None:
     for (label, backend, threads, batch), fps in speed.items():
         ratio = "" if label == BASELINE else f"{fps / speed[BASELINE, backend, threads, batch]:.1f}"
         print(
-            f"| {label} | {backend} | {threads} | {batch} | {1000 / fps:.1f} | {fps:.1f} | {ratio} |"
+            f"| {label} | {backend} | {threads} | {batch} | {1000 / fps:.1f} | {fps:.1f} | "
+            f"{ratio} |"
         )
 
 

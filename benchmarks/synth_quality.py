@@ -91,7 +91,8 @@ def main() -> None:
     n = len(psnrs)
     print(f"source: {args.src}  mode: {args.mode}  size: {args.size}  seed: {args.seed}")
     print(
-        f"synth: {report.total_written} samples in {seconds:.1f} s ({report.total_written / seconds:.1f} samples/s), "
+        f"synth: {report.total_written} samples in {seconds:.1f} s "
+        f"({report.total_written / seconds:.1f} samples/s), "
         f"{len(report.skipped)} problem(s)"
     )
     print()
@@ -99,15 +100,18 @@ def main() -> None:
     print("|---|---|")
     print(
         f"| PSNR blurred vs sharp, mean (5th / 50th / 95th pct) | {np.mean(psnrs):.2f} dB "
-        f"({np.percentile(psnrs, 5):.2f} / {np.median(psnrs):.2f} / {np.percentile(psnrs, 95):.2f}) |"
+        f"({np.percentile(psnrs, 5):.2f} / {np.median(psnrs):.2f} / "
+        f"{np.percentile(psnrs, 95):.2f}) |"
     )
     print(f"| SSIM blurred vs sharp, mean | {np.mean(ssims):.4f} |")
     print(
-        f"| dlib HOG finds the face on sharp | {found_sharp} / {n} ({100 * (1 - found_sharp / n):.1f}% failure) |"
+        f"| dlib HOG finds the face on sharp | {found_sharp} / {n} "
+        f"({100 * (1 - found_sharp / n):.1f}% failure) |"
     )
     if found_sharp:
         print(
-            f"| ... and misses it after blur | {missed_blur} / {found_sharp} ({100 * missed_blur / found_sharp:.1f}% failure) |"
+            f"| ... and misses it after blur | {missed_blur} / {found_sharp} "
+            f"({100 * missed_blur / found_sharp:.1f}% failure) |"
         )
         print(
             f"| mean detector score sharp / blurred (hits) | {np.mean(sharp_scores):.3f} / "

@@ -40,7 +40,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, steps, seconds, m in rows:
         print(
-            f"| {name} | {steps} | {seconds:.0f} | {m['blurry_psnr']:.2f} / {m['blurry_ssim']:.4f} | "
+            f"| {name} | {steps} | {seconds:.0f} | "
+            f"{m['blurry_psnr']:.2f} / {m['blurry_ssim']:.4f} | "
             f"{m['val_psnr']:.2f} / {m['val_ssim']:.4f} |"
         )
 

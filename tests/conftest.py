@@ -21,7 +21,9 @@ DATA_CANDIDATES = [REPO.parent / "shared" / "data", Path("/work/shared/data")]
 
 
 def _data_dir() -> Path:
-    """The shared data folder (one holding lfw/images); skips the test, or fails it under CI=true, if none."""
+    """The shared data folder (one holding lfw/images); skips the test, or fails it under CI=true,
+    if none.
+    """
     env = os.environ.get("FACEDEBLUR_DATA")
     candidates = [Path(env)] if env else DATA_CANDIDATES
     for candidate in candidates:
@@ -30,7 +32,8 @@ def _data_dir() -> Path:
     where = ", ".join(map(str, candidates))
     if os.environ.get("CI") == "true":
         pytest.fail(
-            f"shared face data not found in {where} (no lfw/images there), and CI=true requires it; "
+            f"shared face data not found in {where} (no lfw/images there), "
+            "and CI=true requires it; "
             "set FACEDEBLUR_DATA to the data folder",
             pytrace=False,
         )

@@ -1,4 +1,6 @@
-"""Plain helpers (not fixtures) shared by test modules in several folders: ``from tests.helpers import ...``."""
+"""Plain helpers (not fixtures) shared by test modules in several folders:
+``from tests.helpers import ...``.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +69,9 @@ def background(height: int, width: int, seed: int) -> np.ndarray:
 
 
 class ConstantRebuild:
-    """Stands in for ``AttributeObfuscator``: the rebuilt face is one colour over the whole photo."""
+    """Stands in for ``AttributeObfuscator``: the rebuilt face is one colour over the whole
+    photo.
+    """
 
     size = 64
 

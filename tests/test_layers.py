@@ -33,7 +33,9 @@ def _module_name(path: Path, package: Path = PACKAGE) -> tuple[str, bool]:
 
 
 def _imports(path: Path, package: Path = PACKAGE) -> set[str]:
-    """Modules of the package that ``path`` imports (``from x import y`` counts y when it is a module)."""
+    """Modules of the package that ``path`` imports (``from x import y`` counts y when it is a
+    module).
+    """
     name, is_package = _module_name(path, package)
     here = name.split(".") if is_package else name.split(".")[:-1]
     found = set()

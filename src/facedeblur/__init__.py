@@ -6,14 +6,16 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
     kernel, record = blur.camera_shake_kernel(numpy_rng, output_size=128)
     blurred = blur.blur_image(sharp_chw, kernel)
     report = synthesize("faces/", "out/", SampleSettings(size=128), count=200, seed=3)
-    restored = deblur(read_image("face.png"), "generator.safetensors")          # the whole image
+    restored = deblur(read_image("face.png"), "generator.safetensors")  # the whole image
     restored = deblur(read_image("photo.jpg"), "generator.safetensors", faces=True)  # each face
-    result = restore_faces(photo, load_model("generator.safetensors"))        # faces + per-face records
-    frames = moments(read_image("blurry_face.png"), n=7)                      # 7 sharp moments (CFMD-GAN)
-    hidden = obfuscate(read_image("photo.jpg"), attributes=["smiling", "young"])  # every face rebuilt, identity hidden
-    hidden = obfuscate(read_image("photo.jpg"), method="pixelate")            # or a classical obfuscation
-    result = obfuscate_photo(photo, method="blur")                            # + face masks, flipped attributes
-    report = privacy_audit("gallery/", "probes/", ["blur", "pixelate"], "audit/")  # identification rates, attacked
+    result = restore_faces(photo, load_model("generator.safetensors"))  # faces + per-face records
+    frames = moments(read_image("blurry_face.png"), n=7)  # 7 sharp moments (CFMD-GAN)
+    # every face rebuilt, identity hidden
+    hidden = obfuscate(read_image("photo.jpg"), attributes=["smiling", "young"])
+    hidden = obfuscate(read_image("photo.jpg"), method="pixelate")  # or a classical obfuscation
+    result = obfuscate_photo(photo, method="blur")  # + face masks, flipped attributes
+    # identification rates, attacked
+    report = privacy_audit("gallery/", "probes/", ["blur", "pixelate"], "audit/")
 """
 
 from . import blur

@@ -82,7 +82,8 @@ def _add_synth(sub) -> None:
         "--crop",
         choices=("center", "face"),
         default=None,
-        help="centred square, or detected face with margin (default: center for kernel, face for frames)",
+        help="centred square, or detected face with margin "
+        "(default: center for kernel, face for frames)",
     )
     p.add_argument(
         "--margin",
@@ -148,7 +149,8 @@ def _add_synth(sub) -> None:
         "--min-motion",
         type=float,
         default=0.0,
-        help="frames mode: leave out windows whose left eye moves less than this many px at --size (0: keep all)",
+        help="frames mode: leave out windows whose left eye moves less than this many px "
+        "at --size (0: keep all)",
     )
     p.add_argument(
         "--split",
@@ -208,7 +210,8 @@ def _run_synth(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     per_split = ", ".join(f"{k} {v}" for k, v in report.written.items())
     print(
-        f"wrote {report.total_written} of {report.requested} samples to {report.out} ({per_split or 'none'})"
+        f"wrote {report.total_written} of {report.requested} samples to {report.out} "
+        f"({per_split or 'none'})"
     )
     if report.preview:
         print(f"preview: {report.preview}")
@@ -230,7 +233,8 @@ def _run_demo(args) -> int:
 
     result = run_demo(args.out, model=args.model)
     print(
-        f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> restored {result.restored_psnr:.2f} dB"
+        f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> "
+        f"restored {result.restored_psnr:.2f} dB"
     )
     print(
         f"identity distance to the sharp face (dlib): blurry {result.blurry_identity:.3f} -> "
@@ -305,7 +309,8 @@ def _add_deblur(sub) -> None:
         "--model",
         type=Path,
         default=None,
-        help="weights .safetensors (default: the shipped model); with --backend onnxruntime also a .onnx",
+        help="weights .safetensors (default: the shipped model); "
+        "with --backend onnxruntime also a .onnx",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument(
@@ -385,8 +390,9 @@ def _add_moments(sub) -> None:
     p = sub.add_parser(
         "moments",
         help="restore every sharp moment of blurry faces (CFMD-GAN): frames, GIF, MP4, strip",
-        description="Restore N sharp moments of each blurry face with one CFMD-GAN generator steered by "
-        "u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and moments.json.",
+        description="Restore N sharp moments of each blurry face with one CFMD-GAN generator "
+        "steered by u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and "
+        "moments.json.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     p.add_argument(
@@ -416,7 +422,8 @@ def _add_moments(sub) -> None:
     p.add_argument(
         "--faces",
         action="store_true",
-        help="restore only the detected faces of each photo and paste them back (default: the whole image)",
+        help="restore only the detected faces of each photo and paste them back "
+        "(default: the whole image)",
     )
     p.add_argument(
         "--detector",
@@ -472,9 +479,10 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="measure models and baselines side by side; write tables and pictures",
-        description="Evaluate methods on blurred/sharp pairs (a facedeblur synth output or a GoPro-style "
-        "folder): PSNR, SSIM, identity distance, face-detection failure and confidence, runtime. "
-        "With --moments, the N-moment protocol of CFMD-GAN on a frames-mode synth output.",
+        description="Evaluate methods on blurred/sharp pairs (a facedeblur synth output or a "
+        "GoPro-style folder): PSNR, SSIM, identity distance, face-detection failure and "
+        "confidence, runtime. With --moments, the N-moment protocol of CFMD-GAN on a frames-mode "
+        "synth output.",
     )
     p.add_argument(
         "--data",
@@ -487,13 +495,15 @@ def _add_evaluate(sub) -> None:
         dest="methods",
         action="append",
         required=True,
-        help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | model:PATH (repeatable); "
+        help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | "
+        "model:PATH (repeatable); "
         "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC",
     )
     p.add_argument(
         "--moments",
         action="store_true",
-        help="score N restored moments against the N sharp frames of each frames-mode sample (Table 4 protocol)",
+        help="score N restored moments against the N sharp frames of each frames-mode sample "
+        "(Table 4 protocol)",
     )
     p.add_argument(
         "--frame-order",
@@ -561,10 +571,10 @@ def _add_obfuscate(sub) -> None:
     p = sub.add_parser(
         "obfuscate",
         help="hide the identity of every face in photos (attribute rebuild, blur, pixelate, ...)",
-        description="Find every face, mask it with an ellipse from its landmarks, and hide it inside the "
-        "mask: rebuild it with some CelebA attributes flipped (default) or a classical obfuscation. "
-        "Pixels outside the face masks are kept exactly. Each output image gets a NAME.json "
-        "sidecar listing its faces and what was flipped.",
+        description="Find every face, mask it with an ellipse from its landmarks, and hide it "
+        "inside the mask: rebuild it with some CelebA attributes flipped (default) or a classical "
+        "obfuscation. Pixels outside the face masks are kept exactly. Each output image gets a "
+        "NAME.json sidecar listing its faces and what was flipped.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     p.add_argument(
@@ -580,13 +590,14 @@ def _add_obfuscate(sub) -> None:
         type=_name_list,
         default=None,
         metavar="NAMES",
-        help="with --method attributes: comma-separated CelebA attributes to flip, e.g. pointy_nose,smiling, "
-        "or 'all' (default: pointy_nose,smiling,young,big_nose)",
+        help="with --method attributes: comma-separated CelebA attributes to flip, "
+        "e.g. pointy_nose,smiling, or 'all' (default: pointy_nose,smiling,young,big_nose)",
     )
     p.add_argument(
         "--allow-protected",
         action="store_true",
-        help="allow flipping gender-linked attributes (male, goatee, mustache, ...), off by default",
+        help="allow flipping gender-linked attributes (male, goatee, mustache, ...), "
+        "off by default",
     )
     p.add_argument(
         "--strength",
@@ -638,8 +649,8 @@ def _run_obfuscate(args) -> int:
         progress=not args.quiet,
     )
     print(
-        f"hid {report.faces} face(s) in {len(report.written)} image(s) into {args.out} ({args.method}; "
-        "faces and flipped attributes in each image's .json)"
+        f"hid {report.faces} face(s) in {len(report.written)} image(s) into {args.out} "
+        f"({args.method}; faces and flipped attributes in each image's .json)"
     )
     return _batch_exit(report.skipped)
 
@@ -649,11 +660,11 @@ def _add_privacy_audit(sub) -> None:
         "privacy-audit",
         help="how much identity each obfuscation leaks to a machine, deblurring as the attack",
         description="Identify the people of original and obfuscated probes with dlib descriptors "
-        "(nearest neighbour over a gallery of other photos of the same people, and a linear classifier "
-        "over the 20 gallery people with the most photos). Blur-type methods (blur, motion-blur, "
-        "pixelate) are also attacked: the default deblurring model restores the face at the original's "
-        "box before identification. Folders in LFW layout: DIR/<Person>/<image>; --probes may be "
-        "--gallery itself (leave-one-out).",
+        "(nearest neighbour over a gallery of other photos of the same people, and a linear "
+        "classifier over the 20 gallery people with the most photos). Blur-type methods (blur, "
+        "motion-blur, pixelate) are also attacked: the default deblurring model restores the face "
+        "at the original's box before identification. Folders in LFW layout: "
+        "DIR/<Person>/<image>; --probes may be --gallery itself (leave-one-out).",
     )
     p.add_argument(
         "--gallery",

@@ -68,7 +68,9 @@ def spread_indices(count: int, limit: int | None) -> list[int]:
 
 
 def person_split(root: Path, fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
-    """(train, val) images of a folder of person sub-folders, about ``fraction`` of the people held out.
+    """(train, val) images of a folder of person sub-folders.
+
+    About ``fraction`` of the people are held out.
 
     The split depends only on the set of person folders and ``seed``: the same call rebuilds
     the held-out people of a run from its config (e.g. for the privacy audit).

@@ -56,7 +56,8 @@ def test_blur_happens_in_linear_light():
     two_tap[1, 1:] = 0.5
     out = blur_image(edge, two_tap, gamma=2.2)
     naive = blur_image(edge, two_tap, gamma=1.0)
-    # Pixel 8 mixes itself (1) and its left neighbour (0) half and half: in light, not in pixel values.
+    # Pixel 8 mixes itself (1) and its left neighbour (0) half and half: in light, not in pixel
+    # values.
     assert float(out[0, 4, 8]) == pytest.approx(0.5 ** (1 / 2.2), abs=1e-5)
     assert float(naive[0, 4, 8]) == pytest.approx(0.5, abs=1e-5)
 

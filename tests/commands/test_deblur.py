@@ -1,4 +1,6 @@
-"""The deblur command: faces in whole photos (--faces), bad photos in a batch, a trained run's round trip."""
+"""The deblur command: faces in whole photos (--faces), bad photos in a batch, a trained run's
+round trip.
+"""
 
 from __future__ import annotations
 
@@ -85,8 +87,8 @@ def test_cli_batch_reports_bad_photos_and_goes_on(data_dir, tiny_model, tmp_path
     assert code == 1
     assert "skipped 3 problem(s)" in err and "Traceback" not in err
     assert (
-        "landscape.png: no face found; nothing written (without --faces the whole image is restored)"
-        in err
+        "landscape.png: no face found; nothing written "
+        "(without --faces the whole image is restored)" in err
     )
     assert "broken.jpg: truncated JPEG" in err
     assert "huge.png: 20000x10000 image (200 megapixels) is over the 100 megapixel limit" in err

@@ -1,4 +1,6 @@
-"""The moments command: frames, GIF, MP4 and strip of a blurry face; bad files and weights in a batch."""
+"""The moments command: frames, GIF, MP4 and strip of a blurry face; bad files and weights in a
+batch.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Facial motion-based reordering: eye centroid, ordering rule, control factors, real-face ordering."""
+"""Facial motion-based reordering: eye centroid, ordering rule, control factors, real-face
+ordering.
+"""
 
 from __future__ import annotations
 

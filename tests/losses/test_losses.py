@@ -210,14 +210,18 @@ def test_vgg19_layout_matches_torchvision():
 
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
-    """A randomly initialised full VGG-19 saved as torchvision saves vgg19: stands in for ImageNet weights."""
+    """A randomly initialised full VGG-19 saved as torchvision saves vgg19: stands in for ImageNet
+    weights.
+    """
     path = tmp_path_factory.mktemp("vgg") / "random-vgg19.pth"
     torch.save(VGG19().state_dict(), path)
     return path
 
 
 def _cheap_state(**shapes):
-    """A VGG-19-shaped state dict of stride-0 zeros (a few bytes on disk), with ``shapes`` overriding."""
+    """A VGG-19-shaped state dict of stride-0 zeros (a few bytes on disk), with ``shapes``
+    overriding.
+    """
     with torch.device("meta"):
         reference = {k: v.shape for k, v in VGG19().state_dict().items()}
     reference.update(shapes)

@@ -1,4 +1,6 @@
-"""CFMD-GAN networks: mapping network, channel attention, ContAda block, generator, U-Net discriminator."""
+"""CFMD-GAN networks: mapping network, channel attention, ContAda block, generator, U-Net
+discriminator.
+"""
 
 from __future__ import annotations
 

@@ -142,7 +142,10 @@ def test_model_table_and_build_model():
     }
     model = build_model("deblurgan", n_blocks=1, ngf=4)
     assert isinstance(model, DeblurGANGenerator)
-    valid = "cfmd, deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan, rebuild_unet, resnet_attributes, unet_discriminator"
+    valid = (
+        "cfmd, deblurgan, deepdeblur, nafnet, nah_discriminator, patchgan, rebuild_unet, "
+        "resnet_attributes, unet_discriminator"
+    )
     with pytest.raises(UsageError, match=valid):
         build_model("unet")
     with pytest.raises(UsageError, match="'deepdeblur'") as info:

@@ -1,4 +1,6 @@
-"""The privacy networks: ResNet attribute classifier, the rebuild network's input and training step."""
+"""The privacy networks: ResNet attribute classifier, the rebuild network's input and training
+step.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from facedeblur.models.privacy import BasicBlock, Bottleneck
 
 
 def test_resnet_matches_torchvision_layout():
-    # torchvision's resnet18 / resnet50: 11,689,512 / 25,557,032 parameters, 122 / 320 state-dict entries.
+    # torchvision's resnet18 / resnet50: 11,689,512 / 25,557,032 parameters, 122 / 320 state-dict
+    # entries.
     for block, layers, params, entries in [
         (BasicBlock, (2, 2, 2, 2), 11_689_512, 122),
         (Bottleneck, (3, 4, 6, 3), 25_557_032, 320),

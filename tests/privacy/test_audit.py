@@ -104,7 +104,9 @@ class CountingIdentity(torch.nn.Module):
 
 @pytest.fixture()
 def hand_made(tmp_path) -> tuple[Path, Path]:
-    """Gallery: Anna x2, Ben x2, Cleo x1, Eve x1. Probes: Anna, Ben, Cleo, Dora (not in the gallery), Eve (no face)."""
+    """Gallery: Anna x2, Ben x2, Cleo x1, Eve x1.
+    Probes: Anna, Ben, Cleo, Dora (not in the gallery), Eve (no face).
+    """
     gallery, probes = tmp_path / "gallery", tmp_path / "probes"
     for name, count in (("Anna", 2), ("Ben", 2), ("Cleo", 1)):
         for k in range(count):
@@ -151,8 +153,8 @@ def test_audit_bookkeeping_on_a_hand_made_gallery(hand_made, tmp_path):
         "attack_classifier_top1"
     ] == pytest.approx(1 / 3)
     assert blackout["context_ssim"] == pytest.approx(1.0) and blackout["detector_found"] == 1.0
-    # the attack ran once per audited probe (Cleo's unhidden photo too), on the crop at the original box
-    # resized to the model's size from its header
+    # the attack ran once per audited probe (Cleo's unhidden photo too), on the crop at the
+    # original box resized to the model's size from its header
     assert net.shapes == [(1, 3, 32, 32)] * 3
     rows = list(csv.DictReader(open(tmp_path / "out" / "per_probe.csv")))
     assert len(rows) == 3 * 4  # original, blackout, blur, blur attacked
@@ -194,7 +196,8 @@ def test_same_folder_is_leave_one_out(hand_made, tmp_path):
     assert original["nn_top1"] == 1.0
     plain = [r for r in report.rows if r["method"] == "original"]
     assert all(r["nn_distance"] > 0.01 for r in plain)  # never its own file (distance 0)
-    # Anna and Ben keep one other photo each; the classifier protocol drops the probe's own photo too
+    # Anna and Ben keep one other photo each; the classifier protocol drops the probe's own
+    # photo too
     assert original["classifier_probes"] == 4 and original["classifier_top1"] == 1.0
     # a mask that misses the face centre counts as a missed face, and the face leaks
     assert (swirl["obfuscation_missed"], swirl["nn_top1"], report.attacked) == (4, 1.0, [])

@@ -1,4 +1,6 @@
-"""Identity obfuscation groundwork: face masks on real landmarks, feathering, the classical obfuscations."""
+"""Identity obfuscation groundwork: face masks on real landmarks, feathering, the classical
+obfuscations.
+"""
 
 from __future__ import annotations
 

@@ -75,7 +75,8 @@ def test_align_face_puts_the_landmarks_on_the_template_and_unalign_undoes_it(eck
     assert back.shape == img.shape
     x0, y0 = np.floor(points.min(0) + 10).astype(int)
     x1, y1 = np.ceil(points.max(0) - 10).astype(int)
-    # The crop is about 2.5x smaller than the face here, so only coarse structure survives the round trip.
+    # The crop is about 2.5x smaller than the face here, so only coarse structure survives the
+    # round trip.
     assert np.abs(back[y0:y1, x0:x1] - img[y0:y1, x0:x1]).mean() < 0.05
     assert back[0, 0].sum() == 0.0 and back[-1, -1].sum() == 0.0
 

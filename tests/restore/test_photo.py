@@ -1,4 +1,6 @@
-"""Whole-photo face restoration: crops, feathered colour-consistent paste-back, the deblur API with faces=True."""
+"""Whole-photo face restoration: crops, feathered colour-consistent paste-back, the deblur API
+with faces=True.
+"""
 
 from __future__ import annotations
 

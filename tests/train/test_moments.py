@@ -1,4 +1,6 @@
-"""CFMD-GAN training: the learning-rate schedule, tiny runs (with stills, on a base deblurrer), the config checks."""
+"""CFMD-GAN training: the learning-rate schedule, tiny runs (with stills, on a base deblurrer),
+the config checks.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Image degradations in a physically sensible order: blur in linear light, then noise, JPEG, clipping.
+"""Image degradations in a physically sensible order.
+
+Blur in linear light, then noise, JPEG, clipping.
 
 Images are float32 RGB tensors in [0, 1], shaped (C, H, W) or (N, C, H, W).
 """
@@ -26,7 +28,7 @@ def linear_to_srgb(img: torch.Tensor, gamma: float = DEFAULT_GAMMA) -> torch.Ten
 
 
 def kernel_spectrum(kernel: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """rfft2 of a centred kernel zero-padded to ``shape``, its centre moved to the origin (float64)."""
+    """rfft2 (float64) of a centred kernel zero-padded to ``shape``, centre moved to the origin."""
     k = torch.as_tensor(
         np.asarray(kernel) if not torch.is_tensor(kernel) else kernel, dtype=torch.float64
     )

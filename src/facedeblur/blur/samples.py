@@ -109,7 +109,8 @@ def choose_crop(img: np.ndarray, settings: SampleSettings, source: str | Path) -
         what = "image" if settings.crop == "center" else "face crop"
         raise InputError(
             source,
-            f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), smaller than the {settings.size} px output",
+            f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), "
+            f"smaller than the {settings.size} px output",
         )
     crop["box"] = [int(v) for v in box]
     return crop

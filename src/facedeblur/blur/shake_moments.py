@@ -72,7 +72,8 @@ def shifted_frames(sharp: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
     big = sharp.shape[-1]
     if sharp.dim() != 3 or sharp.shape[-2] != big or big % OVERSAMPLE:
         raise ValueError(
-            f"expected a square (C, H, W) image with a side divisible by {OVERSAMPLE}, got {tuple(sharp.shape)}"
+            f"expected a square (C, H, W) image with a side divisible by {OVERSAMPLE}, "
+            f"got {tuple(sharp.shape)}"
         )
     steps = np.rint(np.asarray(offsets, dtype=np.float64) * OVERSAMPLE).astype(int)
     pad = int(np.abs(steps).max()) if len(steps) else 0
@@ -87,7 +88,7 @@ def shake_moments(
     rng: np.random.Generator,
     settings: KernelBlurSettings = KernelBlurSettings(),
 ) -> ShakeMoments:
-    """N sharp moments of a face under a random camera shake, their blurred average and motion order.
+    """N sharp moments of a face under random camera shake, their blurred average and motion order.
 
     Args:
         sharp: (C, S*OVERSAMPLE, S*OVERSAMPLE) float face in [0, 1]; the moments are S px.

@@ -250,7 +250,10 @@ def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
 def _window_images(
     frames: dict[int, np.ndarray], indices: list[int], source: Path
 ) -> list[np.ndarray]:
-    """The decoded frames of a window in order; ``InputError`` when the clip ends before one of them."""
+    """The decoded frames of a window in order.
+
+    ``InputError`` when the clip ends before one of them.
+    """
     missing = [i for i in indices if i not in frames]
     if missing:
         raise InputError(
@@ -375,7 +378,10 @@ def _preview_rows(
 
 
 def write_preview(path: str | Path, samples: list[Sample], mode: str, cell: int = 160) -> Path:
-    """Contact sheet of samples: sharp | kernel | blurred, or first | middle | last frame | blurred | change."""
+    """Contact sheet of samples.
+
+    Columns: sharp | kernel | blurred, or first | middle | last frame | blurred | change.
+    """
     rows, titles = _preview_rows(samples, mode, cell)
     if not rows:
         raise FaceDeblurError("no samples were written, so there is no preview")

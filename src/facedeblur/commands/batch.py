@@ -1,4 +1,7 @@
-"""The batch runner of the file commands: plan outputs, never overwrite inputs, go on past bad files."""
+"""The batch runner of the file commands.
+
+Plan outputs, never overwrite inputs, go on past bad files.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,10 @@ from ..io import IMAGE_EXTENSIONS, ImageConversionWarning, is_image_file, list_i
 
 @dataclass
 class BatchReport:
-    """Outputs written, one line per input that could not be done, and notes (e.g. faces left out)."""
+    """Outputs written, one line per input that could not be done, and notes.
+
+    Notes are e.g. faces left out.
+    """
 
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -24,7 +30,7 @@ class BatchReport:
 
 
 def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(input, output image) pairs: one file to the file ``out``, or everything into the ``out`` folder.
+    """(input, output image) pairs: one file to the file ``out``, or all into the ``out`` folder.
 
     A folder input keeps its name and inner layout under ``out``; JPEG stays JPEG and every
     other format becomes PNG.
@@ -79,7 +85,9 @@ def run_batch(
     outputs: Callable[[Path], Iterable[Path]] = lambda dst: [dst],
     raise_single: bool = False,
 ) -> BatchReport:
-    """Call ``work(input, output)`` for every pair with a progress bar; a bad input never stops the batch.
+    """Call ``work(input, output)`` for every pair with a progress bar.
+
+    A bad input never stops the batch.
 
     Before each call, an output that would overwrite an input of the batch (``outputs(dst)``
     lists what ``work`` writes for ``dst``) is refused. A ``FaceDeblurError`` from ``work`` goes

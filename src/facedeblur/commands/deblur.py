@@ -17,7 +17,10 @@ from .batch import BatchReport, input_paths, plan_outputs, read_input, run_batch
 
 
 def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
-    """Where the face crops of the image written to ``dst`` go: its path under ``out``, suffix as ``_jpg``."""
+    """Where the face crops of the image written to ``dst`` go.
+
+    The folder is its path under ``out``, suffix as ``_jpg``.
+    """
     rel = dst.relative_to(out) if dst != out and dst.is_relative_to(out) else Path(dst.name)
     return save_crops / rel.with_name(rel.name.replace(".", "_"))
 
@@ -25,7 +28,10 @@ def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
 def _face_crops(
     folder: Path, result: FaceRestoreResult, sources: set[Path]
 ) -> list[tuple[Path, object]]:
-    """(path, picture) of faceN_before.png, faceN_after.png and faceN_side_by_side.png per restored face."""
+    """(path, picture) of faceN_before.png, faceN_after.png, faceN_side_by_side.png per face.
+
+    One set per restored face.
+    """
     planned = []
     for number, face in enumerate(result.faces, start=1):
         if face.before is None:
@@ -78,13 +84,15 @@ def deblur_files(
     backend: str = "torch",
     threads: int | None = None,
 ) -> BatchReport:
-    """Restore every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
+    """Restore every image of ``inputs`` (files or folders) into ``out``.
+
+    Inputs are never overwritten.
 
     With ``faces``, only the detected faces of each photo are restored and pasted back
-    (``restore.faces.restore_faces``); a photo without a usable face is reported and nothing is written
-    for it. ``save_crops`` (with ``faces``) is a folder that receives, per photo, each face's
-    crop before and after restoration and the two side by side. ``backend`` and ``threads`` go to
-    ``restore.load_model``.
+    (``restore.faces.restore_faces``); a photo without a usable face is reported and nothing is
+    written for it. ``save_crops`` (with ``faces``) is a folder that receives, per photo, each
+    face's crop before and after restoration and the two side by side. ``backend`` and
+    ``threads`` go to ``restore.load_model``.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     if save_crops is not None and not faces:

@@ -34,7 +34,10 @@ DEMO_SEED = 2
 
 
 def example_face_path() -> Path:
-    """Path of scikit-image's astronaut portrait (Eileen Collins, public domain), a bundled example."""
+    """Path of scikit-image's astronaut portrait, a bundled example.
+
+    The portrait is of Eileen Collins, public domain.
+    """
     path = Path(str(importlib.resources.files("skimage.data") / "astronaut.png"))
     if not path.is_file():
         raise FaceDeblurError(
@@ -57,7 +60,10 @@ class DemoResult:
 
 
 def blur_photo(photo: np.ndarray, crop_side: int, seed: int = DEMO_SEED) -> np.ndarray:
-    """Blur a whole photo as the default model's training blurred a face crop of ``crop_side`` px."""
+    """Blur a whole photo as the default model's training blurred a face crop.
+
+    The crop is ``crop_side`` px.
+    """
     rng = np.random.default_rng(seed)
     settings = KernelBlurSettings()
     kernel, _ = camera_shake_kernel(
@@ -71,7 +77,9 @@ def blur_photo(photo: np.ndarray, crop_side: int, seed: int = DEMO_SEED) -> np.n
 def run_demo(
     out: str | Path = "demo", model: str | Path | None = None, seed: int = DEMO_SEED
 ) -> DemoResult:
-    """Blur the astronaut photo, restore its face with ``model`` (default: the shipped one), write ``out/``.
+    """Blur the astronaut photo, restore its face with ``model``, write ``out/``.
+
+    ``model`` defaults to the shipped one.
 
     Writes ``astronaut_blurry.png``, ``astronaut_restored.png`` and ``sheet.png`` (face crops
     sharp | blurry | restored with PSNR and identity distance printed on them, and the photos).

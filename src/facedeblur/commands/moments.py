@@ -1,4 +1,4 @@
-"""``facedeblur moments``: every sharp moment of blurry faces, written as frames, a GIF, an MP4 and a strip.
+"""``facedeblur moments``: every sharp moment of blurry faces, as frames, a GIF, an MP4, a strip.
 
 For each input image the output folder receives ``moment_00.png`` ... (one per control factor u,
 in u order), ``moments.gif`` and ``moments.mp4`` (the moments played in order and, by default,
@@ -27,7 +27,10 @@ STRIP_CELL = 160
 
 
 def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(image, output folder) pairs: ``out`` itself for one file, else ``out/<relative path>_<ext>``."""
+    """(image, output folder) pairs.
+
+    The folder is ``out`` itself for one file, else ``out/<relative path>_<ext>``.
+    """
     if len(inputs) == 1 and inputs[0].is_file():
         return [(inputs[0], out)]
     pairs = []
@@ -68,7 +71,10 @@ def write_moments(
     gif: bool = True,
     mp4: bool = True,
 ) -> list[Path]:
-    """Write restored moments into ``folder`` (layout in the module docstring); returns the files."""
+    """Write restored moments into ``folder``; returns the files.
+
+    The layout is in the module docstring.
+    """
     folder = Path(folder)
     written = [write_image(folder / f"moment_{k:02d}.png", frame) for k, frame in enumerate(frames)]
     if gif and len(frames) > 1:
@@ -133,7 +139,8 @@ def moments_files(
             if results[0].problem:
                 raise NoFaceError(
                     src,
-                    f"{results[0].problem}; nothing written (without --faces the whole image is restored)",
+                    f"{results[0].problem}; nothing written "
+                    "(without --faces the whole image is restored)",
                 )
             frames = [r.image for r in results]
         else:

@@ -1,9 +1,10 @@
 """``facedeblur obfuscate``: hide the faces of image files and folders, as a batch.
 
-Each output image gets a JSON sidecar beside it, ``<output name>.json`` (``a.png`` -> ``a.png.json``):
-the source, the method and its settings, and per face its box, feather radius and, for the
-attribute method, each flipped attribute's value before and after. The sidecar describes the
-original faces (boxes, predicted attributes): keep it private, do not publish it with the image.
+Each output image gets a JSON sidecar beside it, ``<output name>.json`` (``a.png`` ->
+``a.png.json``): the source, the method and its settings, and per face its box, feather radius
+and, for the attribute method, each flipped attribute's value before and after. The sidecar
+describes the original faces (boxes, predicted attributes): keep it private, do not publish it
+with the image.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def sidecar_path(image_path: Path) -> Path:
 
 
 def face_summary(result: ObfuscationResult) -> list[dict]:
-    """One JSON-ready dict per face: box, detector score, feather, and the flipped attributes' values."""
+    """One JSON-ready dict per face.
+
+    Each holds the box, detector score, feather, and the flipped attributes' values.
+    """
     summary = []
     for face in result.faces:
         entry = {
@@ -68,12 +72,13 @@ def obfuscate_files(
     device: str = "cpu",
     progress: bool = True,
 ) -> ObfuscationReport:
-    """Hide every face of every image of ``inputs`` (files or folders) into ``out``; inputs are never overwritten.
+    """Hide every face of every image of ``inputs`` (files or folders) into ``out``.
 
-    ``out`` is a file for one input image, else a folder (``commands.batch.plan_outputs``). The options
-    are ``obfuscate_photo``'s; ``classifier`` and ``rebuilder`` are weight files for the attribute
-    method when no ``obfuscator`` is given (None: the shipped ones). Options are checked and the
-    networks loaded before any image is read.
+    Inputs are never overwritten. ``out`` is a file for one input image, else a folder
+    (``commands.batch.plan_outputs``). The options are ``obfuscate_photo``'s; ``classifier`` and
+    ``rebuilder`` are weight files for the attribute method when no ``obfuscator`` is given
+    (None: the shipped ones). Options are checked and the networks loaded before any image is
+    read.
 
     A bad file (not an image, corrupt, no face) is reported in ``skipped`` and the batch goes
     on; when the batch is a single image, its error is raised instead.

@@ -1,4 +1,7 @@
-"""Torch datasets (paired folders, on-the-fly blur, video moments, CelebA attributes) and paired augmentations."""
+"""Torch datasets and paired augmentations.
+
+Datasets: paired folders, on-the-fly blur, video moments, CelebA attributes.
+"""
 
 from .augment import (
     AUGMENTATIONS,

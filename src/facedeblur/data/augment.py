@@ -25,7 +25,7 @@ def _uniform(gen: torch.Generator, low: float = 0.0, high: float = 1.0) -> float
 
 
 class RandomFlip:
-    """Mirror left-right with probability ``horizontal`` and up-down with probability ``vertical``."""
+    """Mirror left-right with probability ``horizontal``, up-down with probability ``vertical``."""
 
     def __init__(self, horizontal: float = 0.5, vertical: float = 0.0):
         self.horizontal, self.vertical = horizontal, vertical

@@ -1,4 +1,6 @@
-"""CelebA's 40 face attributes and identity labels, landmarks, and a torch dataset of aligned, attribute-labelled faces.
+"""CelebA's 40 face attributes and identity labels, landmarks, and a torch dataset.
+
+The torch dataset is of aligned, attribute-labelled faces.
 
 The annotation files keep CelebA's official formats, so the same code reads the full dataset:
 ``list_attr_celeba.txt`` (a count line, a header line of attribute names, then one line per
@@ -124,7 +126,9 @@ def identity_split(
 def celeba_landmarks(
     root: str | Path, files: Sequence[str], cache: str | Path | None = None, progress: bool = True
 ) -> dict[str, np.ndarray]:
-    """dlib's 68 landmarks of each CelebA image, {file name: (68, 2) float32}; files without a face are absent.
+    """dlib's 68 landmarks of each CelebA image, {file name: (68, 2) float32}.
+
+    Files without a face are absent.
 
     The HOG detector runs once upsampled (CelebA's half-resolution faces are about 45 px wide;
     it finds about 94% of them). With ``cache``, landmarks already stored there are reused and

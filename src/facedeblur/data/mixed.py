@@ -1,4 +1,7 @@
-"""Two datasets drawn in a fixed proportion: e.g. kernel-blurred faces plus frame-averaged video faces."""
+"""Two datasets drawn in a fixed proportion.
+
+E.g. kernel-blurred faces plus frame-averaged video faces.
+"""
 
 from __future__ import annotations
 

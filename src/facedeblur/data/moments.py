@@ -137,7 +137,7 @@ def draw_place(n: int, gen: torch.Generator, centre_fraction: float = 0.0) -> in
 
 
 def place_factor(n: int, place: int | None) -> torch.Tensor:
-    """The control factor u of a place drawn by ``draw_place`` (0.5 for a centre draw), 0-d float."""
+    """Control factor u of a place drawn by ``draw_place`` (0.5 for a centre draw), 0-d float."""
     return torch.tensor(0.5 if place is None else float(control_factors(n)[place]))
 
 

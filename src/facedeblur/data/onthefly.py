@@ -61,7 +61,7 @@ class OnTheFlyBlur(SeededDataset):
 def read_face_crop(
     path: Path, size: int, jitter: float, rng: np.random.Generator, min_side: int | None = None
 ) -> np.ndarray:
-    """The largest centred square of a face image, jittered (see ``OnTheFlyBlur``), resized to ``size``.
+    """Largest centred square of a face image, jittered (see ``OnTheFlyBlur``), resized to ``size``.
 
     ``min_side`` (default ``size``) is the output side the source must be able to serve without
     enlarging it more than ``MAX_UPSCALE``; a smaller image is an ``InputError`` naming it.

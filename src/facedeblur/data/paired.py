@@ -1,4 +1,4 @@
-"""Paired blurred/sharp images on disk in the GoPro layout (``blur/`` and ``sharp/`` side by side)."""
+"""Paired blurred/sharp images on disk in GoPro layout (``blur/`` and ``sharp/`` side by side)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,10 @@ class DrawSeeder:
         return [self.seed, 1, worker_seed, int(index), k]
 
     def generators(self, index: int) -> tuple[np.random.Generator, torch.Generator]:
-        """A numpy and a torch generator for the next draw of ``index`` (both from the same words)."""
+        """A numpy and a torch generator for the next draw of ``index``.
+
+        Both from the same words.
+        """
         sequence = np.random.SeedSequence(self.entropy(index))
         torch_gen = torch.Generator().manual_seed(
             int(sequence.generate_state(1, dtype=np.uint64)[0] >> 1)

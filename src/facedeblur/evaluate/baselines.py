@@ -39,7 +39,10 @@ def wiener(
 def richardson_lucy(
     blurred: torch.Tensor, kernel: np.ndarray, iterations: int = 30, gamma: float = DEFAULT_GAMMA
 ) -> torch.Tensor:
-    """Richardson-Lucy deconvolution with the true kernel (``iterations`` multiplicative updates)."""
+    """Richardson-Lucy deconvolution with the true kernel.
+
+    Runs ``iterations`` multiplicative updates.
+    """
     observed = srgb_to_linear(blurred, gamma).to(torch.float64).clamp(min=1e-6)
     flipped = kernel[::-1, ::-1].copy()
     estimate = observed.clone()

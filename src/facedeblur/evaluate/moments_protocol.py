@@ -35,15 +35,21 @@ CASE_ROWS = 3
 
 @dataclass
 class MomentMethod:
-    """A way to get N moments from a blurry face: ``restore(blur (3, H, W), u (N,)) -> (N, 3, H, W)``."""
+    """A way to get N moments from a blurry face.
+
+    ``restore(blur (3, H, W), u (N,)) -> (N, 3, H, W)``.
+    """
 
     name: str
     restore: object
 
 
 def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
-    """``moments`` (shipped CFMD-GAN), ``moments:PATH``, or ``repeat:SPEC`` for any ``evaluate`` method SPEC
-    (``repeat:default``, ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last)."""
+    """``moments`` (shipped CFMD-GAN), ``moments:PATH``, or ``repeat:SPEC``.
+
+    ``repeat:SPEC`` works for any ``evaluate`` method SPEC (``repeat:default``,
+    ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last).
+    """
     if spec == "moments" or spec.startswith("moments:"):
         path = None if spec == "moments" else Path(spec[len("moments:") :])
         restorer = load_moments_model(path, device=device)
@@ -92,7 +98,10 @@ class MomentsResult:
 
 
 def summarise(rows: list[dict], methods: list[str]) -> dict:
-    """{method: {"N=5": {...}, ..., "all": {...}}} with samples, psnr, ssim and identity_distance means."""
+    """{method: {"N=5": {...}, ..., "all": {...}}}.
+
+    Each entry holds samples, psnr, ssim and identity_distance means.
+    """
     summary = {}
     for name in methods:
         mine = [r for r in rows if r["method"] == name]
@@ -123,7 +132,10 @@ def evaluate_moments(
     identity: bool = True,
     progress: bool = True,
 ) -> MomentsResult:
-    """Score each method's N moments on the frames-mode samples under ``data`` (see the module docstring)."""
+    """Score each method's N moments on the frames-mode samples under ``data``.
+
+    See the module docstring.
+    """
     built = [build_moment_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)

@@ -1,4 +1,7 @@
-"""Report of the N-moment evaluation: a Table 4-style Markdown table, CSV, JSON, a plot and a sheet."""
+"""Report of the N-moment evaluation.
+
+A Table 4-style Markdown table, CSV, JSON, a plot and a sheet.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ CSV_FIELDS = ["id", "method", "num_frames", "psnr", "ssim", "identity_distance"]
 
 
 def markdown(result: MomentsResult, data: str) -> str:
-    """One row per method and N (and all N), with PSNR, SSIM and identity distance of the moments."""
+    """One row per method and N (and all N).
+
+    Each row has PSNR, SSIM and identity distance of the moments.
+    """
     order = "facial motion-based order (FMR)" if result.frame_order == "fmr" else "time order"
     lines = [
         f"# N-moment evaluation on `{data}`",
@@ -29,7 +35,8 @@ def markdown(result: MomentsResult, data: str) -> str:
         for key, s in result.summary.get(name, {}).items():
             label = "all" if key == "all" else key[2:]
             lines.append(
-                f"| {name} | {label} | {s['samples']} | {format_value(s['psnr'])} | {format_value(s['ssim'], 4)} | "
+                f"| {name} | {label} | {s['samples']} | {format_value(s['psnr'])} | "
+                f"{format_value(s['ssim'], 4)} | "
                 f"{format_value(s['identity_distance'], 4)} |"
             )
     if result.skipped:
@@ -77,7 +84,10 @@ def _sheet(result: MomentsResult, out: Path) -> None:
 
 
 def write_moments_report(result: MomentsResult, out: str | Path, data: str) -> Path:
-    """Write ``report.md``, ``summary.json``, ``per_sample.csv`` and the pictures; returns report.md."""
+    """Write ``report.md``, ``summary.json``, ``per_sample.csv`` and the pictures.
+
+    Returns report.md.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(

@@ -40,7 +40,11 @@ class Method:
 
 
 def build_method(spec: str, device: str = "cpu") -> Method:
-    """``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model) or ``model:PATH``."""
+    """The method named by ``spec``.
+
+    ``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model) or
+    ``model:PATH``.
+    """
     if spec == "blurry":
         return Method("blurry", lambda blur, kernel: blur)
     if spec == "wiener":
@@ -63,7 +67,8 @@ def build_method(spec: str, device: str = "cpu") -> Method:
         name = "default model" if path is None else f"model {weights_label(path)}"
         return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
     raise UsageError(
-        f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default or model:PATH"
+        f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default "
+        "or model:PATH"
     )
 
 
@@ -86,7 +91,10 @@ class PairFiles:
 
 
 def list_pairs(root: str | Path) -> list[PairFiles]:
-    """Pairs of a ``facedeblur synth`` output (with kernels, via its manifest) or any blur/sharp folder."""
+    """Pairs of a ``facedeblur synth`` output or any blur/sharp folder.
+
+    A synth output comes with kernels, via its manifest.
+    """
     root = Path(root)
     manifest = root / "manifest.jsonl"
     if manifest.is_file():
@@ -168,7 +176,10 @@ def evaluate(
     identity: bool = True,
     progress: bool = True,
 ) -> EvalResult:
-    """Measure each method on the pairs under ``data``; problems with single pairs are skipped and listed."""
+    """Measure each method on the pairs under ``data``.
+
+    Problems with single pairs are skipped and listed.
+    """
     built = [build_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)

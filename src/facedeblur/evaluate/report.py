@@ -32,20 +32,26 @@ CSV_FIELDS = [
 
 
 def markdown(result: EvalResult, data: str) -> str:
-    """The report as Markdown: a detection table (Fan & Luo style) and a quality table (Nah et al. style)."""
+    """The report as Markdown: a detection table and a quality table.
+
+    The detection table is Fan & Luo style, the quality table Nah et al. style.
+    """
     s = result.summary
     images = s[result.methods[0]]["images"] if result.methods else 0
     lines = [
         "# facedeblur evaluation",
         "",
-        f"Data: `{data}` ({images} pairs). Detector: {result.detector}; a face is found when a detection overlaps "
-        "the face detected on the sharp image at IoU >= 0.5. PSNR and SSIM on RGB in [0, 1] (SSIM: Gaussian window 11, "
-        f"sigma 1.5). Identity distance: dlib ResNet descriptors of restored vs sharp, same face box; verified when < "
-        f"{DLIB_MATCH_THRESHOLD}.",
+        f"Data: `{data}` ({images} pairs). Detector: {result.detector}; a face is found when a "
+        "detection overlaps the face detected on the sharp image at IoU >= 0.5. PSNR and SSIM on "
+        "RGB in [0, 1] (SSIM: Gaussian window 11, sigma 1.5). Identity distance: dlib ResNet "
+        f"descriptors of restored vs sharp, same face box; verified when < {DLIB_MATCH_THRESHOLD}.",
         "",
         "## Face detection",
         "",
-        "| method | no face found | missed at IoU 0.5 | mean confidence | false positives | detector images/s |",
+        (
+            "| method | no face found | missed at IoU 0.5 | mean confidence | false positives | "
+            "detector images/s |"
+        ),
         "|---|---|---|---|---|---|",
     ]
     for name in ["sharp"] + result.methods:
@@ -60,20 +66,25 @@ def markdown(result: EvalResult, data: str) -> str:
         "",
         "## Restoration quality",
         "",
-        "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | ms / image |",
+        (
+            "| method | PSNR (dB) | SSIM | PSNR gain (dB) | identity distance | verified | "
+            "ms / image |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for name in result.methods:
         m = s[name]
         lines.append(
-            f"| {name} | {format_value(m['psnr'])} | {format_value(m['ssim'], 4)} | {format_value(m['psnr_gain'])} | "
-            f"{format_value(m['identity_distance'], 4)} | {format_value(m['verification_accuracy'], 1, True)} | "
+            f"| {name} | {format_value(m['psnr'])} | {format_value(m['ssim'], 4)} | "
+            f"{format_value(m['psnr_gain'])} | {format_value(m['identity_distance'], 4)} | "
+            f"{format_value(m['verification_accuracy'], 1, True)} | "
             f"{format_value(m['ms_per_image'], 1)} |"
         )
     lines += [
         "",
         "LPIPS and FID: not computed here; they need official weights that are not bundled "
-        "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). MS-SSIM needs images above 160 px.",
+        "(see `facedeblur.metrics.LPIPS` and `facedeblur.metrics.FID`). "
+        "MS-SSIM needs images above 160 px.",
         "",
     ]
     if result.skipped:

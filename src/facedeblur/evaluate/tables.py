@@ -12,13 +12,19 @@ from ..io import atomic_write_text
 
 
 def mean_of_known(values) -> float | None:
-    """Mean of the values that are not None; None when there are none (a cell with nothing to average)."""
+    """Mean of the values that are not None; None when there are none.
+
+    None is a cell with nothing to average.
+    """
     known = [v for v in values if v is not None]
     return float(np.mean(known)) if known else None
 
 
 def format_value(value, digits: int = 2, percent: bool = False) -> str:
-    """A table cell: ``n/a`` for None, else the number with ``digits`` decimals (as a percentage with ``percent``)."""
+    """A table cell: ``n/a`` for None, else the number with ``digits`` decimals.
+
+    The number is a percentage with ``percent``.
+    """
     if value is None:
         return "n/a"
     return f"{100 * value:.{digits}f}%" if percent else f"{value:.{digits}f}"

@@ -19,11 +19,13 @@ from .dlib_faces import five_points
 TEMPLATE = np.array(
     [(0.40, 0.42), (0.60, 0.42), (0.50, 0.535), (0.41, 0.625), (0.59, 0.625)], dtype=np.float64
 )
-"""Left eye, right eye, nose tip, left and right mouth corner (x, y) as fractions of the crop side."""
+"""Left eye, right eye, nose tip, left and right mouth corner (x, y), fractions of the crop side."""
 
 
 def similarity_matrix(src, dst) -> np.ndarray:
-    """The 2x3 similarity (rotation, uniform scale, translation) that maps ``src`` points nearest to ``dst`` in least squares.
+    """The 2x3 similarity (rotation, uniform scale, translation) from ``src`` to ``dst``.
+
+    It maps ``src`` points nearest to ``dst`` in least squares.
 
     Args:
         src: (K, 2) points (x, y), K >= 2, not all equal.
@@ -59,7 +61,9 @@ def transform_points(points, matrix: np.ndarray) -> np.ndarray:
 
 
 def align_face(image: np.ndarray, points68, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The aligned ``size`` x ``size`` crop of a face, the matrix, and the landmarks in crop coordinates.
+    """The aligned ``size`` x ``size`` crop of a face, the matrix, and the landmarks.
+
+    The landmarks are in crop coordinates.
 
     Parts of the crop outside the photo are filled by reflection, as face crops are elsewhere.
 
@@ -83,7 +87,9 @@ def align_face(image: np.ndarray, points68, size: int) -> tuple[np.ndarray, np.n
 
 
 def unalign(crop: np.ndarray, matrix: np.ndarray, shape_hw: tuple[int, int]) -> np.ndarray:
-    """An aligned crop warped back into photo coordinates: (H, W, C) float32 for a photo of ``shape_hw``.
+    """An aligned crop warped back into photo coordinates.
+
+    (H, W, C) float32 for a photo of ``shape_hw``.
 
     Photo pixels that the crop does not cover are 0; blend with a mask inside the face.
     """

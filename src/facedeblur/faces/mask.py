@@ -36,10 +36,13 @@ FOREHEAD_RAISE = 0.35
 """Forehead height above the eyebrows, as a fraction of the eyebrow-to-chin distance."""
 
 CHIN_SLACK = 1.1
-"""Vertical semi-axis over half the forehead-to-chin height (room below the chin for the jaw points)."""
+"""Vertical semi-axis over half the forehead-to-chin height.
+
+Room below the chin for the jaw points.
+"""
 
 MASK_PAD_PX = 2.0
-"""Pixels added to both ellipse axes beyond the outermost landmark, so rasterising never cuts one."""
+"""Pixels added to both ellipse axes past the outermost landmark, so rasterising never cuts one."""
 
 _SHIFT = 4  # cv2 drawing with 4 fractional bits: sub-pixel centre and axes
 
@@ -111,7 +114,9 @@ def face_mask(shape_hw: tuple[int, int], points68, forehead: float = FOREHEAD_RA
 
 
 def feathered(mask: np.ndarray, radius_px: float) -> np.ndarray:
-    """Soft (H, W) float32 mask in [0, 1] for pasting: ``mask`` blurred by a Gaussian of sigma ``radius_px / 2``.
+    """Soft (H, W) float32 mask in [0, 1] for pasting.
+
+    It is ``mask`` blurred by a Gaussian of sigma ``radius_px / 2``.
 
     The edge fades over about ``radius_px`` pixels on each side of the binary edge. Pixels
     farther than the blur kernel's reach from the mask stay exactly 0. ``radius_px`` 0 returns

@@ -44,7 +44,7 @@ class FrameOrder:
 
 
 def eye_centroid(points68: np.ndarray) -> tuple[float, float]:
-    """Centroid (x, y) in pixels of the ``LEFT_EYE_POINTS`` of a (68, 2) array of (x, y) landmarks."""
+    """Centroid (x, y) in pixels of ``LEFT_EYE_POINTS`` of a (68, 2) array of (x, y) landmarks."""
     p = np.asarray(points68, dtype=np.float64)
     if p.shape != (68, 2):
         raise ValueError(f"expected (68, 2) landmarks, got {p.shape}")

@@ -147,7 +147,10 @@ def mtcnn_weights_dir() -> Path:
 
 
 def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
-    """Load one of facenet-pytorch's ``pnet.pt`` / ``rnet.pt`` / ``onet.pt`` into ``net`` strictly (eval mode)."""
+    """Load a facenet-pytorch MTCNN weights file into ``net`` strictly (eval mode).
+
+    The file is one of facenet-pytorch's ``pnet.pt`` / ``rnet.pt`` / ``onet.pt``.
+    """
     if not path.is_file():
         raise FaceDeblurError(f"MTCNN weights file missing: {path}; {_INSTALL_HINT}")
     try:
@@ -161,7 +164,8 @@ def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
     problems = state_dict_problems(state, {k: v.shape for k, v in net.state_dict().items()})
     if problems:
         raise FaceDeblurError(
-            f"MTCNN weights file {path} does not fit {type(net).__name__} ({'; '.join(problems)}); {_INSTALL_HINT}"
+            f"MTCNN weights file {path} does not fit {type(net).__name__} "
+            f"({'; '.join(problems)}); {_INSTALL_HINT}"
         )
     net.load_state_dict(state)
     return net.eval()
@@ -208,7 +212,7 @@ def nms(
 
 
 def _batched_nms(boxes, scores, image_inds, threshold, method="Union"):
-    """NMS run separately for each image index; kept indices in ascending image, then score order."""
+    """NMS run separately per image index; kept indices in ascending image, then score order."""
     keep = []
     for i in torch.unique(image_inds).tolist():
         idx = torch.nonzero(image_inds == i).flatten()
@@ -244,7 +248,10 @@ def _rerec(boxes: torch.Tensor) -> torch.Tensor:
 
 
 def _generate_boxes(reg, probs, scale, threshold):
-    """P-Net map cells scoring >= threshold -> boxes (x0, y0, x1, y1, score, 4 reg) and image indices."""
+    """P-Net map cells scoring >= threshold -> boxes and image indices.
+
+    Boxes are (x0, y0, x1, y1, score, 4 reg).
+    """
     stride, cell = 2, 12
     mask = probs >= threshold
     inds = mask.nonzero()

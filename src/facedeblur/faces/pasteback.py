@@ -31,7 +31,9 @@ COLOUR_SIGMA = 1.0 / 4.0
 
 
 def face_crop_box(detection: Detection, margin: float = DEFAULT_MARGIN) -> tuple[int, int, int]:
-    """The square crop (x0, y0, side) of a face: centred on its box, side (1 + 2 * margin) x larger box side.
+    """The square crop (x0, y0, side) of a face, centred on its box.
+
+    Its side is (1 + 2 * margin) x the larger box side.
 
     The square may stick out of the image; ``crop_with_padding`` fills that part by reflection.
     Unlike ``square_face_box`` (training crops, moved inside the image), it is never shifted.
@@ -44,7 +46,10 @@ def face_crop_box(detection: Detection, margin: float = DEFAULT_MARGIN) -> tuple
 
 
 def _reflect_indices(start: int, length: int, size: int) -> np.ndarray:
-    """Indices start..start+length-1 folded into [0, size) by mirror reflection (edge pixel not repeated)."""
+    """Indices start..start+length-1 folded into [0, size) by mirror reflection.
+
+    The edge pixel is not repeated.
+    """
     idx = np.arange(start, start + length)
     if size == 1:
         return np.zeros(length, dtype=np.int64)
@@ -54,7 +59,10 @@ def _reflect_indices(start: int, length: int, size: int) -> np.ndarray:
 
 
 def crop_with_padding(image: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
-    """The (side, side, C) square ``box`` = (x0, y0, side) of an (H, W, C) image, reflected where it sticks out."""
+    """The (side, side, C) square ``box`` = (x0, y0, side) of an (H, W, C) image.
+
+    Reflected where it sticks out.
+    """
     x0, y0, side = box
     rows = _reflect_indices(y0, side, image.shape[0])
     cols = _reflect_indices(x0, side, image.shape[1])
@@ -62,7 +70,7 @@ def crop_with_padding(image: np.ndarray, box: tuple[int, int, int]) -> np.ndarra
 
 
 def feather_mask(side: int, ramp: int) -> np.ndarray:
-    """A (side, side) float32 weight: 1 inside, falling to 0 at the border along a raised-cosine ramp.
+    """(side, side) float32 weight: 1 inside, falling to 0 at the border along a raised-cosine ramp.
 
     The ramp is ``ramp`` pixels wide on every side; the mask is the product of two 1-D ramps,
     so it is smooth (no kink where the ramp meets the flat top) and separable.
@@ -76,13 +84,18 @@ def feather_mask(side: int, ramp: int) -> np.ndarray:
 
 
 def feather_ramp(side: int, margin: float) -> int:
-    """Ramp width in pixels for a crop of ``side``: the margin band around the face (at least ``MIN_FEATHER``)."""
+    """Ramp width in pixels for a crop of ``side``: the margin band around the face.
+
+    At least ``MIN_FEATHER``.
+    """
     band = side * margin / (1.0 + 2.0 * margin)
     return max(1, round(max(band, MIN_FEATHER * side)))
 
 
 def colour_consistent(restored: np.ndarray, original: np.ndarray, sigma: float) -> np.ndarray:
-    """The restored image's detail on the original's colour: restored - lowpass(restored) + lowpass(original).
+    """The restored image's detail on the original's colour.
+
+    That is, restored - lowpass(restored) + lowpass(original).
 
     A deblurring network's job is detail (edges, texture: high spatial frequencies); a change of
     overall colour, brightness or slow shading is an error, and it is what shows as a seam or

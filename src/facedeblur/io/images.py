@@ -161,14 +161,20 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> n
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] to uint8 with rounding (values outside are clipped); uint8 passes through."""
+    """Float image in [0, 1] to uint8 with rounding; uint8 passes through.
+
+    Values outside [0, 1] are clipped.
+    """
     if img.dtype == np.uint8:
         return np.ascontiguousarray(img)
     return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
 def to_float32(img: np.ndarray) -> np.ndarray:
-    """uint8 image to float32 in [0, 1]; a float image is returned as float32 (not copied when it is already)."""
+    """uint8 image to float32 in [0, 1]; a float image is returned as float32.
+
+    It is not copied when it is already float32.
+    """
     if img.dtype == np.uint8:
         return img.astype(np.float32) / 255.0
     return img.astype(np.float32, copy=False)

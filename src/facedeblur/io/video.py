@@ -1,4 +1,7 @@
-"""Video files: reading chosen frames of a clip, and writing frames as an animated GIF or an MP4, atomically."""
+"""Video files: reading chosen frames of a clip, and writing frames as an animated GIF or an MP4.
+
+Files are written atomically.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ from .images import atomic_write_bytes, to_uint8
 
 
 def playback_order(count: int, bounce: bool) -> list[int]:
-    """Frame indices to play: 0..count-1, and with ``bounce`` back again (0..N-1..1) for a smooth loop."""
+    """Frame indices to play: 0..count-1, and with ``bounce`` back again (0..N-1..1).
+
+    ``bounce`` gives a smooth loop.
+    """
     forward = list(range(count))
     return forward + forward[-2:0:-1] if bounce and count > 2 else forward
 
@@ -45,7 +51,10 @@ def write_gif(
 def write_mp4(
     path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True
 ) -> Path:
-    """An MPEG-4 video of RGB frames (float in [0, 1] or uint8) at ``fps``; odd sides are padded to even."""
+    """An MPEG-4 video of RGB frames (float in [0, 1] or uint8) at ``fps``.
+
+    Odd sides are padded to even.
+    """
     path = Path(path)
     if not frames:
         raise FaceDeblurError(f"{path}: no frames to write")

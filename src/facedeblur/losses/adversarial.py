@@ -53,11 +53,12 @@ class AdversarialLoss:
     - ``gan``: binary cross-entropy with logits. D loss ``BCE(D(real), 1) + BCE(D(fake), 0)``;
       G loss is the non-saturating ``BCE(D(fake), 1)``.
     - ``lsgan``: least squares with targets a=0 (fake), b=1 (real), c=1 (what G wants), with the
-      factor 0.5 of Mao et al. on every term: D loss ``0.5 mean((D(real)-1)^2) + 0.5 mean(D(fake)^2)``,
-      G loss ``0.5 mean((D(fake)-1)^2)``.
+      factor 0.5 of Mao et al. on every term: D loss
+      ``0.5 mean((D(real)-1)^2) + 0.5 mean(D(fake)^2)``, G loss ``0.5 mean((D(fake)-1)^2)``.
     - ``wgan-gp``: D loss ``mean(D(fake)) - mean(D(real))`` (add ``gradient_penalty``),
       G loss ``-mean(D(fake))``.
-    - ``hinge``: D loss ``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))``, G loss ``-mean(D(fake))``.
+    - ``hinge``: D loss ``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))``,
+      G loss ``-mean(D(fake))``.
 
     Args:
         kind: one of ``ADVERSARIAL_KINDS``.
@@ -75,7 +76,7 @@ class AdversarialLoss:
 
     @property
     def uses_gradient_penalty(self) -> bool:
-        """True when the discriminator loss must be completed with ``gradient_penalty`` (wgan-gp)."""
+        """True when discriminator loss must be completed with ``gradient_penalty`` (wgan-gp)."""
         return self.kind == "wgan-gp"
 
     def discriminator_loss(self, real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
@@ -83,7 +84,8 @@ class AdversarialLoss:
 
         Args:
             real_logits: critic output on real images, any shape, or a list of such tensors.
-            fake_logits: critic output on generated images, matching ``real_logits`` (same list length).
+            fake_logits: critic output on generated images, matching ``real_logits`` (same list
+                length).
         """
         real, fake = _as_list(real_logits), _as_list(fake_logits)
         if len(real) != len(fake):
@@ -126,7 +128,8 @@ def gradient_penalty(
     """
     if real.shape != fake.shape:
         raise UsageError(
-            f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape"
+            f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} "
+            "differ in shape"
         )
     n = real.shape[0]
     if generator is not None:

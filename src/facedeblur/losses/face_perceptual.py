@@ -85,7 +85,8 @@ class OnetFeatureLoss(nn.Module):
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if output.shape != target.shape:
             raise ValueError(
-                f"perceptual loss needs one shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+                f"perceptual loss needs one shape, got {tuple(output.shape)} "
+                f"and {tuple(target.shape)}"
             )
         with torch.no_grad():
             reference = self._features(target)
@@ -95,7 +96,10 @@ class OnetFeatureLoss(nn.Module):
 
 
 def build_perceptual_term(name: str, **kwargs) -> nn.Module | None:
-    """The perceptual term ``name`` of ``PERCEPTUAL_TERMS`` (``none`` gives None), built with ``kwargs``."""
+    """The perceptual term ``name`` of ``PERCEPTUAL_TERMS``, built with ``kwargs``.
+
+    ``none`` gives None.
+    """
     if name not in PERCEPTUAL_TERMS:
         raise UsageError(
             f"unknown perceptual term {name!r}; choose one of {', '.join(PERCEPTUAL_TERMS)}"

@@ -47,7 +47,8 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         if criterion not in _CRITERIA:
             raise UsageError(
-                f"perceptual loss: unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}"
+                f"perceptual loss: unknown criterion {criterion!r}; "
+                f"choose one of {', '.join(_CRITERIA)}"
             )
         self.layer, self.criterion = layer, criterion
         vgg = VGG19(truncate_at=layer)

@@ -1,4 +1,4 @@
-"""The SSIM loss, ``1 - SSIM``, for networks trained to rebuild structure rather than exact pixels."""
+"""SSIM loss, ``1 - SSIM``, for networks trained to rebuild structure rather than exact pixels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from .content import Output, _final_pair
 
 
 class SSIMLoss(nn.Module):
-    """``1 - mean SSIM`` over the batch, with the Gaussian-window SSIM of ``facedeblur.metrics.ssim``.
+    """``1 - mean SSIM`` over the batch.
+
+    With the Gaussian-window SSIM of ``facedeblur.metrics.ssim``.
 
     0 for identical images. ``forward(output, target)``: output (N, C, H, W) in [0, 1] or a list
     of them (last is scored), target (N, C, H, W), sides of at least ``window`` pixels; returns

@@ -46,7 +46,7 @@ def iou(a: Box | Detection, b: Box | Detection) -> float:
 def match_face(
     detections: Sequence[Detection], reference_box: Box | Detection, iou_threshold: float = 0.5
 ) -> Detection | None:
-    """The detection with the highest IoU with ``reference_box`` if that IoU is >= ``iou_threshold``.
+    """The detection with the highest IoU with ``reference_box`` if that IoU >= ``iou_threshold``.
 
     Ties go to the earlier detection (detectors list the best score first). Returns None when
     no detection overlaps the reference enough.
@@ -118,7 +118,10 @@ class DetectionTally:
         references: Sequence[Box | Detection],
         seconds: float = 0.0,
     ) -> list[tuple[int, int, float]]:
-        """Record one image; ``seconds`` is the time the detector took on it. Returns the matches."""
+        """Record one image; ``seconds`` is the time the detector took on it.
+
+        Returns the matches.
+        """
         matches = greedy_match(detections, references, self.iou_threshold)
         self.images += 1
         self.faces += len(references)

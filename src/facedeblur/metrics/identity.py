@@ -31,7 +31,8 @@ def identity_distances(desc_a, desc_b) -> np.ndarray:
     rows_differ = a.ndim == b.ndim == 2 and a.shape != b.shape
     if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.shape[-1] != b.shape[-1] or rows_differ:
         raise ValueError(
-            f"identity distances need (N, D) or (D,) descriptors of one D, got {a.shape} and {b.shape}"
+            "identity distances need (N, D) or (D,) descriptors of one D, "
+            f"got {a.shape} and {b.shape}"
         )
     return np.linalg.norm(a - b, axis=-1)
 

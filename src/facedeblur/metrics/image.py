@@ -87,7 +87,9 @@ def region_ssim(
     window: int = 11,
     sigma: float = 1.5,
 ) -> float | None:
-    """SSIM of two (C, H, W) images over the windows lying wholly inside ``region``, averaged over channels.
+    """SSIM of two (C, H, W) images over the windows lying wholly inside ``region``.
+
+    Averaged over channels.
 
     ``region`` is a bool (H, W) array. A window that touches a pixel outside it is left out, so
     a change outside the region cannot lower the score (e.g. the context around an obfuscated
@@ -100,8 +102,8 @@ def region_ssim(
         or output.dim() != 3
     ):
         raise ValueError(
-            f"region SSIM needs two (C, H, W) images and an (H, W) region, got {tuple(output.shape)}, "
-            f"{tuple(target.shape)} and {region.shape}"
+            "region SSIM needs two (C, H, W) images and an (H, W) region, "
+            f"got {tuple(output.shape)}, {tuple(target.shape)} and {region.shape}"
         )
     if min(output.shape[-2:]) < window:
         return None

@@ -54,7 +54,8 @@ def load_state_file(
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt file can fail in many ways inside the unpickler
         raise FaceDeblurError(
-            f"{path}: cannot read {what} weights ({type(exc).__name__}: {exc}); expected {expected_file}"
+            f"{path}: cannot read {what} weights ({type(exc).__name__}: {exc}); "
+            f"expected {expected_file}"
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
@@ -183,7 +184,8 @@ class LPIPS(nn.Module):
             output, target = output.unsqueeze(0), target.unsqueeze(0)
         if output.shape != target.shape:
             raise ValueError(
-                f"LPIPS needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+                f"LPIPS needs images of the same shape, got {tuple(output.shape)} "
+                f"and {tuple(target.shape)}"
             )
         fa, fb = self._features(output.float()), self._features(target.float())
         total = 0

@@ -48,13 +48,15 @@ def ms_ssim(
         output, target = output.unsqueeze(0), target.unsqueeze(0)
     if output.shape != target.shape:
         raise ValueError(
-            f"MS-SSIM needs images of the same shape, got {tuple(output.shape)} and {tuple(target.shape)}"
+            f"MS-SSIM needs images of the same shape, got {tuple(output.shape)} "
+            f"and {tuple(target.shape)}"
         )
     weights = [float(w) for w in weights]
     levels = len(weights) if levels is None else int(levels)
     if not 1 <= levels <= len(weights):
         raise ValueError(
-            f"MS-SSIM levels must be between 1 and {len(weights)} (the number of weights), got {levels}"
+            f"MS-SSIM levels must be between 1 and {len(weights)} (the number of weights), "
+            f"got {levels}"
         )
     w = torch.tensor(weights[:levels], dtype=torch.float64, device=output.device)
     w = w / w.sum()
@@ -62,8 +64,8 @@ def ms_ssim(
     side = min(output.shape[-2:])
     if side <= need:
         raise ValueError(
-            f"MS-SSIM with {levels} scales and window {window} needs images larger than {need} px on the "
-            f"smaller side, got {side} px; pass levels=... to use fewer scales"
+            f"MS-SSIM with {levels} scales and window {window} needs images larger than {need} px "
+            f"on the smaller side, got {side} px; pass levels=... to use fewer scales"
         )
     x, y = output.double(), target.double()
     cs_terms = []

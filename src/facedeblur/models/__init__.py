@@ -1,4 +1,4 @@
-"""The networks, and the one name -> class table that configs and weights headers use to build them."""
+"""Networks, and the one name -> class table that configs and weights headers use to build them."""
 
 from __future__ import annotations
 

@@ -44,9 +44,9 @@ class MappingNetwork(nn.Module):
         blocks: list[nn.Module] = []
         for i in range(layers):
             conv = nn.Conv2d(1 if i == 0 else channels, channels, 1)
-            # He initialisation keeps u's signal through the 8 layers; PyTorch's default shrinks it by
-            # about 0.58 per layer, leaving a control map that varies by 2e-4 over u in [0, 1], so the
-            # generator could not tell the moments apart at the start of training.
+            # He initialisation keeps u's signal through the 8 layers; PyTorch's default shrinks it
+            # by about 0.58 per layer, leaving a control map that varies by 2e-4 over u in [0, 1],
+            # so the generator could not tell the moments apart at the start of training.
             nn.init.kaiming_normal_(conv.weight, a=0.2, nonlinearity="leaky_relu")
             blocks += [conv, nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*blocks)
@@ -83,7 +83,10 @@ class ChannelAttention(nn.Module):
 
 
 BLOCK_KINDS = ("contada", "cadc", "caca")
-"""ContAda block variants: both branches (the paper's), CADC without attention, CACA over a plain conv."""
+"""ContAda block variants.
+
+Both branches (the paper's), CADC without attention, CACA over a plain conv.
+"""
 
 
 class ContAdaBlock(nn.Module):
@@ -317,7 +320,7 @@ class CFMDGenerator(nn.Module):
     def _residuals(
         self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The network's residuals at 1/4, 1/2 and full scale for inputs x1, x2, x4 and factors u."""
+        """The residuals at 1/4, 1/2 and full scale for inputs x1, x2, x4 and factors u."""
         # The control map is spatially constant, so it is computed at 1x1 and resized per level.
         control = self.mapping(u, (1, 1))
         e1 = self.encoder[0](self.head(x1), control)
@@ -333,7 +336,10 @@ class CFMDGenerator(nn.Module):
     def _centred_residuals(
         self, x1: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor, u: torch.Tensor, one_face: bool
     ) -> tuple[torch.Tensor, ...]:
-        """The residuals at u minus those at u = 0.5 (``anchored``), in one batch with one extra row per face."""
+        """The residuals at u minus those at u = 0.5 (``anchored``), in one batch.
+
+        The batch has one extra row per face.
+        """
         n = len(u)
         centre = slice(0, 1) if one_face else slice(0, n)
         x1, x2, x4 = (torch.cat((x, x[centre])) for x in (x1, x2, x4))

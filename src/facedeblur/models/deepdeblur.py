@@ -1,4 +1,7 @@
-"""DeepDeblur (Nah et al. 2017, "Deep multi-scale CNN for dynamic scene deblurring") and its critic."""
+"""DeepDeblur and its critic.
+
+Nah et al. 2017, "Deep multi-scale CNN for dynamic scene deblurring".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""A NAFNet-style U-Net (Chen et al., "Simple Baselines for Image Restoration", 2022), sized for CPUs.
+"""A NAFNet-style U-Net, sized for CPUs.
+
+Chen et al., "Simple Baselines for Image Restoration", 2022.
 
 Blocks have no nonlinear activation: a *simple gate* (split the channels in two halves and
 multiply them) and *simplified channel attention* (global average pool, one 1x1 conv, scale)
@@ -13,7 +15,10 @@ from torch import nn
 
 
 class LayerNorm2d(nn.Module):
-    """Layer normalisation over the channels of each pixel of an NCHW tensor, with affine weights."""
+    """Layer normalisation over the channels of each pixel of an NCHW tensor.
+
+    With affine weights.
+    """
 
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
@@ -67,7 +72,9 @@ class NAFBlock(nn.Module):
 
 
 class NAFNet(nn.Module):
-    """U-Net of NAF blocks: ``len(enc_blocks)`` levels, each halving the size and doubling the width.
+    """U-Net of NAF blocks: ``len(enc_blocks)`` levels.
+
+    Each level halves the size and doubles the width.
 
     Args:
         width: channels at full resolution.

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 
 def final_output(output: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-    """The full-resolution result of a model: the tensor itself, or the last of a multi-scale list."""
+    """Full-resolution result of a model: the tensor itself, or the last of a multi-scale list."""
     return output[-1] if isinstance(output, (list, tuple)) else output
 
 
@@ -38,7 +38,10 @@ def gaussian_taps(
 
 
 def gaussian_downsample(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    """Blur (N, C, H, W) with a separable Gaussian (reflect padding), then keep every other pixel."""
+    """Blur (N, C, H, W) with a separable Gaussian, then keep every other pixel.
+
+    Reflect padding.
+    """
     taps = gaussian_taps(sigma, 2 * max(1, int(round(3 * sigma))) + 1, x.dtype, x.device)
     r = taps.numel() // 2
     # Each channel as its own single-channel image: the kernels' shapes do not depend on the

@@ -175,7 +175,10 @@ class ResNetAttributes(ResNet):
 
 
 def resnet50_attributes(num_attributes: int = 40) -> ResNetAttributes:
-    """ResNet-50 attribute classifier (the seed paper's backbone), 23.6 M parameters with 40 attributes."""
+    """ResNet-50 attribute classifier (the seed paper's backbone).
+
+    23.6 M parameters with 40 attributes.
+    """
     return ResNetAttributes(50, num_attributes)
 
 
@@ -193,7 +196,9 @@ def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class RebuildUNet(nn.Module):
-    """U-Net auto-encoder that rebuilds a face from ``rebuild_input`` planes: (N, C, H, W) -> (N, 3, H, W) in [0, 1].
+    """U-Net auto-encoder that rebuilds a face from ``rebuild_input`` planes.
+
+    (N, C, H, W) -> (N, 3, H, W) in [0, 1].
 
     Encoder stages are two conv-BN-ReLU blocks, each followed by 2x2 max-pooling except the
     deepest; decoder stages upsample (bilinear) to the size of the matching encoder stage,
@@ -211,7 +216,8 @@ class RebuildUNet(nn.Module):
         super().__init__()
         if levels < 1 or base < 1 or in_channels < 1:
             raise UsageError(
-                f"RebuildUNet needs levels, base and in_channels >= 1, got {levels}, {base}, {in_channels}"
+                "RebuildUNet needs levels, base and in_channels >= 1, "
+                f"got {levels}, {base}, {in_channels}"
             )
         widths = [base * 2**k for k in range(levels)]
         self.encoders = nn.ModuleList()
@@ -284,7 +290,8 @@ def landmark_heatmaps(points, size: int | tuple[int, int], sigma: float = 1.5) -
     """Gaussian heatmaps of landmarks: one plane per point, peak 1 at the point.
 
     Args:
-        points: (K, 2) or (N, K, 2) landmarks (x, y) in pixels of the heatmap grid (tensor or array).
+        points: (K, 2) or (N, K, 2) landmarks (x, y) in pixels of the heatmap grid (tensor or
+            array).
         size: heatmap side, or (height, width).
         sigma: Gaussian standard deviation in pixels.
 

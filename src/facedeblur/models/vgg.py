@@ -57,7 +57,8 @@ def _layer_names() -> dict[str, int]:
     return names
 
 
-# Index in ``VGG19.features`` of every layer: conv1_1 = 0, relu1_1 = 1, ..., conv3_3 = 14, ..., pool5 = 36.
+# Index in ``VGG19.features`` of every layer: conv1_1 = 0, relu1_1 = 1, ..., conv3_3 = 14, ...,
+# pool5 = 36.
 VGG19_LAYERS: dict[str, int] = _layer_names()
 
 
@@ -205,6 +206,7 @@ def find_vgg19_weights(path: str | Path | None = None) -> Path:
     if cached.is_file():
         return cached
     raise FaceDeblurError(
-        f"the perceptual loss needs torchvision's ImageNet VGG-19 weights {VGG19_WEIGHTS_FILE}: put the file in "
-        f"{cached.parent} or give its path with loss.content_args.weights_path (nothing is downloaded)"
+        "the perceptual loss needs torchvision's ImageNet VGG-19 weights "
+        f"{VGG19_WEIGHTS_FILE}: put the file in {cached.parent} or give its path with "
+        "loss.content_args.weights_path (nothing is downloaded)"
     )

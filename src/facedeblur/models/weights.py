@@ -67,7 +67,10 @@ def read_weights(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 
 def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the network a weights file describes and load it strictly; returns (model, header)."""
+    """Rebuild the network a weights file describes and load it strictly.
+
+    Returns (model, header).
+    """
     from . import build_model
 
     header, tensors = read_weights(path)
@@ -83,7 +86,9 @@ def load_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 
 def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
-    """Write ``src``'s weights with float32 tensors stored as float16, for shipping at half the size.
+    """Write ``src``'s weights with float32 tensors stored as float16.
+
+    For shipping at half the size.
 
     The header is kept and gains ``"stored": "float16"``; ``load_network`` loads the file into
     the float32 model as before (each value rounded to float16 once). Integer tensors (e.g.
@@ -98,8 +103,11 @@ DEFAULT_MODEL_FILE = "default.safetensors"
 
 
 def pretrained_path(filename: str, what: str = "default model", option: str = "--model") -> Path:
-    """A weights file shipped in ``facedeblur/pretrained``; ``FaceDeblurError`` naming ``what`` and the
-    command-line ``option`` that points at other weights when it is missing."""
+    """A weights file shipped in ``facedeblur/pretrained``.
+
+    ``FaceDeblurError`` naming ``what`` and the command-line ``option`` that points at other
+    weights when it is missing.
+    """
     path = Path(str(importlib.resources.files("facedeblur") / "pretrained" / filename))
     if not path.is_file():
         raise FaceDeblurError(

@@ -1,4 +1,6 @@
-"""Rebuilding a face with chosen attributes flipped: the attribute classifier and rebuild network together.
+"""Rebuilding a face with chosen attributes flipped.
+
+The attribute classifier and rebuild network together.
 
 For one face of a photo: align it to the template crop by its landmarks, predict its 40
 attributes, flip the chosen ones, feed the landmark heatmaps, the crop with the face ellipse
@@ -86,7 +88,9 @@ class AttributeObfuscator:
     def rebuild(
         self, image: np.ndarray, points68: np.ndarray, flips: tuple[int, ...]
     ) -> RebuiltFace:
-        """Rebuild the face with ``points68`` landmarks in ``image`` with the attribute columns ``flips`` inverted.
+        """Rebuild the face with ``points68`` landmarks in ``image``.
+
+        The attribute columns ``flips`` are inverted.
 
         Args:
             image: (H, W, 3) float32 RGB in [0, 1], the whole photo.
@@ -121,7 +125,9 @@ class AttributeObfuscator:
 def load_attribute_obfuscator(
     classifier: str | Path | None = None, rebuilder: str | Path | None = None, device: str = "cpu"
 ) -> AttributeObfuscator:
-    """The attribute obfuscator from two weights files (default: the ones shipped in ``facedeblur/pretrained``).
+    """The attribute obfuscator from two weights files.
+
+    The default files are the ones shipped in ``facedeblur/pretrained``.
 
     Raises:
         FaceDeblurError: a file is missing, is not a facedeblur weights file, holds another
@@ -146,6 +152,7 @@ def load_attribute_obfuscator(
     sizes = {(h.get("data") or {}).get("size", 64) for h in (header_c, header_r)}
     if len(sizes) != 1:
         raise FaceDeblurError(
-            f"{classifier_path} and {rebuilder_path} were trained on different crop sizes {sorted(sizes)}"
+            f"{classifier_path} and {rebuilder_path} were trained on different crop sizes "
+            f"{sorted(sizes)}"
         )
     return AttributeObfuscator(net_c, net_r, size=sizes.pop(), device=device)

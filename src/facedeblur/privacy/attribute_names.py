@@ -67,19 +67,26 @@ PROTECTED = (
     "Heavy_Makeup",
     "Wearing_Lipstick",
 )
-"""Gender-linked attributes: flipping them changes the apparent gender, so only an explicit request may."""
+"""Gender-linked attributes.
+
+Flipping them changes the apparent gender, so only an explicit request may.
+"""
 
 ALL = "all"
 """The name that selects every attribute (the protected ones only when allowed)."""
 
 
 def attribute_index(name: str) -> int:
-    """Column of an attribute name (case-insensitive); ``UsageError`` listing the names if unknown."""
+    """Column of an attribute name (case-insensitive).
+
+    ``UsageError`` listing the names if unknown.
+    """
     lowered = {a.lower(): k for k, a in enumerate(CELEBA_ATTRIBUTES)}
     key = name.strip().lower()
     if key not in lowered:
         raise UsageError(
-            f"unknown attribute {name!r}; valid attributes: {', '.join(a.lower() for a in CELEBA_ATTRIBUTES)}"
+            f"unknown attribute {name!r}; valid attributes: "
+            f"{', '.join(a.lower() for a in CELEBA_ATTRIBUTES)}"
         )
     return lowered[key]
 

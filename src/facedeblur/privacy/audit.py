@@ -1,4 +1,6 @@
-"""The privacy audit: how much identity each obfuscation leaks to a machine, with deblurring as the attack.
+"""The privacy audit: how much identity each obfuscation leaks to a machine.
+
+Deblurring is the attack.
 
 For every probe photo the face is found once, on the ORIGINAL photo (largest face of the
 detector); that box is used for every version of the probe, so a recognizer or an attacker
@@ -53,7 +55,10 @@ CASES = 4
 
 
 def check_methods(methods: Sequence[str], strength: float = 1.0) -> list[str]:
-    """The audited methods as a list; ``UsageError`` for none, an unknown or repeated one, or a bad strength."""
+    """The audited methods as a list.
+
+    ``UsageError`` for none, an unknown or repeated one, or a bad strength.
+    """
     methods = list(methods)
     if not methods:
         raise UsageError("give at least one obfuscation method to audit")
@@ -108,7 +113,10 @@ def summarise(rows: list[dict], methods: Sequence[str], attacked: Sequence[str])
 def _known_face(
     face: Detection, shape_hw: tuple[int, int]
 ) -> Callable[[np.ndarray], list[Detection]]:
-    """A 'detector' that always answers the original probe's face, scaled to the image it is given."""
+    """A 'detector' that always answers the original probe's face.
+
+    The face is scaled to the image it is given.
+    """
 
     def detect(image: np.ndarray) -> list[Detection]:
         sy, sx = image.shape[0] / shape_hw[0], image.shape[1] / shape_hw[1]
@@ -228,7 +236,10 @@ class _Auditor:
 def _load_obfuscator(
     methods: list[str], obfuscator, classifier, rebuilder, device: str
 ) -> AttributeObfuscator | None:
-    """The attribute networks when ``attributes`` is audited, with an error that names the method."""
+    """The attribute networks when ``attributes`` is audited.
+
+    A missing network gives an error that names the method.
+    """
     if ATTRIBUTES not in methods or obfuscator is not None:
         return obfuscator
     try:
@@ -265,15 +276,18 @@ def privacy_audit(
         gallery: folder of labelled photos in LFW layout (``DIR/<Person>/<image>``).
         probes: folder of the photos to identify, same layout; it may be ``gallery`` itself
             (leave-one-out: a probe's own file is never in its gallery).
-        methods: obfuscation methods (``obfuscate.OBFUSCATION_METHODS``); ``original`` is always audited too.
-        out: report folder (``audit.md``, ``audit.csv``, ``per_probe.csv``, ``audit_cases.png``, ``audit_rates.png``).
+        methods: obfuscation methods (``obfuscate.OBFUSCATION_METHODS``); ``original`` is always
+            audited too.
+        out: report folder (``audit.md``, ``audit.csv``, ``per_probe.csv``, ``audit_cases.png``,
+            ``audit_rates.png``).
         attack: run the deblurring attack on the blur-type methods (``ATTACKED_METHODS``).
         people: only the first N people (by name) of the probes, in probes and gallery alike
             (a quick run; a smaller closed set is easier to identify in).
         strength, seed: the classical methods' strength; the run seed (probe k is obfuscated with
             ``sample_seed(seed, k)``, k its place among all probes).
         deblurrer, model: the attack's model, loaded or a weights path (default: the shipped one).
-        detector: finds each photo's face (largest) and checks whether obfuscated faces are still found.
+        detector: finds each photo's face (largest) and checks whether obfuscated faces are
+            still found.
         reader, obfuscate, obfuscator: a ``FaceReader``, an ``obfuscate_photo``-like function and
             loaded attribute networks, to replace the defaults; ``classifier`` and ``rebuilder``
             are the attribute networks' weights when no ``obfuscator`` is given.

@@ -1,4 +1,7 @@
-"""Report of the privacy audit: a Markdown table, CSV files, a bar plot of the rates and a contact sheet."""
+"""Report of the privacy audit.
+
+A Markdown table, CSV files, a bar plot of the rates and a contact sheet.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ PER_PROBE_FIELDS = [
     "score",
     "obfuscation_missed",
 ]
-"""Columns of ``per_probe.csv``: one row per probe and version (original, each method, each attacked method)."""
+"""Columns of ``per_probe.csv``: one row per probe and version.
+
+The versions are the original, each method and each attacked method.
+"""
 
 SUMMARY_FIELDS = [
     "method",
@@ -63,14 +69,17 @@ def _rate(value, attacked: bool) -> str:
 
 
 def markdown(report: AuditReport, gallery: str, probes: str) -> str:
-    """The audit as Markdown: setup, one table row per method (``original`` first), the probes left out."""
+    """The audit as Markdown.
+
+    Setup, one table row per method (``original`` first), the probes left out.
+    """
     people = report.classifier_people
     ids = f"{len(people)} identities" if people else "n/a"
     lines = [
         "# facedeblur privacy audit",
         "",
-        f"Gallery `{gallery}`: {report.gallery_photos} photos of {report.gallery_people} people. Probes `{probes}`: "
-        f"{report.summary[0]['probes']} audited"
+        f"Gallery `{gallery}`: {report.gallery_photos} photos of {report.gallery_people} people. "
+        f"Probes `{probes}`: {report.summary[0]['probes']} audited"
         + (
             f", {report.unknown} not (no other photo of their person in the gallery)"
             if report.unknown
@@ -80,9 +89,11 @@ def markdown(report: AuditReport, gallery: str, probes: str) -> str:
         "photo; the same box is used for every version of it. Obfuscation strength "
         f"{report.strength:g}, seed {report.seed}.",
         "",
-        f"- NN top-1: the nearest gallery face (dlib descriptors) is the probe's person; closed set, a probe's own file "
-        f"is never in its gallery; chance is about 1 in {report.gallery_people}.",
-        f"- classifier top-1: linear softmax classifier over the {ids} with the most gallery photos, on their probes"
+        "- NN top-1: the nearest gallery face (dlib descriptors) is the probe's person; "
+        "closed set, a probe's own file is never in its gallery; chance is about 1 in "
+        f"{report.gallery_people}.",
+        f"- classifier top-1: linear softmax classifier over the {ids} with the most gallery "
+        "photos, on their probes"
         + (
             f" ({report.summary[0]['classifier_probes']} probes)."
             if people
@@ -90,23 +101,29 @@ def markdown(report: AuditReport, gallery: str, probes: str) -> str:
         ),
         "- after deblurring: the attack; the obfuscated face at the original's box restored by "
         f"{report.attack_model or 'no model (attack off)'} and pasted back, then identified.",
-        "- context SSIM: windows wholly outside the face masks, obfuscated vs original (1 = background untouched).",
-        f"- found / confidence: {report.detector} still finds the face (IoU >= 0.5 with the original's box) on the "
-        "obfuscated photo; mean score of those detections.",
-        "- missed: probes whose face the obfuscation did not hide (it found no face, or no mask covers the face centre).",
+        "- context SSIM: windows wholly outside the face masks, obfuscated vs original "
+        "(1 = background untouched).",
+        f"- found / confidence: {report.detector} still finds the face "
+        "(IoU >= 0.5 with the original's box) on the obfuscated photo; mean score of those "
+        "detections.",
+        "- missed: probes whose face the obfuscation did not hide "
+        "(it found no face, or no mask covers the face centre).",
         "",
-        f"| method | probes | NN top-1 | classifier top-1 ({ids}) | NN top-1 after deblurring | classifier after "
-        f"deblurring | context SSIM | {report.detector} found | {report.detector} confidence | missed |",
+        f"| method | probes | NN top-1 | classifier top-1 ({ids}) | NN top-1 after deblurring | "
+        f"classifier after deblurring | context SSIM | {report.detector} found | "
+        f"{report.detector} confidence | missed |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for k, s in enumerate(report.summary):
         attacked = s["method"] in report.attacked
         lines.append(
             f"| {s['method']} | {s['probes']} | {format_value(s['nn_top1'], 1, True)} | "
-            f"{format_value(s['classifier_top1'], 1, True)} | {_rate(s['attack_nn_top1'], attacked)} | "
+            f"{format_value(s['classifier_top1'], 1, True)} | "
+            f"{_rate(s['attack_nn_top1'], attacked)} | "
             f"{_rate(s['attack_classifier_top1'], attacked)} | "
             f"{'reference' if k == 0 else format_value(s['context_ssim'], 4)} | "
-            f"{format_value(s['detector_found'], 1, True)} | {format_value(s['detector_confidence'], 4)} | "
+            f"{format_value(s['detector_found'], 1, True)} | "
+            f"{format_value(s['detector_confidence'], 4)} | "
             f"{'-' if k == 0 else s['obfuscation_missed']} |"
         )
     if report.skipped:
@@ -147,7 +164,11 @@ def _plot(report: AuditReport, out: Path) -> None:
 def write_audit_report(
     report: AuditReport, out: str | Path, gallery: str | Path, probes: str | Path
 ) -> Path:
-    """Write ``audit.md``, ``audit.csv``, ``per_probe.csv``, ``audit_rates.png`` and ``audit_cases.png``; returns audit.md."""
+    """Write the audit report into ``out``; returns audit.md.
+
+    Writes ``audit.md``, ``audit.csv``, ``per_probe.csv``, ``audit_rates.png`` and
+    ``audit_cases.png``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "audit.csv", report.summary, SUMMARY_FIELDS)
@@ -168,12 +189,13 @@ def write_audit_report(
 class AuditReport:
     """Everything the audit measured, and where its report went.
 
-    ``rows``: one dict per probe and version (``audit_report.PER_PROBE_FIELDS``); ``summary``: one dict per
-    method, ``original`` first (``summarise``); ``skipped``: one line per gallery photo or probe
-    left out for a problem (unreadable, no face); ``unknown``: probes not audited because the
-    gallery holds no other photo of their person (not a problem: the closed-set protocol); ``cases``: the pictures of the contact sheet (``titles`` and per probe
-    ``images`` and ``captions``); ``classifier_people``: the classifier's identities, None when
-    the gallery has fewer than two people.
+    ``rows``: one dict per probe and version (``audit_report.PER_PROBE_FIELDS``); ``summary``: one
+    dict per method, ``original`` first (``summarise``); ``skipped``: one line per gallery photo or
+    probe left out for a problem (unreadable, no face); ``unknown``: probes not audited because
+    the gallery holds no other photo of their person (not a problem: the closed-set protocol);
+    ``cases``: the pictures of the contact sheet (``titles`` and per probe ``images`` and
+    ``captions``); ``classifier_people``: the classifier's identities, None when the gallery has
+    fewer than two people.
     """
 
     methods: list[str]

@@ -26,7 +26,10 @@ PIXELATE_BLOCK = 0.1
 """Pixelation block side at strength 1, as a fraction of the face size (about 10 blocks across)."""
 
 SWIRL_TURNS = 0.75
-"""Rotation of the swirl's centre at strength 1, in full turns; it falls to 0 at the swirl's edge."""
+"""Rotation of the swirl's centre at strength 1, in full turns.
+
+It falls to 0 at the swirl's edge.
+"""
 
 MOTION_LENGTH = 0.25
 """Motion-blur length at strength 1, as a fraction of the face size."""

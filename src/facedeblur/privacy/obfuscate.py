@@ -31,7 +31,10 @@ OBFUSCATION_METHODS = (ATTRIBUTES,) + METHODS
 """The attribute rebuild first (the default), then the classical methods."""
 
 FEATHER_FRACTION = 0.05
-"""Default feather radius as a fraction of the face ellipse's longer axis (7 px for a 140 px face)."""
+"""Default feather radius as a fraction of the face ellipse's longer axis.
+
+7 px for a 140 px face.
+"""
 
 
 @dataclass
@@ -66,7 +69,10 @@ class ObfuscatedFace:
 
 @dataclass
 class ObfuscationResult:
-    """The obfuscated photo (float32 RGB in [0, 1], the input's size), the method, and one record per face, left to right."""
+    """The obfuscated photo, the method, and one record per face, left to right.
+
+    The photo is float32 RGB in [0, 1], the input's size.
+    """
 
     image: np.ndarray
     method: str
@@ -89,7 +95,9 @@ def resolve_options(
     strength: float = 1.0,
     feather: float | None = None,
 ) -> tuple[int, ...]:
-    """Check obfuscation options before any work; the attribute columns to flip (empty for a classical method).
+    """Check obfuscation options before any work; the attribute columns to flip.
+
+    The columns are empty for a classical method.
 
     Raises:
         UsageError: an unknown method or attribute, a protected attribute without
@@ -98,7 +106,8 @@ def resolve_options(
     """
     if method not in OBFUSCATION_METHODS:
         raise UsageError(
-            f"unknown obfuscation method {method!r}; valid methods: {', '.join(OBFUSCATION_METHODS)}"
+            f"unknown obfuscation method {method!r}; valid methods: "
+            f"{', '.join(OBFUSCATION_METHODS)}"
         )
     if not strength > 0:
         raise UsageError(f"obfuscation strength must be positive, got {strength}")
@@ -114,7 +123,10 @@ def resolve_options(
 
 
 def default_feather(points68: np.ndarray) -> float:
-    """Feather radius (pixels) for a face: ``FEATHER_FRACTION`` of its face ellipse's longer axis, at least 1."""
+    """Feather radius (pixels) for a face.
+
+    ``FEATHER_FRACTION`` of its face ellipse's longer axis, at least 1.
+    """
     _, axes, _ = face_ellipse(points68)
     return max(1.0, FEATHER_FRACTION * 2.0 * max(axes))
 
@@ -169,7 +181,8 @@ def obfuscate_photo(
         or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating))
     ):
         raise UsageError(
-            f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}"
+            "expected an RGB (H, W, 3) image, float in [0, 1] or uint8, "
+            f"got {image.dtype} {image.shape}"
         )
     image = to_float32(image)
     detect = build_detector(detector) if isinstance(detector, str) else detector
@@ -216,7 +229,9 @@ def obfuscate(
     detector: str | Callable = "dlib-hog",
     device: str = "cpu",
 ) -> np.ndarray:
-    """Hide the identity of every face of a photo: float32 RGB (H, W, 3) in [0, 1] in, the same size out.
+    """Hide the identity of every face of a photo.
+
+    Float32 RGB (H, W, 3) in [0, 1] in, the same size out.
 
     The arguments are ``obfuscate_photo``'s; use that for the face masks and the flipped
     attributes. Raises ``NoFaceError`` when the photo has no face.

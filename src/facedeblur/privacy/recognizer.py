@@ -66,7 +66,8 @@ def list_people(folder: str | Path) -> list[Photo]:
         if len(parts) < 2:
             raise InputError(
                 path,
-                f"images must sit in a folder named after the person ({folder}/<Person>/{path.name})",
+                "images must sit in a folder named after the person "
+                f"({folder}/<Person>/{path.name})",
             )
         photos.append(Photo(path, parts[0]))
     if not photos:
@@ -78,8 +79,8 @@ class FaceReader:
     """Finds the face of a photo and computes its identity descriptor.
 
     Args:
-        detector: a detector name (``faces.DETECTORS``) or a callable image -> list of ``Detection``;
-            the largest face is the photo's face.
+        detector: a detector name (``faces.DETECTORS``) or a callable image -> list of
+            ``Detection``; the largest face is the photo's face.
         describe: a callable (image, box) -> descriptor (default: dlib's ``FaceDescriptor``).
 
     ``name`` names the detector in reports.
@@ -98,7 +99,10 @@ class FaceReader:
 
 
 def read_face(reader: FaceReader, path: Path) -> tuple[np.ndarray, Detection]:
-    """A photo and its face (``reader.locate``); ``InputError`` when unreadable, ``NoFaceError`` when faceless."""
+    """A photo and its face (``reader.locate``).
+
+    ``InputError`` when unreadable, ``NoFaceError`` when faceless.
+    """
     image = read_image(path)
     face = reader.locate(image)
     if face is None:
@@ -153,7 +157,10 @@ class Gallery:
         return cls(kept, np.stack(rows)), skipped
 
     def others(self, probe: Photo) -> np.ndarray:
-        """Boolean mask of the gallery rows usable for ``probe``: every photo but the probe's own file."""
+        """Boolean mask of the gallery rows usable for ``probe``.
+
+        Every photo but the probe's own file.
+        """
         return self.keys != probe.key
 
     def knows(self, probe: Photo) -> bool:
@@ -213,7 +220,8 @@ class SoftmaxClassifier:
         classes = sorted(set(labels))
         if len(classes) < 2 or len(x) != len(labels):
             raise ValueError(
-                f"a classifier needs two or more classes and one label per row, got {len(classes)} classes, "
+                "a classifier needs two or more classes and one label per row, "
+                f"got {len(classes)} classes, "
                 f"{len(labels)} labels for {len(x)} rows"
             )
         index = {c: i for i, c in enumerate(classes)}
@@ -265,7 +273,10 @@ class ClassifierProtocol:
         self._last: tuple[str, SoftmaxClassifier | None] | None = None
 
     def covers(self, probe: Photo) -> bool:
-        """Whether the classifier knows the probe's person from a gallery photo other than the probe itself."""
+        """Whether the classifier knows the probe's person from a gallery photo.
+
+        The photo must be other than the probe itself.
+        """
         return bool(
             np.any(self._rows & self.gallery.others(probe) & (self.gallery.people == probe.person))
         )
@@ -279,8 +290,11 @@ class ClassifierProtocol:
         )
 
     def _classifier(self, probe: Photo) -> SoftmaxClassifier | None:
-        """The classifier trained without the probe's own file: one shared fit for probes outside the
-        gallery, a fit without the probe (kept for its next variants) for one inside it."""
+        """The classifier trained without the probe's own file.
+
+        One shared fit for probes outside the gallery, a fit without the probe (kept for its next
+        variants) for one inside it.
+        """
         rows = self._rows & self.gallery.others(probe)
         if rows.sum() == self._rows.sum():
             if self._shared is None:
@@ -291,6 +305,9 @@ class ClassifierProtocol:
         return self._last[1]
 
     def classify(self, descriptor: np.ndarray, probe: Photo) -> str | None:
-        """The person the classifier names for a descriptor of ``probe``; None when it covers nobody."""
+        """The person the classifier names for a descriptor of ``probe``.
+
+        None when it covers nobody.
+        """
         classifier = self._classifier(probe) if self.covers(probe) else None
         return classifier.predict(descriptor)[0] if classifier is not None else None

@@ -19,7 +19,8 @@ class Deblurrer:
 
     Args:
         model: a generator taking and returning float RGB in [0, 1] (or a list, finest last): an
-            ``nn.Module``, or any callable with a ``pad_multiple`` (e.g. ``onnx_runner.OnnxRunner``).
+            ``nn.Module``, or any callable with a ``pad_multiple`` (e.g.
+            ``onnx_runner.OnnxRunner``).
         device: ``cpu`` or ``cuda``.
         tile: restore images larger than this side tile by tile (0 = whole image at once).
         overlap: overlap of neighbouring tiles in pixels; seams are blended linearly.

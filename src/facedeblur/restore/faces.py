@@ -1,4 +1,7 @@
-"""Whole-photo face restoration: detect every face, restore the crops in one batch, paste them back."""
+"""Whole-photo face restoration.
+
+Detect every face, restore the crops in one batch, paste them back.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +57,10 @@ class FaceRecord:
 
 @dataclass
 class FaceRestoreResult:
-    """The restored photo (float32 RGB in [0, 1], the input's size) and one record per detected face, left to right."""
+    """The restored photo and one record per detected face, left to right.
+
+    The photo is float32 RGB in [0, 1], the input's size.
+    """
 
     image: np.ndarray
     faces: list[FaceRecord] = field(default_factory=list)
@@ -78,7 +84,10 @@ class FaceRestoreResult:
         if not self.faces:
             return "no face found"
         largest = max(max(f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in self.faces)
-        return f"{len(self.faces)} face(s) found, all smaller than {self.min_face} px (largest {largest:.0f} px)"
+        return (
+            f"{len(self.faces)} face(s) found, all smaller than {self.min_face} px "
+            f"(largest {largest:.0f} px)"
+        )
 
 
 def model_face_size(deblurrer: Deblurrer) -> int:
@@ -93,7 +102,10 @@ def detect_faces(
     detector: Callable[[np.ndarray], list[Detection]],
     max_side: int = DETECT_MAX_SIDE,
 ) -> list[Detection]:
-    """Faces of an RGB float image, searched on a copy shrunk to ``max_side``; boxes in the image's pixels."""
+    """Faces of an RGB float image, searched on a copy shrunk to ``max_side``.
+
+    Boxes are in the image's pixels.
+    """
     scale = min(1.0, max_side / max(image.shape[:2]))
     if scale == 1.0:
         return list(detector(image))
@@ -124,7 +136,8 @@ def restore_faces(
     Args:
         image: RGB (H, W, 3), float in [0, 1] or uint8; the result is float32 in [0, 1].
         deblurrer: the model (``load_model``).
-        detector: a detector name (``faces.DETECTORS``) or a callable image -> list of ``Detection``.
+        detector: a detector name (``faces.DETECTORS``) or a callable image -> list of
+            ``Detection``.
         margin: space around each face box on every side, as a fraction of its larger side.
         min_face: faces whose box's larger side is smaller (pixels) are skipped, status "too small".
         face_size: crop side the model sees; default ``model_face_size(deblurrer)``.
@@ -140,7 +153,8 @@ def restore_faces(
         or not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating))
     ):
         raise FaceDeblurError(
-            f"expected an RGB (H, W, 3) image, float in [0, 1] or uint8, got {image.dtype} {image.shape}"
+            "expected an RGB (H, W, 3) image, float in [0, 1] or uint8, "
+            f"got {image.dtype} {image.shape}"
         )
     image = to_float32(image)
     if margin < 0:

@@ -20,7 +20,9 @@ def load_model(
     backend: str = "torch",
     threads: int | None = None,
 ) -> Deblurrer:
-    """Load a deblurring model from a facedeblur safetensors file (its header names the architecture).
+    """Load a deblurring model from a facedeblur safetensors file.
+
+    Its header names the architecture.
 
     With no ``path``, the default model shipped inside the package (see MODEL_CARD.md).
 

@@ -58,7 +58,10 @@ class MomentRestorer:
 
     @torch.no_grad()
     def restore(self, image: np.ndarray, u: Sequence[float]) -> list[np.ndarray]:
-        """The moments of ``image`` (RGB (H, W, 3), float in [0, 1] or uint8) at each u: float32 images."""
+        """The moments of ``image`` at each u: float32 images.
+
+        ``image`` is RGB (H, W, 3), float in [0, 1] or uint8.
+        """
         x = image_to_tensor(to_float32(image))[None].to(self.device)
         out = []
         for start in range(0, len(u), MOMENT_BATCH):
@@ -70,7 +73,10 @@ class MomentRestorer:
         return out
 
     def at(self, u: float) -> Deblurrer:
-        """A ``Deblurrer`` restoring the moment at ``u`` (for whole photos through ``restore_faces``)."""
+        """A ``Deblurrer`` restoring the moment at ``u``.
+
+        For whole photos through ``restore_faces``.
+        """
         return Deblurrer(
             FixedMoment(self.generator, u), device=str(self.device), header=self.header
         )
@@ -85,7 +91,10 @@ def moments_model_path() -> Path:
 
 
 def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> MomentRestorer:
-    """Load CFMD-GAN weights (default: the shipped ones); other architectures are refused clearly."""
+    """Load CFMD-GAN weights (default: the shipped ones).
+
+    Other architectures are refused clearly.
+    """
     path = moments_model_path() if path is None else Path(path)
     if not path.is_file():
         raise FaceDeblurError(f"{path}: no such weights file")

@@ -43,7 +43,9 @@ class _FullResolution(nn.Module):
 def onnx_bytes(
     model: nn.Module, header: dict, size: int = 128, opset: int = DEFAULT_OPSET
 ) -> bytes:
-    """Export ``model`` to a serialized ONNX model, with ``header`` and ``pad_multiple`` in its metadata.
+    """Export ``model`` to a serialized ONNX model.
+
+    ``header`` and ``pad_multiple`` go in its metadata.
 
     The graph is traced on a ``size`` x ``size`` input (rounded up to ``pad_multiple``); the
     result is then run by onnxruntime on a batch of another size and compared with torch.
@@ -103,7 +105,10 @@ def onnx_bytes(
 def _check(
     model: nn.Module, runner: OnnxRunner, side: int, multiple: int, device: torch.device
 ) -> None:
-    """Compare onnxruntime with torch on a seeded batch of 2 whose height differs from the traced one."""
+    """Compare onnxruntime with torch on a seeded batch of 2.
+
+    The batch's height differs from the traced one.
+    """
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, side + multiple, side, generator=generator)
     with torch.no_grad():
@@ -111,7 +116,8 @@ def _check(
     got = runner(x)
     if got.shape != expected.shape:
         raise FaceDeblurError(
-            f"the exported model returns {tuple(got.shape)} where torch returns {tuple(expected.shape)}"
+            f"the exported model returns {tuple(got.shape)} "
+            f"where torch returns {tuple(expected.shape)}"
         )
     diff = (got - expected).abs().max().item()
     if not diff <= TOLERANCE:
@@ -129,7 +135,8 @@ def export_onnx(
     """Export a generator to an ONNX file, atomically; returns its path.
 
     Args:
-        source: a facedeblur weights file, a torch ``Deblurrer``, or None for the shipped default model.
+        source: a facedeblur weights file, a torch ``Deblurrer``, or None for the shipped default
+            model.
         out_path: the ``.onnx`` file to write.
         size: side of the square input the graph is traced on (any size runs afterwards).
         opset: ONNX opset version.

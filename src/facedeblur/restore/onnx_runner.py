@@ -31,7 +31,9 @@ def import_onnxruntime():
 
 
 class OnnxRunner:
-    """An onnxruntime session over a facedeblur ONNX model, callable like the generator it came from.
+    """An onnxruntime session over a facedeblur ONNX model.
+
+    It is callable like the generator it came from.
 
     Args:
         model: the serialized ONNX model (bytes of a ``.onnx`` file).
@@ -77,7 +79,10 @@ class OnnxRunner:
         self.name = name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Restore (N, 3, H, W) float in [0, 1], H and W multiples of ``pad_multiple``; returns a CPU tensor."""
+        """Restore (N, 3, H, W) float in [0, 1]; returns a CPU tensor.
+
+        H and W must be multiples of ``pad_multiple``.
+        """
         feed = {self.input_name: x.detach().float().cpu().contiguous().numpy()}
         try:
             output = self.session.run(None, feed)[0]

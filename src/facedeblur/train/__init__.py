@@ -1,4 +1,7 @@
-"""Training: configs and presets, the one loop, a task per method, checkpoints, schedules, data streams."""
+"""Training: configs and presets, the one loop and a task per method.
+
+Also checkpoints, schedules and data streams.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ def train(
         run_dir = Path(run_dir) if run_dir else Path(config.out_dir) / config.name
         if (run_dir / "checkpoints" / "last.pt").exists():
             raise UsageError(
-                f"{run_dir}: already holds a run; pass --resume {run_dir} or choose another --run-dir"
+                f"{run_dir}: already holds a run; pass --resume {run_dir} "
+                "or choose another --run-dir"
             )
     trainer = make_trainer(config, run_dir, resume=resume is not None, progress=progress)
     return run_dir, trainer.fit()
@@ -39,7 +43,10 @@ def train(
 def make_trainer(
     config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True
 ) -> Trainer:
-    """The training loop for ``config``, with the task its ``data.kind`` calls for (``tasks.TASKS``)."""
+    """The training loop for ``config``, with the task its ``data.kind`` calls for.
+
+    The tasks are ``tasks.TASKS``.
+    """
     return Trainer(config, run_dir, resume=resume, progress=progress)
 
 

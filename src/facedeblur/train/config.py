@@ -147,7 +147,9 @@ class NetConfig:
 
 @dataclass
 class LossConfig:
-    """Content and adversarial terms: total = content_weight * content + adversarial_weight * adversarial.
+    """Content and adversarial terms.
+
+    total = content_weight * content + adversarial_weight * adversarial.
 
     CFMD-GAN (``data.kind: moments``) adds ``perceptual_weight`` times the ``perceptual`` term
     (``none``, ``lpips`` or the ``onet`` substitute, built with ``perceptual_args``) and
@@ -362,7 +364,8 @@ def validate(config: RunConfig, where: str) -> None:
         ),
         (
             not config.generator.args.get("anchored") or config.generator.base_weights,
-            "generator.args.anchored needs generator.base_weights (the centre moment is the base's result)",
+            "generator.args.anchored needs generator.base_weights "
+            "(the centre moment is the base's result)",
         ),
         (
             config.loss.perceptual in PERCEPTUAL_TERMS,

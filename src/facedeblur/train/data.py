@@ -158,7 +158,8 @@ class BatchStream:
     ):
         if len(dataset) < batch_size * world:
             raise UsageError(
-                f"{len(dataset)} training samples are fewer than one batch of {batch_size} x {world} processes"
+                f"{len(dataset)} training samples are fewer than one batch of "
+                f"{batch_size} x {world} processes"
             )
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
         self.workers, self.rank, self.world = workers, rank, world

@@ -233,7 +233,10 @@ class Trainer:
         self.opt_d.step()
 
     def train_step(self, batch: dict) -> dict:
-        """One step of the task: its discriminator steps, then one generator step; returns the losses."""
+        """One step of the task: its discriminator steps, then one generator step.
+
+        Returns the losses.
+        """
         g_loss, losses = self.task.train_step(batch, self)
         if self.discriminator is not None:
             self.sched_d.step()
@@ -254,7 +257,10 @@ class Trainer:
         return losses
 
     def validate(self) -> dict:
-        """The task's validation metrics of the EMA (or the live) generator on the held-out samples."""
+        """The task's validation metrics of the EMA (or the live) generator.
+
+        Measured on the held-out samples.
+        """
         net = self.ema or self.generator
         net.eval()
         metrics = self.task.validate(net, self.val, self)
@@ -285,9 +291,10 @@ class Trainer:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self._state())
 
     def export(self, metrics: dict | None = None) -> Path:
-        """Write the generator (EMA weights when enabled) as ``generator.safetensors`` with its header.
+        """Write the generator as ``generator.safetensors`` with its header.
 
-        ``metrics`` are those of these weights (the last validation); the header also keeps the best.
+        The weights are the EMA ones when enabled. ``metrics`` are those of these weights (the
+        last validation); the header also keeps the best.
         """
         return self._save_weights(
             self.run_dir / "generator.safetensors",
@@ -297,7 +304,9 @@ class Trainer:
         )
 
     def export_best(self) -> Path | None:
-        """Write the weights saved at the best validation (``checkpoints/best.pt``) as ``best.safetensors``.
+        """Write the weights saved at the best validation as ``best.safetensors``.
+
+        They are read from ``checkpoints/best.pt``.
 
         A run that overfits ends below its best; these are the weights to ship then. Returns
         None when no validation has run yet.

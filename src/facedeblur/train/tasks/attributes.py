@@ -27,7 +27,9 @@ def score_attributes(
     device: torch.device | str = "cpu",
     autocast=contextlib.nullcontext,
 ) -> dict:
-    """Per-attribute accuracy of a classifier on labelled faces, beside always answering ``majority``.
+    """Per-attribute accuracy of a classifier on labelled faces.
+
+    Beside it, the accuracy of always answering ``majority``.
 
     Args:
         net: attribute classifier, logits (N, K); it is put in eval mode.
@@ -37,7 +39,8 @@ def score_attributes(
         autocast: a context manager factory for mixed precision.
 
     Returns:
-        {"accuracy": (K,) array, "majority": (K,) array, "bce": summed BCE per face, "faces": count}.
+        {"accuracy": (K,) array, "majority": (K,) array, "bce": summed BCE per face,
+        "faces": count}.
     """
     net.eval()
     correct, majority_correct, bce, count = 0.0, 0.0, 0.0, 0
@@ -79,7 +82,10 @@ class AttributesTask(CelebATask):
         return loss, {"content": loss.item()}
 
     def validate(self, net, val: list[dict], loop) -> dict:
-        """Mean per-attribute accuracy on the held-out faces; per-attribute figures go to ``attribute_accuracy.json``."""
+        """Mean per-attribute accuracy on the held-out faces.
+
+        Per-attribute figures go to ``attribute_accuracy.json``.
+        """
         scores = score_attributes(net, val, self.majority, self.device, loop.autocast)
         table = {
             name: {"accuracy": round(float(a), 4), "majority": round(float(m), 4)}
@@ -101,5 +107,6 @@ class AttributesTask(CelebATask):
         """One progress line for validation metrics."""
         return (
             f"step {step}: mean attribute accuracy {100 * metrics['val_accuracy']:.2f}% "
-            f"(majority answer {100 * metrics['majority_accuracy']:.2f}%), BCE {metrics['val_bce']:.3f}"
+            f"(majority answer {100 * metrics['majority_accuracy']:.2f}%), "
+            f"BCE {metrics['val_bce']:.3f}"
         )

@@ -38,7 +38,10 @@ def majority_answers(faces) -> torch.Tensor:
 
 
 class CelebATask(Task):
-    """What the CelebA tasks share: the weights header that names the faces and the identity split."""
+    """What the CelebA tasks share.
+
+    The weights header that names the faces and the identity split.
+    """
 
     def data_header(self, train_set, val: list[dict]) -> dict:
         """CelebA root, crop size, alignment and the identity split, for the weights header."""

@@ -44,7 +44,10 @@ class MomentsTask(Task):
         self.perceptual = term.to(self.device) if term is not None else None
 
     def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
-        """One discriminator step, then the generator's loss, on a batch of (blur, u, sharp moment)."""
+        """One discriminator step, then the generator's loss.
+
+        The batch holds (blur, u, sharp moment).
+        """
         blur = batch["blur"].to(self.device, non_blocking=True)
         sharp = batch["sharp"].to(self.device, non_blocking=True)
         u = batch["u"].to(self.device, non_blocking=True).float()
@@ -140,15 +143,23 @@ class MomentsTask(Task):
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     def describe(self, step: int, metrics: dict) -> str:
-        """One progress line: N-moment PSNR against the blurry face and the repeated centre moment."""
+        """One progress line.
+
+        N-moment PSNR against the blurry face and the repeated centre moment.
+        """
         return (
-            f"step {step}: moments PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}, "
-            f"centre repeated {metrics['repeat_psnr']:.2f}), centre {metrics['val_center_psnr']:.2f} dB, "
+            f"step {step}: moments PSNR {metrics['val_psnr']:.2f} dB "
+            f"(blurry {metrics['blurry_psnr']:.2f}, "
+            f"centre repeated {metrics['repeat_psnr']:.2f}), "
+            f"centre {metrics['val_center_psnr']:.2f} dB, "
             f"SSIM {metrics['val_ssim']:.4f}"
         )
 
     def data_header(self, train_set, val: list[dict]) -> dict:
-        """Frames-mode data: the synth folders, crop and frame order, and any camera-shake moments."""
+        """Frames-mode data.
+
+        The synth folders, crop and frame order, and any camera-shake moments.
+        """
         d = self.cfg.data
         data = {
             "kind": d.kind,

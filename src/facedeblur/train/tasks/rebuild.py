@@ -57,7 +57,10 @@ class RebuildTask(CelebATask):
 
     @torch.no_grad()
     def validate(self, net, val: list[dict], loop) -> dict:
-        """SSIM of the rebuilt and of the masked faces, and L1 inside the mask, on held-out faces; writes a grid."""
+        """SSIM of the rebuilt and of the masked faces, and L1 inside the mask, on held-out faces.
+
+        Writes a grid.
+        """
         flips = resolve_flips(None)
         rebuilt_ssim, masked_ssim, face_l1, rows = [], [], [], []
         for batch in stack_batches(val):
@@ -94,6 +97,7 @@ class RebuildTask(CelebATask):
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
         return (
-            f"step {step}: SSIM {metrics['val_ssim']:.4f} (masked input {metrics['masked_ssim']:.4f}), "
+            f"step {step}: SSIM {metrics['val_ssim']:.4f} "
+            f"(masked input {metrics['masked_ssim']:.4f}), "
             f"L1 inside the face {metrics['val_face_l1']:.4f}"
         )

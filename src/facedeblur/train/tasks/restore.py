@@ -66,7 +66,10 @@ class RestoreTask(Task):
 
     @torch.no_grad()
     def validate(self, net, val: list[dict], loop) -> dict:
-        """PSNR/SSIM of restored and of blurry against sharp on the held-out faces; writes a grid."""
+        """PSNR/SSIM of restored and of blurry against sharp on the held-out faces.
+
+        Writes a grid.
+        """
         rows, restored_psnr, restored_ssim, blurry_psnr, blurry_ssim = [], [], [], [], []
         for item in val:
             blur, sharp = item["blur"][None].to(self.device), item["sharp"][None].to(self.device)
@@ -90,7 +93,8 @@ class RestoreTask(Task):
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
         return (
-            f"step {step}: val PSNR {metrics['val_psnr']:.2f} dB (blurry {metrics['blurry_psnr']:.2f}), "
+            f"step {step}: val PSNR {metrics['val_psnr']:.2f} dB "
+            f"(blurry {metrics['blurry_psnr']:.2f}), "
             f"SSIM {metrics['val_ssim']:.4f} (blurry {metrics['blurry_ssim']:.4f})"
         )
 
