@@ -299,6 +299,27 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_face_options(p) -> None:
+    """The options of ``--faces``: which detector, the margin around a face, the smallest face."""
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.5,
+        help="with --faces: space around a face per side, as a fraction (0.5)",
+    )
+    p.add_argument(
+        "--min-face",
+        type=int,
+        default=32,
+        help="with --faces: leave faces smaller than this many pixels (32)",
+    )
+
+
 def _add_deblur(sub) -> None:
     p = sub.add_parser("deblur", help="restore blurred images with a trained model")
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
@@ -335,23 +356,7 @@ def _add_deblur(sub) -> None:
         action="store_true",
         help="restore only the detected faces and paste them back (default: the whole image)",
     )
-    p.add_argument(
-        "--detector",
-        default="mtcnn",
-        help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
-    )
-    p.add_argument(
-        "--margin",
-        type=float,
-        default=0.5,
-        help="with --faces: space around a face per side, as a fraction (0.5)",
-    )
-    p.add_argument(
-        "--min-face",
-        type=int,
-        default=32,
-        help="with --faces: leave faces smaller than this many pixels (32)",
-    )
+    _add_face_options(p)
     p.add_argument(
         "--save-crops",
         type=Path,
@@ -425,23 +430,7 @@ def _add_moments(sub) -> None:
         help="restore only the detected faces of each photo and paste them back "
         "(default: the whole image)",
     )
-    p.add_argument(
-        "--detector",
-        default="mtcnn",
-        help="with --faces: mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
-    )
-    p.add_argument(
-        "--margin",
-        type=float,
-        default=0.5,
-        help="with --faces: space around a face per side, as a fraction (0.5)",
-    )
-    p.add_argument(
-        "--min-face",
-        type=int,
-        default=32,
-        help="with --faces: leave faces smaller than this many pixels (32)",
-    )
+    _add_face_options(p)
     p.add_argument(
         "--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)"
     )
