@@ -6,20 +6,71 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import FaceDeblurError, UsageError
+from .commands.batch import MAX_MARGIN, MAX_MIN_FACE
+from .commands.deblur import MAX_THREADS, MAX_TILE, MIN_TILE
+from .commands.moments import MAX_FPS
+from .errors import FaceDeblurError, UsageError, number_problem
+from .privacy.classical import MAX_STRENGTH, MIN_STRENGTH
+from .restore.moments import MAX_FRAMES
+from .restore.onnx_export import MAX_OPSET, MIN_OPSET
 
-EXIT_BAD_INPUT = 2
 EXIT_PARTIAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_NOTHING_DONE = 3
+EXIT_INTERRUPTED = 130
+MIN_EXPORT_SIDE, MAX_EXPORT_SIDE = 16, 2048
+MAX_SEED = 2**32 - 1
 
 
-def _batch_exit(skipped: list[str]) -> int:
-    """List a batch's problems on stderr, one per line; exit code 1 if there were any."""
+def _batch_exit(skipped: list[str], done: int | None = None) -> int:
+    """List a batch's problems on stderr, one per line; return the exit code.
+
+    0 without problems, 3 when ``done`` (inputs whose outputs are there) is 0, else 1.
+    """
     if not skipped:
         return 0
     print(f"skipped {len(skipped)} problem(s):", file=sys.stderr)
     for line in skipped:
         print(f"  {line}", file=sys.stderr)
-    return EXIT_PARTIAL
+    return EXIT_NOTHING_DONE if done == 0 else EXIT_PARTIAL
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error of the command."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _bounded(kind: type, low: float, high: float, low_open: bool = False):
+    """An argparse type: a finite ``kind`` in [low, high] ((low, high] with ``low_open``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        problem = number_problem(value, low, high, low_open)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return parse
+
+
+def _tile(text: str) -> int:
+    """An argparse type: 0 (never tile) or a tile side in [64, 8192] pixels."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value != 0 and not MIN_TILE <= value <= MAX_TILE:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (whole image) or a tile side in [{MIN_TILE}, {MAX_TILE}], got {text!r}"
+        )
+    return value
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -169,7 +220,11 @@ def _add_synth(sub) -> None:
 
 def _run_synth(args) -> int:
     from .blur import KernelBlurSettings, SampleSettings, TrajectoryParams, synthesize
+    from .blur.checks import SettingError
     from .splits import parse_split
+
+    # Settings whose option is not the field name with dashes.
+    renamed = {"support": "kernel-size", "jpeg_quality": "jpeg", "frame_counts": "frames"}
 
     try:
         blur = KernelBlurSettings(
@@ -192,8 +247,9 @@ def _run_synth(args) -> int:
             frame_step=args.frame_step,
             min_motion=args.min_motion,
         )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except SettingError as exc:
+        option = renamed.get(exc.setting, exc.setting.replace("_", "-"))
+        raise UsageError(f"--{option} {exc.problem}") from None
     split = parse_split(args.split) if args.split else None
     report = synthesize(
         args.src,
@@ -308,16 +364,26 @@ def _add_face_options(p) -> None:
     )
     p.add_argument(
         "--margin",
-        type=float,
+        type=_bounded(float, 0.0, MAX_MARGIN),
         default=0.5,
-        help="with --faces: space around a face per side, as a fraction (0.5)",
+        help="with --faces: space around a face per side, as a fraction, 0 to 4 (0.5)",
     )
     p.add_argument(
         "--min-face",
-        type=int,
+        type=_bounded(int, 1, MAX_MIN_FACE),
         default=32,
         help="with --faces: leave faces smaller than this many pixels (32)",
     )
+
+
+def _add_resume_options(p) -> None:
+    """``--skip-existing`` and ``--quiet`` of the file batches."""
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave outputs that exist already as they are (restart a stopped batch)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_deblur(sub) -> None:
@@ -336,9 +402,9 @@ def _add_deblur(sub) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument(
         "--tile",
-        type=int,
+        type=_tile,
         default=512,
-        help="restore larger images in tiles of this side (0: never)",
+        help="restore larger images in tiles of this side, 64 to 8192 (0: never)",
     )
     p.add_argument(
         "--backend",
@@ -347,9 +413,9 @@ def _add_deblur(sub) -> None:
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=_bounded(int, 1, MAX_THREADS),
         default=None,
-        help="CPU threads for the model (default: the backend's own)",
+        help="CPU threads for the model, 1 to 256 (default: the backend's own)",
     )
     p.add_argument(
         "--faces",
@@ -364,7 +430,7 @@ def _add_deblur(sub) -> None:
         metavar="DIR",
         help="with --faces: write each face's crop before and after, and side by side, into DIR",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_resume_options(p)
 
 
 def _run_deblur(args) -> int:
@@ -384,11 +450,19 @@ def _run_deblur(args) -> int:
         save_crops=args.save_crops,
         backend=args.backend,
         threads=args.threads,
+        skip_existing=args.skip_existing,
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"restored {len(report.written)} image(s) into {args.out}")
-    return _batch_exit(report.skipped)
+    print(f"restored {len(report.written)} image(s) into {args.out}{_existing(report)}")
+    return _batch_exit(report.skipped, report.done)
+
+
+def _existing(report) -> str:
+    """How many outputs a batch left as they were, for its summary line."""
+    if not report.existing:
+        return ""
+    return f" ({len(report.existing)} already there, left as they were)"
 
 
 def _add_moments(sub) -> None:
@@ -408,11 +482,14 @@ def _add_moments(sub) -> None:
         help="output folder (one input: its moments go here; several: one sub-folder each)",
     )
     p.add_argument(
-        "--frames", type=int, default=7, help="how many moments, at u = 0 .. 1 evenly (default 7)"
+        "--frames",
+        type=_bounded(int, 1, MAX_FRAMES),
+        default=7,
+        help="how many moments, at u = 0 .. 1 evenly, 1 to 64 (default 7)",
     )
     p.add_argument(
         "--u",
-        type=float,
+        type=_bounded(float, 0.0, 1.0),
         action="append",
         default=None,
         help="restore the moment at this u in [0, 1] instead (repeatable; --u 0.5 is the centre)",
@@ -432,14 +509,17 @@ def _add_moments(sub) -> None:
     )
     _add_face_options(p)
     p.add_argument(
-        "--fps", type=float, default=8.0, help="frames per second of the GIF and MP4 (default 8)"
+        "--fps",
+        type=_bounded(float, 0.0, MAX_FPS, low_open=True),
+        default=8.0,
+        help="frames per second of the GIF and MP4, up to 120 (default 8)",
     )
     p.add_argument(
         "--no-bounce",
         action="store_true",
         help="play the moments forwards only (default: forwards and back)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_resume_options(p)
 
 
 def _run_moments(args) -> int:
@@ -459,9 +539,10 @@ def _run_moments(args) -> int:
         fps=args.fps,
         bounce=not args.no_bounce,
         progress=not args.quiet,
+        skip_existing=args.skip_existing,
     )
-    print(f"wrote the moments of {len(report.written)} image(s) into {args.out}")
-    return _batch_exit(report.skipped)
+    print(f"wrote the moments of {len(report.written)} image(s) into {args.out}{_existing(report)}")
+    return _batch_exit(report.skipped, report.done)
 
 
 def _add_evaluate(sub) -> None:
@@ -508,6 +589,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N pairs")
     p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="evaluate an unfinished synthesis (no or partial manifest.jsonl) on what it lists",
+    )
+    p.add_argument(
         "--no-identity", action="store_true", help="skip dlib identity descriptors (faster)"
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -528,6 +614,7 @@ def _run_evaluate(args) -> int:
         device=args.device,
         identity=not args.no_identity,
         progress=not args.quiet,
+        allow_incomplete=args.allow_incomplete,
     )
     report = write_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
@@ -546,6 +633,7 @@ def _run_evaluate_moments(args) -> int:
         device=args.device,
         identity=not args.no_identity,
         progress=not args.quiet,
+        allow_incomplete=args.allow_incomplete,
     )
     report = write_moments_report(result, args.out, str(args.data))
     print(report.read_text(encoding="utf-8"))
@@ -557,13 +645,17 @@ def _name_list(text: str) -> list[str]:
 
 
 def _add_obfuscate(sub) -> None:
+    from .privacy.obfuscate import DEFAULT_SMALL_FACES, MIN_FACE, SMALL_FACE_METHODS
+
     p = sub.add_parser(
         "obfuscate",
         help="hide the identity of every face in photos (attribute rebuild, blur, pixelate, ...)",
         description="Find every face, mask it with an ellipse from its landmarks, and hide it "
         "inside the mask: rebuild it with some CelebA attributes flipped (default) or a classical "
-        "obfuscation. Pixels outside the face masks are kept exactly. Each output image gets a "
-        "NAME.json sidecar listing its faces and what was flipped.",
+        "obfuscation. Faces smaller than --min-face are hidden inside their box by --small-faces. "
+        "Pixels outside the face masks are kept exactly. Each output image gets a NAME.json "
+        "sidecar listing its faces, how each was treated and what was flipped. Exit code 1 when "
+        "some input was skipped or some found face was left visible.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     p.add_argument(
@@ -590,19 +682,39 @@ def _add_obfuscate(sub) -> None:
     )
     p.add_argument(
         "--strength",
-        type=float,
+        type=_bounded(float, MIN_STRENGTH, MAX_STRENGTH),
         default=1.0,
-        help="scale of a classical method's effect (default 1)",
+        help=f"scale of a classical method's effect, {MIN_STRENGTH:g} to {MAX_STRENGTH:g} "
+        "(weaker leaves faces recognisable; default 1)",
     )
     p.add_argument(
         "--feather",
-        type=float,
+        type=_bounded(float, 0.0, float("inf")),
         default=None,
         metavar="PX",
-        help="soft edge inside each face mask in pixels (default: 5%% of the face's longer axis)",
+        help="soft edge inside each face mask in pixels, cut to a quarter of the face's width "
+        "(default: 5%% of the face's longer axis)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="draws the motion-blur direction (default 0)"
+        "--min-face",
+        type=_bounded(int, 1, MAX_MIN_FACE),
+        default=MIN_FACE,
+        metavar="PX",
+        help="faces smaller than this (box side, pixels) are too small for landmarks and get "
+        f"--small-faces in their box (default {MIN_FACE}, dlib's reliable size)",
+    )
+    p.add_argument(
+        "--small-faces",
+        choices=SMALL_FACE_METHODS,
+        default=DEFAULT_SMALL_FACES,
+        help="how faces below --min-face are hidden; 'leave' keeps them visible and exits 1 "
+        f"(default {DEFAULT_SMALL_FACES})",
+    )
+    p.add_argument(
+        "--seed",
+        type=_bounded(int, 0, MAX_SEED),
+        default=0,
+        help="draws the motion-blur direction (default 0)",
     )
     p.add_argument(
         "--classifier",
@@ -617,7 +729,7 @@ def _add_obfuscate(sub) -> None:
         help="face rebuild network weights (default: the shipped ones)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_resume_options(p)
 
 
 def _run_obfuscate(args) -> int:
@@ -636,12 +748,26 @@ def _run_obfuscate(args) -> int:
         rebuilder=args.rebuilder,
         device=args.device,
         progress=not args.quiet,
+        min_face=args.min_face,
+        small_faces=args.small_faces,
+        skip_existing=args.skip_existing,
     )
+    small = ""
+    if report.too_small:
+        how = "left visible" if args.small_faces == "leave" else f"{args.small_faces} in their box"
+        small = f" ({report.too_small} too small, under {args.min_face} px: {how})"
     print(
-        f"hid {report.faces} face(s) in {len(report.written)} image(s) into {args.out} "
-        f"({args.method}; faces and flipped attributes in each image's .json)"
+        f"hid {report.hidden} of {report.found} face(s){small} in {len(report.written)} "
+        f"image(s) into {args.out}{_existing(report)} "
+        f"({args.method}; faces and how each was treated in each image's .json)"
     )
-    return _batch_exit(report.skipped)
+    code = _batch_exit(report.skipped, report.done)
+    if not report.visible:
+        return code
+    print(f"faces left visible in {len(report.visible)} image(s):", file=sys.stderr)
+    for line in report.visible:
+        print(f"  {line}", file=sys.stderr)
+    return max(code, EXIT_PARTIAL)
 
 
 def _add_privacy_audit(sub) -> None:
@@ -689,13 +815,14 @@ def _add_privacy_audit(sub) -> None:
     p.add_argument("--no-attack", action="store_true", help="skip the deblurring attack")
     p.add_argument(
         "--strength",
-        type=float,
+        type=_bounded(float, MIN_STRENGTH, MAX_STRENGTH),
         default=1.0,
-        help="scale of the classical methods' effect (default 1)",
+        help=f"scale of the classical methods' effect, {MIN_STRENGTH:g} to {MAX_STRENGTH:g} "
+        "(default 1)",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_bounded(int, 0, MAX_SEED),
         default=0,
         help="run seed: motion-blur directions, classifier start (default 0)",
     )
@@ -765,11 +892,16 @@ def _add_export(sub) -> None:
     )
     p.add_argument(
         "--size",
-        type=int,
+        type=_bounded(int, MIN_EXPORT_SIDE, MAX_EXPORT_SIDE),
         default=128,
-        help="side of the input the graph is traced on (default 128)",
+        help="side of the input the graph is traced on, 16 to 2048 (default 128)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    p.add_argument(
+        "--opset",
+        type=_bounded(int, MIN_OPSET, MAX_OPSET),
+        default=17,
+        help=f"ONNX opset version, {MIN_OPSET} to {MAX_OPSET} (default 17)",
+    )
 
 
 def _run_export(args) -> int:
@@ -782,7 +914,7 @@ def _run_export(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``facedeblur`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="facedeblur", description="Motion-blurred faces: synthesis, deblurring, evaluation."
     )
     parser.add_argument("--version", action="version", version=f"facedeblur {_version()}")
@@ -818,17 +950,41 @@ COMMANDS = {
 }
 
 
+def _check_device(args) -> None:
+    """Refuse ``--device cuda`` where neither torch nor the chosen onnxruntime can use CUDA."""
+    if getattr(args, "device", "cpu") != "cuda":
+        return
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        import onnxruntime
+
+        usable = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    else:
+        import torch
+
+        usable = torch.cuda.is_available()
+    if not usable:
+        raise UsageError("CUDA is not available on this machine; use --device cpu")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run a sub-command; errors become one line on stderr and an exit code."""
-    args = build_parser().parse_args(argv)
+    """Entry point: run a sub-command and return its exit code.
+
+    0 all done, 1 some inputs skipped, 2 bad usage or input (nothing ran), 3 nothing done
+    (every input of a batch failed), 130 interrupted. Errors are one line on stderr.
+    """
     try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    try:
+        _check_device(args)
         return COMMANDS[args.command](args)
     except FaceDeblurError as exc:
         print(f"facedeblur {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"facedeblur {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -157,6 +157,6 @@ def test_deblur_cli_round_trip(trained_run, tmp_path, lfw_tree, capsys):
                 "--quiet",
             ]
         )
-        == 1
+        == 3  # nothing done
     )
     assert "overwrite an input" in capsys.readouterr().err

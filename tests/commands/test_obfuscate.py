@@ -13,9 +13,11 @@ from facedeblur.commands.obfuscate import obfuscate_files
 from facedeblur.io import read_image, to_uint8, write_image
 from facedeblur.privacy import obfuscate_photo
 from tests.helpers import ConstantRebuild
+from tests.privacy.crowd import crowd_photo
 
 ECKHART = "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"
 COOK = "AJ_Cook/AJ_Cook_0001.jpg"
+BUSH = "George_W_Bush/George_W_Bush_0001.jpg"
 
 
 def _digest(path):
@@ -30,7 +32,7 @@ def test_cli_writes_the_output_and_a_sidecar_and_leaves_the_input(data_dir, tmp_
         ["obfuscate", str(src), "-o", str(tmp_path / "out.png"), "--method", "pixelate", "--quiet"]
     )
     assert code == 0, capsys.readouterr().err
-    assert "hid 1 face(s) in 1 image(s)" in capsys.readouterr().out
+    assert "hid 1 of 1 face(s) in 1 image(s)" in capsys.readouterr().out
     assert _digest(src) == before
     photo, out = to_uint8(read_image(src)), to_uint8(read_image(tmp_path / "out.png"))
     assert out.shape == photo.shape
@@ -51,7 +53,9 @@ def test_batch_sidecar_lists_each_flipped_attribute(data_dir, tmp_path):
     report = obfuscate_files(
         [src], tmp_path / "out", attributes=["young"], obfuscator=ConstantRebuild(), progress=False
     )
-    assert report.written == [tmp_path / "out" / "eckhart.jpg"] and report.faces == 1
+    assert (
+        report.written == [tmp_path / "out" / "eckhart.jpg"] and report.found == report.hidden == 1
+    )
     face = json.loads((tmp_path / "out" / "eckhart.jpg.json").read_text())["faces"][0]
     young = face["flipped"]["Young"]
     assert set(face["flipped"]) == {"Young"} and young["after"] == 1.0 - round(young["before"])
@@ -114,7 +118,7 @@ def test_cli_batch_reports_bad_files_and_writes_the_good_ones(data_dir, tmp_path
         "broken.jpg: truncated JPEG" in captured.err and "grey.png: no face found" in captured.err
     )
     assert sorted(p.name for p in (out / "photos").iterdir()) == ["face.jpg", "face.jpg.json"]
-    assert "hid 1 face(s) in 1 image(s)" in captured.out
+    assert "hid 1 of 1 face(s) in 1 image(s)" in captured.out
 
 
 def test_cli_refuses_an_output_file_it_cannot_write(data_dir, tmp_path, capsys):
@@ -143,3 +147,88 @@ def test_shipped_networks_change_the_face_and_keep_the_background(data_dir, tmp_
     face = result.faces[0]
     assert face.flipped == ("Big_Nose", "Pointy_Nose", "Smiling", "Young")
     assert ((face.before >= 0) & (face.before <= 1)).all()
+
+
+@pytest.fixture(scope="module")
+def crowd_file(data_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("crowd") / "crowd.png"
+    write_image(path, crowd_photo(data_dir))
+    return path
+
+
+def test_cli_hides_small_faces_and_counts_every_face(crowd_file, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code = main(["obfuscate", str(crowd_file), "-o", str(out), "--method", "blur", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "hid 4 of 4 face(s) (2 too small, under 40 px: pixelate in their box)" in captured.out
+    record = json.loads((tmp_path / "out.png.json").read_text())
+    assert (record["found"], record["hidden"], record["too_small"]) == (4, 4, 2)
+    assert record["min_face"] == 40 and record["small_faces"] == "pixelate"
+    treated = sorted((f["treatment"], f["too_small"], f["hidden"]) for f in record["faces"])
+    assert treated == [("blur", False, True)] * 2 + [("pixelate", True, True)] * 2
+
+
+def test_cli_exits_1_and_names_the_image_when_faces_are_left(crowd_file, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code = main(
+        ["obfuscate", str(crowd_file), "-o", str(out), "--method", "blur"]
+        + ["--small-faces", "leave", "--min-face", "30", "--quiet"]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert "hid 2 of 4 face(s) (2 too small, under 30 px: left visible)" in captured.out
+    assert "faces left visible in 1 image(s):" in captured.err
+    assert f"{crowd_file}: 2 of 4 face(s) left visible (2 smaller than 30 px" in captured.err
+    record = json.loads((tmp_path / "out.png.json").read_text())
+    assert record["hidden"] == 2 and out.is_file()
+    assert sorted(f["treatment"] for f in record["faces"] if not f["hidden"]) == ["leave"] * 2
+
+
+def test_cli_huge_feather_still_hides_the_face(data_dir, tmp_path, capsys):
+    src, out = data_dir / "lfw" / "images" / BUSH, tmp_path / "out.png"
+    code = main(
+        ["obfuscate", str(src), "-o", str(out), "--method", "blackout", "--feather", "1e9"]
+        + ["--quiet"]
+    )
+    assert code == 0 and "hid 1 of 1 face(s)" in capsys.readouterr().out
+    face = json.loads((tmp_path / "out.png.json").read_text())["faces"][0]
+    assert face["hidden"] and face["feather_px"] < 100
+    x0, y0, x1, y1 = (int(v) for v in face["box"])
+    centre = read_image(out)[
+        (y0 + y1) // 2 - 5 : (y0 + y1) // 2 + 5, (x0 + x1) // 2 - 5 : (x0 + x1) // 2 + 5
+    ]
+    assert centre.max() == 0.0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--strength", "0.1"], "argument --strength: must be a finite number in [0.5, 4"),
+        (["--strength", "nan"], "argument --strength: must be a finite number"),
+        (["--feather", "-1"], "argument --feather: must be a finite number"),
+        (["--feather", "inf"], "argument --feather: must be a finite number"),
+        (["--min-face", "0"], "argument --min-face: must be a finite number"),
+        (["--small-faces", "swirl"], "argument --small-faces: invalid choice: 'swirl'"),
+    ],
+)
+def test_cli_out_of_range_numbers_are_one_line_and_exit_2(
+    data_dir, tmp_path, capsys, extra, message
+):
+    src = data_dir / "lfw" / "images" / ECKHART
+    code = main(
+        ["obfuscate", str(src), "-o", str(tmp_path / "out.png"), "--method", "blur", *extra]
+    )
+    assert code == 2 and message in _one_line_error(capsys)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_cli_skip_existing_leaves_a_finished_image(data_dir, tmp_path, capsys):
+    src, out = data_dir / "lfw" / "images" / ECKHART, tmp_path / "out"
+    args = ["obfuscate", str(src), "-o", str(out), "--method", "blur", "--quiet"]
+    assert main(args) == 0
+    sidecar = out / "Aaron_Eckhart_0001.jpg.json"
+    sidecar.write_text("{}")
+    capsys.readouterr()
+    assert main([*args, "--skip-existing"]) == 0
+    assert "1 already there" in capsys.readouterr().out and sidecar.read_text() == "{}"

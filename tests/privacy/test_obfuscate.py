@@ -114,8 +114,14 @@ def test_default_feather_is_five_percent_of_the_face(two_faces):
             {"method": "blur", "attributes": ["smiling"]},
             "attributes are flipped by the attributes method only",
         ),
-        ({"method": "swirl", "strength": 0}, "strength must be positive"),
+        ({"method": "swirl", "strength": 0}, "strength must be between 0.5 and 4"),
+        ({"method": "blur", "strength": 0.1}, "strength must be between 0.5 and 4"),
+        ({"method": "pixelate", "strength": 1e9}, "strength must be between 0.5 and 4"),
+        ({"method": "blur", "strength": float("nan")}, "strength must be between 0.5 and 4"),
         ({"method": "blur", "feather": -2}, "feather radius must be >= 0"),
+        ({"method": "blur", "feather": float("inf")}, "feather radius must be >= 0"),
+        ({"method": "blur", "min_face": 0}, "min_face must be a whole number"),
+        ({"method": "blur", "small_faces": "swirl"}, "unknown small-face method 'swirl'"),
     ],
 )
 def test_bad_options_are_refused_before_looking_for_faces(options, message):

@@ -21,12 +21,22 @@ REFERENCE_SIZE = 512
 DeblurGAN applied its 60 px trajectories to whole photos of about this size before cropping;
 at the 128 px face crops used here that is a path of at most 15 px."""
 
+MAX_KERNEL_SUPPORT = 2047
+"""Largest kernel side: a 2047 x 2047 float64 kernel is 33 MB, and it fits a 1024 px image."""
+
 
 def kernel_centroid(kernel: np.ndarray) -> tuple[float, float]:
     """Centre of mass of a kernel as (row, column) in pixel indices."""
     total = kernel.sum()
     rows, cols = np.indices(kernel.shape)
     return float((rows * kernel).sum() / total), float((cols * kernel).sum() / total)
+
+
+def _check_support(support: int) -> None:
+    if not 1 <= support <= MAX_KERNEL_SUPPORT or support % 2 == 0:
+        raise ValueError(
+            f"kernel support must be an odd number in 1..{MAX_KERNEL_SUPPORT}, got {support}"
+        )
 
 
 def _splat(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
@@ -85,7 +95,8 @@ def points_to_kernel(
     Args:
         points: complex sample positions in pixels.
         weights: non-negative weight per point (uniform when None).
-        support: odd kernel side K. None picks the smallest odd side that holds every point.
+        support: odd kernel side K, at most ``MAX_KERNEL_SUPPORT``. None picks the smallest odd
+            side that holds every point.
             A smaller support crops the kernel; the crop is re-centred and renormalised.
     """
     points = np.asarray(points, dtype=np.complex128)
@@ -95,8 +106,7 @@ def points_to_kernel(
     if support is None:
         reach = max(np.abs(rel.real).max(), np.abs(rel.imag).max())
         support = 2 * int(math.ceil(reach)) + 3
-    if support < 1 or support % 2 == 0:
-        raise ValueError(f"kernel support must be a positive odd number, got {support}")
+    _check_support(support)
     centre = support // 2
     shift = complex(centre, centre)
     kernel = _splat(rel.real + shift.real, rel.imag + shift.imag, weights, support)
@@ -172,8 +182,7 @@ def gaussian_kernel(sigma: float, support: int | None = None) -> np.ndarray:
         raise ValueError("sigma must be positive")
     if support is None:
         support = 2 * int(math.ceil(3 * sigma)) + 1
-    if support % 2 == 0:
-        raise ValueError(f"kernel support must be odd, got {support}")
+    _check_support(support)
     g = gaussian_taps(sigma, support, torch.float64).numpy()
     kernel = np.outer(g, g)
     return kernel / kernel.sum()

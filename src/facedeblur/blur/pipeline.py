@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .checks import SettingError, check_pair, check_range
 from .degrade import (
     DEFAULT_GAMMA,
     NAH_NOISE_SCALE,
@@ -19,10 +20,21 @@ from .degrade import (
     jpeg_compress,
     sample_noise_sigma,
 )
-from .kernels import REFERENCE_SIZE, camera_shake_kernel, gaussian_kernel, linear_kernel
+from .kernels import (
+    MAX_KERNEL_SUPPORT,
+    REFERENCE_SIZE,
+    camera_shake_kernel,
+    gaussian_kernel,
+    linear_kernel,
+)
 from .trajectory import TrajectoryParams
 
 KERNEL_TYPES = ("shake", "linear", "gaussian")
+MAX_LENGTH = 256.0
+"""Longest trajectory (px at a 512 px image): half the image, so a fitted kernel stays smaller than
+the image it blurs."""
+GAMMA_RANGE = (0.1, 10.0)
+"""Camera response gammas allowed; outside it the power curves underflow to a black image."""
 
 
 @dataclass(frozen=True)
@@ -32,13 +44,18 @@ class KernelBlurSettings:
     Attributes:
         kernel: ``shake`` (random camera trajectory), ``linear`` (straight motion of the same
             length distribution, random angle) or ``gaussian`` (sigma = length / 6).
-        max_length: trajectory length L_max in px at a 512 px image; scaled to the image size.
-        exposure: range of the exposure fraction of the trajectory that is integrated.
-        support: odd kernel side; None fits the kernel to its trajectory.
-        gamma: camera response; blur happens in linear light (1.0 blurs pixel values).
-        noise_scale: sigma ~ |N(0, noise_scale^2)| per image; 0 disables noise.
-        jpeg_quality: (low, high) quality range for JPEG re-compression, or None for none.
+        max_length: trajectory length L_max in px at a 512 px image, in (0, 256]; scaled to the
+            image size.
+        exposure: range (low, high) of the exposure fraction of the trajectory that is
+            integrated, both in (0, 1].
+        support: odd kernel side up to 2047; None fits the kernel to its trajectory.
+        gamma: camera response in [0.1, 10]; blur happens in linear light (1.0 blurs pixel
+            values).
+        noise_scale: sigma ~ |N(0, noise_scale^2)| per image, in [0, 1]; 0 disables noise.
+        jpeg_quality: (low, high) quality range in 1..100 for JPEG re-compression, or None.
         trajectory: constants of the random-trajectory model.
+
+    Every number must be finite and in its range, else ``SettingError`` (a ``ValueError``).
     """
 
     kernel: str = "shake"
@@ -52,21 +69,19 @@ class KernelBlurSettings:
 
     def __post_init__(self):
         if self.kernel not in KERNEL_TYPES:
-            raise ValueError(
-                f"unknown kernel type {self.kernel!r}; choose from {', '.join(KERNEL_TYPES)}"
+            raise SettingError(
+                "kernel", f"must be one of {', '.join(KERNEL_TYPES)}, got {self.kernel!r}"
             )
-        lo, hi = self.exposure
-        if not 0.0 < lo <= hi <= 1.0:
-            raise ValueError("exposure range must satisfy 0 < low <= high <= 1")
-        if self.max_length <= 0:
-            raise ValueError("max_length must be positive")
-        if self.support is not None and (self.support < 1 or self.support % 2 == 0):
-            raise ValueError(f"kernel support must be a positive odd number, got {self.support}")
-        if (
-            self.jpeg_quality is not None
-            and not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
-        ):
-            raise ValueError("JPEG quality range must satisfy 1 <= low <= high <= 100")
+        check_range("max_length", self.max_length, 0.0, MAX_LENGTH, low_open=True)
+        check_pair("exposure", self.exposure, 0.0, 1.0, low_open=True)
+        if self.support is not None:
+            check_range("support", self.support, 1, MAX_KERNEL_SUPPORT, integer=True)
+            if self.support % 2 == 0:
+                raise SettingError("support", f"must be odd, got {self.support}")
+        check_range("gamma", self.gamma, *GAMMA_RANGE)
+        check_range("noise_scale", self.noise_scale, 0.0, 1.0)
+        if self.jpeg_quality is not None:
+            check_pair("jpeg_quality", self.jpeg_quality, 1, 100, integer=True)
 
 
 def draw_kernel(

@@ -17,10 +17,18 @@ from ..faces.detect import Detection, DlibHOGDetector, largest_face, square_face
 from ..faces.motion_order import LEFT_EYE_POINTS, order_frames
 from ..io import image_to_tensor, tensor_to_image, to_uint8
 from ..io.geometry import center_square_box, crop_square, resize
+from .checks import SettingError, check_range
 from .frames import DEFAULT_FRAME_COUNTS, average_frames
 from .pipeline import KernelBlurSettings, add_noise_and_jpeg, random_kernel_blur
 
 CROP_TYPES = ("center", "face")
+SIZE_RANGE = (16, 1024)
+"""Output sides allowed, in px."""
+MAX_MARGIN = 4.0
+"""Largest face margin: four face sizes on each side is already a whole-scene crop."""
+MAX_FRAMES = 64
+"""Most frames averaged into one sample (all of them are held in memory and written)."""
+MAX_FRAME_STEP = 100
 
 
 @dataclass(frozen=True)
@@ -29,17 +37,21 @@ class SampleSettings:
 
     Attributes:
         mode: ``kernel`` (camera-shake or other kernels) or ``frames`` (video frame averaging).
-        size: side of the square output images in pixels.
+        size: side of the square output images in pixels, 16..1024.
         crop: ``center`` (largest centred square) or ``face`` (detected face with margin).
-        margin: extra space around a detected face on each side, as a fraction of its size.
-        blur: kernel, noise and JPEG settings (frames mode uses its gamma, noise and JPEG).
-        frame_counts: the N to draw from in frames mode.
-        frame_step: frames mode averages every ``frame_step``-th frame, so a window of N
+        margin: extra space around a detected face on each side, as a fraction of its size,
+            in [0, 4].
+        blur: kernel, noise and JPEG settings (frames mode uses its gamma, noise and JPEG); a
+            fixed kernel support must be below 2 * size.
+        frame_counts: the N to draw from in frames mode, each in 1..64.
+        frame_step: frames mode averages every ``frame_step``-th frame (1..100), so a window of N
             frames spans (N - 1) * frame_step + 1 frames of the clip: a longer exposure
             sampled as sparsely as N frames allow (more motion, more ghosting).
         min_motion: frames mode leaves out windows in which the left eye travels less than
-            this many pixels (at ``size``), so that every kept sample has facial motion to
-            order; 0 keeps all.
+            this many pixels (at ``size``, at most 2 * size), so that every kept sample has
+            facial motion to order; 0 keeps all.
+
+    Every number must be finite and in its range, else ``SettingError`` (a ``ValueError``).
     """
 
     mode: str = "kernel"
@@ -53,19 +65,25 @@ class SampleSettings:
 
     def __post_init__(self):
         if self.mode not in ("kernel", "frames"):
-            raise ValueError(f"unknown mode {self.mode!r}; choose kernel or frames")
+            raise SettingError("mode", f"must be kernel or frames, got {self.mode!r}")
         if self.crop not in CROP_TYPES:
-            raise ValueError(f"unknown crop {self.crop!r}; choose from {', '.join(CROP_TYPES)}")
-        if self.size < 16:
-            raise ValueError("output size must be at least 16 px")
-        if not self.frame_counts or min(self.frame_counts) < 1:
-            raise ValueError("frame counts must be positive")
-        if self.margin < 0:
-            raise ValueError("margin must be non-negative")
-        if self.frame_step < 1:
-            raise ValueError("frame step must be at least 1")
-        if self.min_motion < 0:
-            raise ValueError("minimum motion must be non-negative")
+            raise SettingError("crop", f"must be one of {', '.join(CROP_TYPES)}, got {self.crop!r}")
+        check_range("size", self.size, *SIZE_RANGE, integer=True)
+        check_range("margin", self.margin, 0.0, MAX_MARGIN)
+        if not isinstance(self.frame_counts, (tuple, list)) or not self.frame_counts:
+            raise SettingError(
+                "frame_counts", f"must be a non-empty tuple, got {self.frame_counts!r}"
+            )
+        for n in self.frame_counts:
+            check_range("frame_counts", n, 1, MAX_FRAMES, integer=True)
+        check_range("frame_step", self.frame_step, 1, MAX_FRAME_STEP, integer=True)
+        check_range("min_motion", self.min_motion, 0.0, 2.0 * self.size)
+        if self.blur.support is not None and self.blur.support >= 2 * self.size:
+            raise SettingError(
+                "support",
+                f"must be smaller than twice the output size ({2 * self.size} px), "
+                f"got {self.blur.support}",
+            )
 
 
 class LowMotionError(InputError):

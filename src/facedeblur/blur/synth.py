@@ -7,6 +7,11 @@ Layout (GoPro-style, one root per split when ``split`` is given)::
     OUT[/<split>]/kernel/<id>.npy    float kernel, and kernel/<id>.png to look at (kernel mode)
     OUT[/<split>]/frames/<id>/NN.png the N sharp frames in time order (frames mode)
     OUT[/<split>]/manifest.jsonl     one JSON line per sample: source, parameters, seed
+    OUT[/<split>]/.facedeblur-synth  marker: {"complete": false} while running, true when done
+
+OUT must be new or empty, or hold an earlier synthesis (its marker), which ``overwrite``
+replaces: only files named as samples, manifests and markers are removed, never other files.
+The preview sheet goes to a new path outside SRC (or over the earlier synthesis's preview).
 
 Samples are independent: sample ``i`` draws everything from its own seed, derived from the
 run seed and ``i``, so the output does not depend on processing order, and a second run
@@ -18,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +57,13 @@ from .samples import (
 )
 from .trajectory import TrajectoryParams
 
-OUTPUT_PARTS = ("blur", "sharp", "kernel", "frames", "manifest.jsonl")
 PREVIEW_ROWS = 8
+PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_COUNT = 10_000_000
+MARKER = ".facedeblur-synth"
+SAMPLE_ID = re.compile(r"\d{6,}_[A-Za-z0-9_.-]*")
+SAMPLE_FILE = re.compile(r"\d{6,}_[A-Za-z0-9_.-]*\.(png|npy)")
+FRAME_FILE = re.compile(r"\d{2,}\.png")
 
 
 @dataclass
@@ -88,6 +97,7 @@ def _safe_stem(path: Path) -> str:
 
 
 def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) -> None:
+    """Refuse paths that could lose data; nothing is created or removed here."""
     if not src.exists():
         raise InputError(src, "no such file or folder")
     src_r, out_r = src.resolve(), out.resolve()
@@ -98,28 +108,107 @@ def _check_paths(src: Path, out: Path, preview: Path | None, overwrite: bool) ->
         )
     if out_r in src_r.parents:
         raise InputError(out, f"output folder contains the source {src}; choose a separate OUT")
-    if preview is not None and src.is_dir() and src_r in preview.resolve().parents:
-        raise InputError(preview, f"preview is inside the source folder {src}")
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
     if out.exists() and any(out.iterdir()):
+        if read_marker(out) is None:
+            raise InputError(
+                out,
+                "output folder is not empty and holds no earlier synthesis, so even --overwrite "
+                "may not clear it; choose a new or empty folder",
+            )
         if not overwrite:
             raise InputError(
-                out, "output folder is not empty; pass --overwrite to replace a previous synthesis"
+                out, "output folder holds an earlier synthesis; pass --overwrite to replace it"
             )
-        _clear_previous_output(out)
+    if preview is not None:
+        _check_preview(preview, src_r, out, overwrite)
+
+
+def _check_preview(preview: Path, src_r: Path, out: Path, overwrite: bool) -> None:
+    """The preview goes to a new file outside SRC; with ``overwrite`` it may also replace the
+    preview that the synthesis in ``out`` wrote (its marker records the path)."""
+    if preview.suffix.lower() not in PREVIEW_SUFFIXES:
+        raise UsageError(f"--preview {preview}: the file name must end in .png, .jpg or .jpeg")
+    preview_r = preview.resolve()
+    if preview_r == src_r or src_r in preview_r.parents:
+        raise InputError(preview, f"preview would be written over or inside the source {src_r}")
+    if preview_r == out.resolve():
+        raise InputError(preview, "preview and output folder are the same path")
+    if preview.exists() or preview.is_symlink():
+        earlier = (read_marker(out) or {}).get("preview") if overwrite else None
+        if not (preview.is_file() and earlier == str(preview_r)):
+            raise InputError(
+                preview,
+                "exists; a preview is written only to a new path (or, with --overwrite, over "
+                "the preview of the synthesis it replaces)",
+            )
+
+
+def read_marker(root: str | Path) -> dict | None:
+    """The marker a synthesis leaves in OUT and in each split folder; None where there is none.
+
+    It is written with ``complete: false`` before the first sample and rewritten with
+    ``complete: true`` once every manifest is in place, so an interrupted run is recognisable;
+    a marker that cannot be read counts as an unfinished run. OUT's marker also records the
+    preview path, which a later ``--overwrite`` may replace.
+    """
+    path = Path(root) / MARKER
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {"complete": False}
+    return data if isinstance(data, dict) else {"complete": False}
+
+
+def _write_markers(out: Path, splits: set[str], complete: bool, preview: Path | None) -> None:
+    for root in sorted({out} | {_root(out, name) for name in splits}):
+        data = {"tool": "facedeblur synth", "complete": complete}
+        if root == out and preview is not None:
+            data["preview"] = str(preview.resolve())
+        atomic_write_text(root / MARKER, json.dumps(data, sort_keys=True) + "\n")
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _remove_files(folder: Path, pattern: re.Pattern) -> None:
+    """Remove the plain files in ``folder`` whose names match, then the folder if it is empty."""
+    if not _real_dir(folder):
+        return
+    for path in folder.iterdir():
+        if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink()
+    _remove_if_empty(folder)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _clear_previous_output(out: Path) -> None:
-    """Remove what an earlier synthesis wrote (its folders and manifests), nothing else."""
-    roots = [out] + [d for d in out.iterdir() if d.is_dir() and (d / "manifest.jsonl").exists()]
-    for root in roots:
-        for part in OUTPUT_PARTS:
-            target = root / part
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
+    """Remove what an earlier synthesis wrote in ``out`` and its marked split folders: files
+    named as samples, manifests, markers, and the folders this leaves empty. Nothing else."""
+    splits = [d for d in sorted(out.iterdir()) if _real_dir(d) and read_marker(d) is not None]
+    for root in [out] + splits:
+        for part in ("blur", "sharp", "kernel"):
+            _remove_files(root / part, SAMPLE_FILE)
+        frames = root / "frames"
+        if _real_dir(frames):
+            for folder in frames.iterdir():
+                if SAMPLE_ID.fullmatch(folder.name):
+                    _remove_files(folder, FRAME_FILE)
+            _remove_if_empty(frames)
+        for name in ("manifest.jsonl", MARKER):
+            target = root / name
+            if target.is_file() and not target.is_symlink():
                 target.unlink()
+        if root != out:
+            _remove_if_empty(root)
 
 
 def _groups_for_images(src: Path, images: list[Path]) -> tuple[list[str], str | None]:
@@ -160,8 +249,8 @@ def _plan(
         groups = [str(p) for p in sources]
     n = len(sources)
     count = n if count is None else count
-    if count < 1:
-        raise UsageError("--count must be at least 1")
+    if not 1 <= count <= MAX_COUNT:
+        raise UsageError(f"--count must be in 1..{MAX_COUNT}, got {count}")
     assignment = assign_splits(groups, split, seed) if split else None
     perm_rng = np.random.default_rng([seed, 0xC0DE])
     jobs: list[_Job] = []
@@ -411,8 +500,9 @@ def synthesize(
             order when ``count`` exceeds them, each time with a fresh blur.
         seed: run seed; the same seed gives byte-identical output.
         split: fractions per split name, e.g. {"train": 0.9, "val": 0.1}, by group.
-        preview: path of a contact sheet of the first samples.
-        overwrite: replace an earlier synthesis in ``out``.
+        preview: path of a contact sheet of the first samples (.png or .jpg); must not exist
+            unless it is the preview of the synthesis that ``overwrite`` replaces.
+        overwrite: replace an earlier synthesis in ``out`` (a folder holding synth's marker).
         progress: show a progress bar on stderr.
 
     Returns:
@@ -424,6 +514,10 @@ def synthesize(
         raise UsageError("--seed must be non-negative")
     _check_paths(src, out, preview, overwrite)
     jobs, plan_notes = _plan(src, settings, count, seed, split)
+    if out.exists():
+        _clear_previous_output(out)
+    splits = {job.split for job in jobs}
+    _write_markers(out, splits, False, preview)
     report = SynthReport(out=out, requested=len(jobs), notes=list(plan_notes))
     problems, notes = _Problems(), _Problems()
     records = _Results(PREVIEW_ROWS)
@@ -443,4 +537,5 @@ def synthesize(
         report.written[split_name or "all"] = len(lines)
     if preview is not None and done:
         report.preview = write_preview(preview, records.preview_samples(), settings.mode)
+    _write_markers(out, splits, True, preview)
     return report

@@ -8,14 +8,24 @@ inertia (centripetal) term, and with a small probability reverses in an impulsiv
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .checks import check_range
+
+MAX_ITERATIONS = 100_000
+
 
 @dataclass(frozen=True)
 class TrajectoryParams:
-    """Ranges of the random-trajectory model; defaults are the seed paper's Algorithm 1."""
+    """Ranges of the random-trajectory model; defaults are the seed paper's Algorithm 1.
+
+    ``iterations`` is a whole number in [2, 100000]; the probabilities ``impulsive_prob`` and
+    ``big_shake_max`` lie in [0, 1], ``inertia_max`` and ``gaussian_shake_max`` in [0, 10]
+    (``SettingError``, a ``ValueError``, otherwise).
+    """
 
     iterations: int = 2000
     impulsive_prob: float = 0.001
@@ -24,8 +34,11 @@ class TrajectoryParams:
     gaussian_shake_max: float = 0.7
 
     def __post_init__(self):
-        if self.iterations < 2:
-            raise ValueError("a trajectory needs at least 2 iterations")
+        check_range("iterations", self.iterations, 2, MAX_ITERATIONS, integer=True)
+        check_range("impulsive_prob", self.impulsive_prob, 0.0, 1.0)
+        check_range("big_shake_max", self.big_shake_max, 0.0, 1.0)
+        check_range("inertia_max", self.inertia_max, 0.0, 10.0)
+        check_range("gaussian_shake_max", self.gaussian_shake_max, 0.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,8 @@ def random_trajectory(
     Returns:
         A ``Trajectory`` whose ``points`` has ``params.iterations`` complex samples starting at 0.
     """
-    if max_length <= 0:
-        raise ValueError("max_length must be positive")
+    if not math.isfinite(max_length) or max_length <= 0:
+        raise ValueError(f"max_length must be finite and positive, got {max_length!r}")
     m = params.iterations
     step = max_length / (m - 1)
     inertia = params.inertia_max * rng.uniform()

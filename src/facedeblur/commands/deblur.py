@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, NoFaceError, UsageError
+from ..errors import InputError, NoFaceError, UsageError, check_number
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
-from ..io import (
-    write_image,
-)
+from ..io import write_image
 from ..io.sheets import contact_sheet
 from ..restore.faces import DEFAULT_MIN_FACE, FaceRestoreResult, restore_faces
 from ..restore.loading import load_model
-from .batch import BatchReport, input_paths, plan_outputs, read_input, run_batch
+from .batch import (
+    BatchReport,
+    check_face_options,
+    input_paths,
+    plan_outputs,
+    read_input,
+    run_batch,
+    write_all,
+)
+
+MIN_TILE, MAX_TILE = 64, 8192
+MAX_THREADS = 256
 
 
 def _crops_folder(save_crops: Path, dst: Path, out: Path) -> Path:
@@ -83,10 +92,14 @@ def deblur_files(
     save_crops: str | Path | None = None,
     backend: str = "torch",
     threads: int | None = None,
+    skip_existing: bool = False,
 ) -> BatchReport:
     """Restore every image of ``inputs`` (files or folders) into ``out``.
 
-    Inputs are never overwritten.
+    Inputs are never overwritten. Outputs are planned by ``batch.plan_outputs`` (names made
+    unique); with ``skip_existing`` an output that exists already is left as it is
+    (``BatchReport.existing``). ``tile`` is 0 (whole image) or 64 .. 8192 px, ``threads``
+    1 .. 256, ``margin`` 0 .. 4, ``min_face`` 1 .. 4096 px.
 
     With ``faces``, only the detected faces of each photo are restored and pasted back
     (``restore.faces.restore_faces``); a photo without a usable face is reported and nothing is
@@ -99,8 +112,11 @@ def deblur_files(
         raise UsageError(
             "--save-crops needs --faces (face crops exist only when faces are restored)"
         )
-    if margin < 0:
-        raise UsageError(f"--margin must be non-negative, got {margin}")
+    check_face_options(margin, min_face)
+    if tile:
+        check_number("--tile", tile, MIN_TILE, MAX_TILE)
+    if threads is not None:
+        check_number("--threads", threads, 1, MAX_THREADS)
     pairs = plan_outputs(inputs, out)
     sources = input_paths(pairs)
     # The detector first: a wrong name is reported before a model is loaded (or exported to ONNX).
@@ -120,8 +136,6 @@ def deblur_files(
             if save_crops
             else []
         )
-        write_image(dst, result.image)
-        for path, picture in crops:
-            write_image(path, picture)
+        write_all([*crops, (dst, result.image)])
 
-    return run_batch(pairs, restore_one, report, "deblur", progress)
+    return run_batch(pairs, restore_one, report, "deblur", progress, skip_existing=skip_existing)

@@ -23,12 +23,13 @@ from ..errors import FaceDeblurError
 from ..faces.dlib_faces import FaceDescriptor
 from ..faces.pasteback import crop_with_padding, face_crop_box
 from ..faces.registry import build_detector
-from ..io import image_to_tensor, read_image, tensor_to_image, write_image
+from ..io import image_to_tensor, read_image, tensor_to_image
 from ..io.sheets import contact_sheet
 from ..metrics import psnr
 from ..metrics.identity import identity_distances
 from ..restore.faces import detect_faces, restore_faces
 from ..restore.loading import load_model
+from .batch import write_all
 
 DEMO_SEED = 2
 
@@ -82,7 +83,8 @@ def run_demo(
     ``model`` defaults to the shipped one.
 
     Writes ``astronaut_blurry.png``, ``astronaut_restored.png`` and ``sheet.png`` (face crops
-    sharp | blurry | restored with PSNR and identity distance printed on them, and the photos).
+    sharp | blurry | restored with PSNR and identity distance printed on them, and the photos):
+    all three or, when a write fails, none.
     """
     out = Path(out)
     deblurrer = load_model(model)
@@ -114,8 +116,7 @@ def run_demo(
         captions=captions,
     )
     paths = [out / "astronaut_blurry.png", out / "astronaut_restored.png", out / "sheet.png"]
-    for path, image in zip(paths, (blurry, result.image, sheet)):
-        write_image(path, image)
+    write_all(list(zip(paths, (blurry, result.image, sheet))))
     return DemoResult(
         paths[2], paths[0], paths[1], scores[0][0], scores[1][0], scores[0][1], scores[1][1]
     )

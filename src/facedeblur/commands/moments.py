@@ -13,46 +13,46 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, NoFaceError, UsageError
+from ..errors import NoFaceError, check_number
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
-from ..io import atomic_write_text, list_images, write_image
+from ..io import atomic_write_text, write_image
 from ..io.sheets import contact_sheet
 from ..io.video import write_gif, write_mp4
 from ..restore.faces import DEFAULT_MIN_FACE
 from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
-from .batch import BatchReport, read_input, run_batch
+from .batch import (
+    BatchReport,
+    check_face_options,
+    check_inputs,
+    check_output_folder,
+    list_inputs,
+    read_input,
+    run_batch,
+    unique_outputs,
+)
 
 STRIP_CELL = 160
+MAX_FPS = 120.0
 
 
 def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     """(image, output folder) pairs.
 
-    The folder is ``out`` itself for one file, else ``out/<relative path>_<ext>``.
+    The folder is ``out`` itself for one file, else ``out/<relative path>_<ext>``, told apart
+    as ``batch.unique_outputs`` says when two images share one.
     """
+    check_inputs(inputs)
+    check_output_folder(out)
     if len(inputs) == 1 and inputs[0].is_file():
         return [(inputs[0], out)]
-    pairs = []
-    for item in inputs:
-        files = list_images(item) if item.is_dir() else [item]
-        if item.is_dir() and not files:
-            raise InputError(item, "no images found")
-        for f in files:
-            rel = f.relative_to(item) if item.is_dir() else Path(f.name)
-            pairs.append(
-                (
-                    f,
-                    out
-                    / (item.name if item.is_dir() else "")
-                    / rel.with_name(rel.name.replace(".", "_")),
-                )
-            )
-    return pairs
+    return unique_outputs(
+        list_inputs(inputs), out, lambda rel: rel.with_name(rel.name.replace(".", "_"))
+    )
 
 
 def output_names(count: int) -> list[str]:
-    """The names ``write_moments`` may write for ``count`` moments."""
+    """The names ``write_moments`` may write for ``count`` moments, the one written last last."""
     return [f"moment_{k:02d}.png" for k in range(count)] + [
         "moments.gif",
         "moments.mp4",
@@ -109,6 +109,7 @@ def moments_files(
     gif: bool = True,
     mp4: bool = True,
     progress: bool = True,
+    skip_existing: bool = False,
 ) -> BatchReport:
     """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
 
@@ -116,16 +117,14 @@ def moments_files(
     of a photo is restored and pasted back for every moment; a photo without a usable face is
     reported and nothing is written for it. Inputs are never overwritten; a bad file is reported
     in ``BatchReport.skipped`` (``written`` holds the output folders) and the batch goes on.
+    With ``skip_existing`` a folder that holds ``moments.json`` (written last) is left as it is
+    (``BatchReport.existing``). ``fps`` is in (0, 120], ``margin`` 0 .. 4, ``min_face``
+    1 .. 4096 px.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     factors = moment_factors(n, u)
-    if fps <= 0:
-        raise UsageError(f"--fps must be positive, got {fps}")
-    if margin < 0:
-        raise UsageError(f"--margin must be non-negative, got {margin}")
-    missing = [p for p in inputs if not p.exists()]
-    if missing:
-        raise InputError(missing[0], "no such file or folder")
+    check_number("--fps", fps, 0.0, MAX_FPS, low_open=True)
+    check_face_options(margin, min_face)
     pairs = _plan(inputs, out)
     detect = build_detector(detector) if faces else None
     restorer = load_moments_model(model, device=device)
@@ -150,4 +149,12 @@ def moments_files(
     def outputs(folder: Path) -> list[Path]:
         return [folder / name for name in output_names(len(factors))]
 
-    return run_batch(pairs, restore_one, BatchReport(), "moments", progress, outputs=outputs)
+    return run_batch(
+        pairs,
+        restore_one,
+        BatchReport(),
+        "moments",
+        progress,
+        outputs=outputs,
+        skip_existing=skip_existing,
+    )

@@ -1,31 +1,62 @@
 """``facedeblur obfuscate``: hide the faces of image files and folders, as a batch.
 
 Each output image gets a JSON sidecar beside it, ``<output name>.json`` (``a.png`` ->
-``a.png.json``): the source, the method and its settings, and per face its box, feather radius
+``a.png.json``): the source, the method and its settings, the number of faces found, hidden and
+too small, and per face its box, how it was treated, whether it is hidden, its feather radius
 and, for the attribute method, each flipped attribute's value before and after. The sidecar
 describes the original faces (boxes, predicted attributes): keep it private, do not publish it
 with the image.
+
+An image in which some found face is left visible (too small with ``small_faces="leave"``, or
+not changed enough) is still written, with its sidecar, and named in ``report.visible``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import atomic_write_text, write_image
 from ..privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from ..privacy.attribute_names import attribute_index
-from ..privacy.obfuscate import ATTRIBUTES, ObfuscationResult, obfuscate_photo, resolve_options
+from ..privacy.obfuscate import (
+    ATTRIBUTES,
+    DEFAULT_SMALL_FACES,
+    MIN_FACE,
+    ObfuscationResult,
+    obfuscate_photo,
+    resolve_options,
+)
 from .batch import BatchReport, plan_outputs, read_input, run_batch
 
 
 @dataclass
 class ObfuscationReport(BatchReport):
-    """``BatchReport`` (images written, problems, notes) with the number of faces hidden."""
+    """``BatchReport`` (images written, problems, notes) with the faces of the images written.
 
-    faces: int = 0
+    ``found``, ``hidden`` and ``too_small`` count faces over all images; ``visible`` has one
+    line per image with faces left visible.
+    """
+
+    found: int = 0
+    hidden: int = 0
+    too_small: int = 0
+    visible: list[str] = field(default_factory=list)
+
+
+def visible_line(src: Path, result: ObfuscationResult) -> str | None:
+    """One line naming the faces of ``src`` left visible, or None when every face is hidden."""
+    if not result.visible:
+        return None
+    small = sum(face.too_small for face in result.visible)
+    why = []
+    if small:
+        why.append(f"{small} smaller than {result.min_face} px left as asked")
+    if len(result.visible) > small:
+        why.append(f"{len(result.visible) - small} changed too little to count as hidden")
+    return f"{src}: {len(result.visible)} of {result.found} face(s) left visible ({'; '.join(why)})"
 
 
 def sidecar_path(image_path: Path) -> Path:
@@ -36,13 +67,18 @@ def sidecar_path(image_path: Path) -> Path:
 def face_summary(result: ObfuscationResult) -> list[dict]:
     """One JSON-ready dict per face.
 
-    Each holds the box, detector score, feather, and the flipped attributes' values.
+    Each holds the box, detector score, treatment (the method, or for a face below ``min_face``
+    the small-face method or ``leave``), whether it is too small and hidden, the feather, and
+    the flipped attributes' values.
     """
     summary = []
     for face in result.faces:
         entry = {
             "box": [round(v, 1) for v in face.box],
             "score": round(face.score, 3),
+            "treatment": face.treatment,
+            "too_small": face.too_small,
+            "hidden": face.hidden,
             "feather_px": round(face.feather, 2),
         }
         if face.flipped:
@@ -71,6 +107,9 @@ def obfuscate_files(
     rebuilder: str | Path | None = None,
     device: str = "cpu",
     progress: bool = True,
+    min_face: int = MIN_FACE,
+    small_faces: str = DEFAULT_SMALL_FACES,
+    skip_existing: bool = False,
 ) -> ObfuscationReport:
     """Hide every face of every image of ``inputs`` (files or folders) into ``out``.
 
@@ -78,17 +117,26 @@ def obfuscate_files(
     (``commands.batch.plan_outputs``). The options are ``obfuscate_photo``'s; ``classifier`` and
     ``rebuilder`` are weight files for the attribute method when no ``obfuscator`` is given
     (None: the shipped ones). Options are checked and the networks loaded before any image is
-    read.
+    read. With ``skip_existing`` an image whose sidecar exists already is left as it is
+    (``report.existing``).
 
     A bad file (not an image, corrupt, no face) is reported in ``skipped`` and the batch goes
-    on; when the batch is a single image, its error is raised instead.
+    on; when the batch is a single image, its error is raised instead. Faces left visible are
+    counted and each such image named in ``report.visible`` (``visible_line``).
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
-    resolve_options(method, attributes, allow_protected, strength, feather)
+    resolve_options(method, attributes, allow_protected, strength, feather, min_face, small_faces)
     pairs = plan_outputs(inputs, out)
     if method == ATTRIBUTES and obfuscator is None:
         obfuscator = load_attribute_obfuscator(classifier, rebuilder, device=device)
-    settings = {"method": method, "strength": strength, "feather": feather, "seed": seed}
+    settings = {
+        "method": method,
+        "strength": strength,
+        "feather": feather,
+        "seed": seed,
+        "min_face": min_face,
+        "small_faces": small_faces,
+    }
     report = ObfuscationReport()
 
     def hide_one(src: Path, dst: Path) -> None:
@@ -102,11 +150,19 @@ def obfuscate_files(
             seed,
             obfuscator,
             label=str(src),
+            min_face=min_face,
+            small_faces=small_faces,
         )
         write_image(dst, result.image)
-        record = {"source": str(src), **settings, "faces": face_summary(result)}
+        counts = {"found": result.found, "hidden": result.hidden, "too_small": result.too_small}
+        record = {"source": str(src), **settings, **counts, "faces": face_summary(result)}
         atomic_write_text(sidecar_path(dst), json.dumps(record, indent=2) + "\n")
-        report.faces += len(result.faces)
+        report.found += result.found
+        report.hidden += result.hidden
+        report.too_small += result.too_small
+        line = visible_line(src, result)
+        if line:
+            report.visible.append(line)
 
     return run_batch(
         pairs,
@@ -116,4 +172,5 @@ def obfuscate_files(
         progress,
         outputs=lambda dst: [dst, sidecar_path(dst)],
         raise_single=True,
+        skip_existing=skip_existing,
     )

@@ -27,8 +27,8 @@ from ..metrics.identity import identity_distances
 from ..models.weights import weights_label
 from ..restore.moments import load_moments_model
 from ..splits import spread_indices
-from .protocol import build_method, check_unique_names
-from .tables import mean_of_known
+from .protocol import build_method, check_complete, check_unique_names, record_files
+from .tables import all_finite, mean_of_known
 
 CASE_ROWS = 3
 
@@ -131,20 +131,29 @@ def evaluate_moments(
     device: str = "cpu",
     identity: bool = True,
     progress: bool = True,
+    allow_incomplete: bool = False,
 ) -> MomentsResult:
     """Score each method's N moments on the frames-mode samples under ``data``.
 
-    See the module docstring.
+    See the module docstring. Only files inside ``data`` are read: a manifest line pointing
+    elsewhere is skipped and listed, and so is a sample on which a method scores NaN or inf.
+    An unfinished synthesis is refused unless ``allow_incomplete``; ``limit`` (>= 1) spreads
+    that many samples over the data.
     """
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
     built = [build_moment_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)
+    if not allow_incomplete:
+        check_complete(data)
     dataset = VideoMoments(data, order_by=frame_order)
     dataset.set_epoch(0)
+    skipped = _drop_outside(dataset, Path(data))
     describe = FaceDescriptor() if identity else None
     picks = spread_indices(len(dataset), limit)
     case_picks = set(picks[:: max(1, len(picks) // CASE_ROWS)][:CASE_ROWS])
-    result = MomentsResult(names, frame_order)
+    result = MomentsResult(names, frame_order, skipped=skipped)
     for index in tqdm(picks, desc="evaluate moments", unit="sample", disable=not progress):
         try:
             item = dataset[index]
@@ -163,11 +172,15 @@ def evaluate_moments(
             if index in case_picks
             else None
         )
+        rows, bad = [], []
         for method in built:
             try:
                 out = method.restore(item["blur"], item["u"])
             except FaceDeblurError as exc:
                 result.skipped.append(f"{item['id']}: {method.name}: {exc}")
+                continue
+            if not torch.isfinite(out).all():
+                bad.append(method.name)
                 continue
             images = [tensor_to_image(t) for t in out]
             distances = (
@@ -178,7 +191,7 @@ def evaluate_moments(
                 if describe is not None
                 else []
             )
-            result.rows.append(
+            rows.append(
                 {
                     "id": item["id"],
                     "method": method.name,
@@ -190,9 +203,33 @@ def evaluate_moments(
             )
             if case is not None:
                 case["outputs"][method.name] = images
+        bad = sorted(set(bad) | {r["method"] for r in rows if not all_finite(r)})
+        if bad:
+            result.skipped.append(
+                f"{item['id']}: NaN or infinite score for {', '.join(bad)}; sample left out"
+            )
+            continue
+        result.rows += rows
         if case is not None:
             result.cases.append(case)
     if not result.rows:
-        raise InputError(data, "no sample could be evaluated")
+        detail = f" ({result.skipped[0]})" if result.skipped else ""
+        raise InputError(data, f"no sample could be evaluated{detail}")
     result.summary = summarise(result.rows, names)
     return result
+
+
+def _drop_outside(dataset: VideoMoments, root: Path) -> list[str]:
+    """Leave out the samples whose manifest paths lie outside ``root``; one line for each."""
+    kept, problems = [], []
+    for record in dataset.records:
+        try:
+            record_files(root, record)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        kept.append(record)
+    if not kept:
+        raise InputError(root, f"no sample could be evaluated ({problems[0]})")
+    dataset.records = kept
+    return problems

@@ -17,17 +17,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..blur.synth import read_marker
 from ..data.moments import read_manifest
 from ..data.paired import find_pairs
 from ..errors import InputError, UsageError
 from ..faces import build_detector
 from ..faces.dlib_faces import DLIB_MATCH_THRESHOLD, FaceDescriptor
-from ..io import image_to_tensor, read_image, tensor_to_image
+from ..io import image_to_tensor, list_images, read_image, tensor_to_image
 from ..metrics import psnr, ssim
 from ..metrics.detection import match_face
 from ..metrics.identity import identity_distances
 from ..models.weights import weights_label
 from .baselines import richardson_lucy, unsharp_mask, wiener
+from .tables import all_finite
+
+MAX_PSNR = 100.0
+"""PSNR of identical images (infinite) is reported as this many dB."""
 
 
 @dataclass
@@ -82,33 +87,121 @@ class PairFiles:
     kernel: Path | None = None
 
     def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(sharp, blurred, kernel or None), checking that the two images have the same size."""
+        """(sharp, blurred, kernel or None): HWC float images in [0, 1] of one size, and a
+        square, odd-sided, finite kernel."""
         sharp, blur = read_image(self.sharp), read_image(self.blur)
         if sharp.shape != blur.shape:
             raise InputError(self.blur, "size differs from its sharp image")
-        kernel = np.load(self.kernel).astype(np.float64) if self.kernel is not None else None
+        if self.kernel is None:
+            return sharp, blur, None
+        kernel = np.load(self.kernel).astype(np.float64)
+        side = kernel.shape[0] if kernel.ndim == 2 else 0
+        if kernel.shape != (side, side) or side % 2 == 0 or side >= 2 * min(sharp.shape[:2]):
+            raise InputError(
+                self.kernel, f"not a square odd-sided kernel for the image ({kernel.shape})"
+            )
+        if not np.isfinite(kernel).all():
+            raise InputError(self.kernel, "kernel holds NaN or inf")
         return sharp, blur, kernel
 
 
-def list_pairs(root: str | Path) -> list[PairFiles]:
-    """Pairs of a ``facedeblur synth`` output or any blur/sharp folder.
+INCOMPLETE_HINT = "pass --allow-incomplete to evaluate the samples it lists"
 
-    A synth output comes with kernels, via its manifest.
+
+def record_files(root: str | Path, record) -> dict:
+    """The files of one manifest line as paths below ``root``.
+
+    Returns {"blur": Path, "sharp": Path} plus "kernel" (Path) and "frames" (list of Path) when
+    the line has them. ``InputError`` when the line is malformed or one of its paths resolves
+    outside ``root`` (absolute, ``..``, or through a link): such a sample is never read.
+    """
+    root = Path(root)
+    where = root / "manifest.jsonl"
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict) or not {"blur", "sharp"} <= files.keys():
+        raise InputError(where, "a line has no files.blur and files.sharp; it was left out")
+    sample = f"sample {record.get('id', '?')}"
+    top = root.resolve()
+
+    def inside(name) -> Path:
+        if not isinstance(name, str):
+            raise InputError(where, f"{sample}: {name!r} is not a file name")
+        if not (root / name).resolve().is_relative_to(top):
+            raise InputError(where, f"{sample}: path {name!r} is outside {root}; not read")
+        return root / name
+
+    paths = {key: inside(files[key]) for key in ("blur", "sharp", "kernel") if key in files}
+    if "frames" in files:
+        if not isinstance(files["frames"], list):
+            raise InputError(where, f"{sample}: files.frames is not a list")
+        paths["frames"] = [inside(name) for name in files["frames"]]
+    return paths
+
+
+def check_complete(root: str | Path, records: list | None = None) -> None:
+    """``InputError`` when ``root`` holds a synthesis that did not finish.
+
+    That is: synth's marker says the run is unfinished, or ``blur/`` holds images that
+    manifest.jsonl (``records``, read here when None) does not list, or a marker without
+    a manifest. A blur/sharp folder with neither marker nor manifest (GoPro style) passes.
     """
     root = Path(root)
     manifest = root / "manifest.jsonl"
-    if manifest.is_file():
-        pairs = []
-        for record in read_manifest(manifest):
-            files = record["files"]
-            kernel = root / files["kernel"] if "kernel" in files else None
-            pairs.append(
-                PairFiles(record["id"], root / files["blur"], root / files["sharp"], kernel)
-            )
-        if not pairs:
-            raise InputError(manifest, "manifest lists no samples")
-        return pairs
-    return [PairFiles(b.stem, b, s) for b, s in find_pairs(root)]
+    marker = read_marker(root)
+    if marker is None and not manifest.is_file():
+        return
+    if marker is not None and not marker.get("complete"):
+        raise InputError(
+            root, f"its synthesis did not finish (interrupted or still running); {INCOMPLETE_HINT}"
+        )
+    if records is None:
+        records = read_manifest(manifest) if manifest.is_file() else []
+    listed = set()
+    for record in records:
+        files = record.get("files") if isinstance(record, dict) else None
+        if isinstance(files, dict) and isinstance(files.get("blur"), str):
+            listed.add(Path(files["blur"]).as_posix())
+    blur_dir = root / "blur"
+    on_disk = list_images(blur_dir) if blur_dir.is_dir() else []
+    unlisted = [p for p in on_disk if p.relative_to(root).as_posix() not in listed]
+    if unlisted:
+        raise InputError(
+            root,
+            f"{len(unlisted)} image(s) in blur/ are not in manifest.jsonl (first: "
+            f"{unlisted[0].name}), so its synthesis did not finish; {INCOMPLETE_HINT}",
+        )
+
+
+def list_pairs(
+    root: str | Path, allow_incomplete: bool = False
+) -> tuple[list[PairFiles], list[str]]:
+    """Pairs of a ``facedeblur synth`` output or any blur/sharp folder, and problem lines.
+
+    A synth output comes with kernels, via its manifest; it must be complete
+    (``check_complete``) unless ``allow_incomplete``. A manifest line that is malformed or
+    points outside ``root`` becomes a problem line instead of a pair.
+    """
+    root = Path(root)
+    manifest = root / "manifest.jsonl"
+    records = read_manifest(manifest) if manifest.is_file() else None
+    if not allow_incomplete:
+        check_complete(root, records)
+    if records is None:
+        return [PairFiles(b.stem, b, s) for b, s in find_pairs(root)], []
+    pairs, problems = [], []
+    for record in records:
+        try:
+            paths = record_files(root, record)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        pairs.append(
+            PairFiles(str(record.get("id")), paths["blur"], paths["sharp"], paths.get("kernel"))
+        )
+    if not pairs:
+        detail = f" ({problems[0]})" if problems else ""
+        raise InputError(manifest, f"manifest lists no usable samples{detail}")
+    return pairs, problems
 
 
 @dataclass
@@ -175,60 +268,83 @@ def evaluate(
     device: str = "cpu",
     identity: bool = True,
     progress: bool = True,
+    allow_incomplete: bool = False,
 ) -> EvalResult:
-    """Measure each method on the pairs under ``data``.
+    """Measure each method on the pairs under ``data`` (see ``list_pairs``).
 
-    Problems with single pairs are skipped and listed.
+    Only files inside ``data`` are read. Problems with single pairs are skipped and listed,
+    and so is a pair on which a method scores NaN or inf, so every summary is finite. An
+    unfinished synthesis is refused unless ``allow_incomplete``; ``limit`` (>= 1) takes the
+    first pairs only.
     """
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
     built = [build_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)
-    pairs = list_pairs(data)[: limit or None]
+    pairs, problems = list_pairs(data, allow_incomplete)
+    pairs = pairs[:limit]
     detect = build_detector(detector)
-    describe = None
-    if identity:
-        describe = FaceDescriptor()
-    result = EvalResult(names, detector)
+    describe = FaceDescriptor() if identity else None
+    result = EvalResult(names, detector, skipped=problems)
     for pair in tqdm(pairs, desc="evaluate", unit="image", disable=not progress):
         try:
-            sharp, blur, kernel = pair.load()
+            loaded = pair.load()
         except (InputError, OSError, ValueError) as exc:
             result.skipped.append(str(exc))
             continue
-        sharp_t, blur_t = image_to_tensor(sharp), image_to_tensor(blur)
-        sharp_dets = detect(sharp)
-        reference = sharp_dets[0] if sharp_dets else None
-        sharp_desc = describe(sharp, reference.box if reference else None) if describe else None
-        blurry_psnr = float(psnr(blur_t, sharp_t)[0])
-        result.rows.append(
-            _row(pair.id, "sharp", sharp_t, sharp_t, sharp_dets, reference, 0.0, blurry_psnr, None)
-        )
-        for method in built:
-            if method.needs_kernel and kernel is None:
-                result.skipped.append(
-                    f"{pair.blur}: {method.name} needs the true kernel (kernel-mode synth output)"
-                )
-                continue
-            start = time.perf_counter()
-            with torch.no_grad():
-                out = method.restore(blur_t, kernel).clamp(0.0, 1.0)
-            ms = 1000.0 * (time.perf_counter() - start)
-            out_img = tensor_to_image(out)
-            detect_start = time.perf_counter()
-            dets = detect(out_img)
-            detect_ms = 1000.0 * (time.perf_counter() - detect_start)
-            distance = None
-            if describe is not None and reference is not None:
-                distance = float(identity_distances(describe(out_img, reference.box), sharp_desc))
-            row = _row(
-                pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance
+        rows, bad = _pair_rows(pair, loaded, built, detect, describe, result.skipped)
+        bad = sorted(set(bad) | {r["method"] for r in rows if not all_finite(r)})
+        if bad:
+            result.skipped.append(
+                f"{pair.blur}: NaN or infinite score for {', '.join(bad)}; pair left out"
             )
-            result.rows.append({**row, "detect_ms": detect_ms})
+            continue
+        result.rows += rows
     if not result.rows:
-        raise InputError(data, "no pair could be evaluated")
+        detail = f" ({result.skipped[0]})" if result.skipped else ""
+        raise InputError(data, f"no pair could be evaluated{detail}")
     result.summary = _summarise(result.rows, names)
     result.cases = _cases(result, {p.id: p for p in pairs}, built, detect)
     return result
+
+
+def _pair_rows(
+    pair, loaded, methods, detect, describe, skipped: list[str]
+) -> tuple[list[dict], list[str]]:
+    """The rows of one pair (the sharp image itself, then each method that can run on it), and
+    the methods whose output holds NaN or inf (they get no row)."""
+    sharp, blur, kernel = loaded
+    sharp_t, blur_t = image_to_tensor(sharp), image_to_tensor(blur)
+    sharp_dets = detect(sharp)
+    reference = sharp_dets[0] if sharp_dets else None
+    sharp_desc = describe(sharp, reference.box if reference else None) if describe else None
+    blurry_psnr = min(float(psnr(blur_t, sharp_t)[0]), MAX_PSNR)
+    rows = [_row(pair.id, "sharp", sharp_t, sharp_t, sharp_dets, reference, 0.0, blurry_psnr, None)]
+    bad = []
+    for method in methods:
+        if method.needs_kernel and kernel is None:
+            skipped.append(
+                f"{pair.blur}: {method.name} needs the true kernel (kernel-mode synth output)"
+            )
+            continue
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = method.restore(blur_t, kernel).clamp(0.0, 1.0)
+        ms = 1000.0 * (time.perf_counter() - start)
+        if not torch.isfinite(out).all():
+            bad.append(method.name)
+            continue
+        out_img = tensor_to_image(out)
+        detect_start = time.perf_counter()
+        dets = detect(out_img)
+        detect_ms = 1000.0 * (time.perf_counter() - detect_start)
+        distance = None
+        if describe is not None and reference is not None:
+            distance = float(identity_distances(describe(out_img, reference.box), sharp_desc))
+        row = _row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance)
+        rows.append({**row, "detect_ms": detect_ms})
+    return rows, bad
 
 
 def _cases(result: EvalResult, pairs: dict, methods: list[Method], detect) -> list[dict]:
@@ -267,14 +383,14 @@ def _cases(result: EvalResult, pairs: dict, methods: list[Method], detect) -> li
 
 
 def _row(pair_id, method, out, sharp_t, dets, reference, ms, blurry_psnr, distance) -> dict:
-    value = float(psnr(out, sharp_t)[0])
+    value = min(float(psnr(out, sharp_t)[0]), MAX_PSNR)
     matched = match_face(dets, reference.box) if reference is not None else None
     return {
         "id": pair_id,
         "method": method,
-        "psnr": min(value, 100.0),
+        "psnr": value,
         "ssim": float(ssim(out, sharp_t)[0]),
-        "psnr_gain": min(value, 100.0) - blurry_psnr,
+        "psnr_gain": value - blurry_psnr,
         "faces": len(dets),
         "has_reference": reference is not None,
         "found": matched is not None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,20 @@ def mean_of_known(values) -> float | None:
     return float(np.mean(known)) if known else None
 
 
-def format_value(value, digits: int = 2, percent: bool = False) -> str:
-    """A table cell: ``n/a`` for None, else the number with ``digits`` decimals.
+def all_finite(row: dict) -> bool:
+    """True when every number in a row of scores is finite (None, text and flags are ignored)."""
+    return all(
+        math.isfinite(v)
+        for v in row.values()
+        if isinstance(v, numbers.Real) and not isinstance(v, bool)
+    )
 
-    The number is a percentage with ``percent``.
+
+def format_value(value, digits: int = 2, percent: bool = False) -> str:
+    """A table cell: ``n/a`` for None (or a number that is not finite), else the number with
+    ``digits`` decimals; a percentage with ``percent``.
     """
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "n/a"
     return f"{100 * value:.{digits}f}%" if percent else f"{value:.{digits}f}"
 

@@ -6,24 +6,43 @@ CHW/NCHW tensors). uint8 and OpenCV's BGR order exist only in this package.
 
 from __future__ import annotations
 
+import contextlib
 import io as _bytes_io
 import os
-import tempfile
+import re
+import secrets
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import InputError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".gif",
+)
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 # Larger images are refused: one is 1.2 GB as float32 RGB, far beyond any face photo.
 MAX_IMAGE_PIXELS = 100_000_000
 # JPEG start-of-frame markers (they carry the image size): C0-CF except DHT, JPG and DAC.
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# In entropy-coded JPEG data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_UNREADABLE = "not a readable image (corrupt file or unsupported format)"
 
 
 class ImageConversionWarning(UserWarning):
@@ -53,20 +72,56 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     )
 
 
+def _png_complete(data: bytes) -> bool:
+    """True when the PNG's chunks, followed by their lengths, reach a whole IEND chunk."""
+    pos = len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return True
+        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
+    return False
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """True when the JPEG's markers lead to an end-of-image marker.
+
+    Segments are skipped by their length (an EXIF thumbnail holds an end marker of its own) and
+    entropy-coded data is searched for the next marker.
+    """
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:
+            found = _JPEG_NEXT_MARKER.search(data, pos)
+            if found is None:
+                return False
+            pos = found.start()
+            continue
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # no length field
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return False
+
+
 def _check_complete(path: Path, data: bytes) -> None:
-    """Reject truncated JPEG and PNG files, which decoders would silently pad with grey."""
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg") and data[:2] == b"\xff\xd8":
-        if b"\xff\xd9" not in data[-64:]:
-            raise InputError(path, "truncated JPEG (no end-of-image marker)")
-    if suffix == ".png" and data[:8] == b"\x89PNG\r\n\x1a\n":
-        if b"IEND" not in data[-32:]:
-            raise InputError(path, "truncated PNG (no IEND chunk)")
+    """Reject truncated JPEG and PNG files, which decoders would silently pad with grey.
+
+    Bytes after the end of a complete image (the video of a phone's motion photo) are allowed.
+    """
+    if data.startswith(b"\xff\xd8") and not _jpeg_complete(data):
+        raise InputError(path, "truncated JPEG (no end-of-image marker)")
+    if data.startswith(_PNG_SIGNATURE) and not _png_complete(data):
+        raise InputError(path, "truncated PNG (no IEND chunk)")
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
     """(height, width) from a PNG or JPEG header without decoding; None for other formats."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+    if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR":
         return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
     if data[:2] != b"\xff\xd8":
         return None
@@ -95,23 +150,51 @@ def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -
         )
 
 
+def _pillow_header_size(path: Path, data: bytes, max_pixels: int) -> tuple[int, int] | None:
+    """(height, width) from the header as Pillow reads it, without decoding the pixels.
+
+    None when Pillow's own decompression-bomb limit stops it below ``max_pixels``; the size is
+    then checked after decoding.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(_bytes_io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if max_pixels >= pillow_limit:
+            return None
+        raise InputError(
+            path,
+            f"image of more than {pillow_limit / 1e6:.0f} megapixels is over the "
+            f"{max_pixels / 1e6:.0f} megapixel limit; downscale it first",
+        ) from None
+    except Exception:  # Pillow's plugins raise many kinds of errors on files that are not images
+        raise InputError(path, _UNREADABLE) from None
+    return height, width
+
+
 def decode_image(
     data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
 ) -> np.ndarray:
     """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
 
-    Grayscale is replicated to three channels, alpha is composited on white and 16-bit
-    images are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``.
-    Images of more than ``max_pixels`` pixels are refused (PNG and JPEG before decoding).
+    Grayscale is replicated to three channels, alpha is composited on white and 16-bit images
+    are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``. An animated GIF
+    gives its first frame. Images of more than ``max_pixels`` pixels (None: no limit beyond
+    OpenCV's own) are refused from their header, before decoding, so only formats whose header
+    Pillow reads are accepted then. Bytes after the end of a complete image are ignored.
     """
     path = Path(path)
     _check_complete(path, data)
-    size = _header_size(data)
-    if size is not None:
-        _check_pixels(path, *size, max_pixels)
+    if max_pixels is not None:
+        size = _header_size(data) or _pillow_header_size(path, data, max_pixels)
+        if size is not None:
+            _check_pixels(path, *size, max_pixels)
     raw = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.size == 0:
-        raise InputError(path, "not a readable image (corrupt file or unsupported format)")
+        raise InputError(path, _UNREADABLE)
     _check_pixels(path, raw.shape[0], raw.shape[1], max_pixels)
     if raw.dtype == np.uint8:
         img = raw.astype(np.float32) / 255.0
@@ -147,12 +230,14 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> n
     larger than ``max_pixels`` pixels (None: no limit beyond OpenCV's own).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if not path.is_file():
-        raise InputError(path, "not a file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not an image file")
+    if path.exists() and not path.is_file():
+        raise InputError(path, "not a regular file")
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
     if not data:
@@ -191,19 +276,50 @@ def encode_png(img: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+def _write_error(path: Path, exc: OSError) -> InputError:
+    return InputError(path, f"cannot write ({exc.strerror or exc})")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """A new temporary file beside ``path`` to write, renamed to ``path`` when the block succeeds.
+
+    The temporary file never outlives the block, however it ends (Ctrl-C included). Files get
+    the usual mode of new files (0666 less the umask). An ``OSError`` (full disk, read-only
+    folder, ``path`` a folder) becomes an ``InputError`` naming ``path`` and the reason.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A short stem keeps the name within the file system's limit; the suffix tells writers
+    # such as OpenCV's the format.
+    tmp = path.with_name(f".{path.stem[:32]}.{secrets.token_hex(8)}.tmp{path.suffix}")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(path, f"cannot write ({path.parent} is a file, not a folder)") from None
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written).
+
+    Raises ``InputError`` naming ``path`` when the file cannot be written.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

@@ -6,15 +6,16 @@ Files are written atomically.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import FaceDeblurError, InputError
-from .images import atomic_write_bytes, to_uint8
+from ..errors import FaceDeblurError, InputError, check_number
+from .images import atomic_output, atomic_write_bytes, to_uint8
+
+# Frame rates above this are refused: no screen shows them, and OpenCV's MPEG-4 writer hangs on inf.
+MAX_FPS = 120.0
 
 
 def playback_order(count: int, bounce: bool) -> list[int]:
@@ -29,9 +30,13 @@ def playback_order(count: int, bounce: bool) -> list[int]:
 def write_gif(
     path: str | Path, frames: list[np.ndarray], fps: float = 8.0, bounce: bool = True
 ) -> Path:
-    """An endlessly looping GIF of RGB frames (float in [0, 1] or uint8) at ``fps``."""
+    """An endlessly looping GIF of RGB frames (float in [0, 1] or uint8) at ``fps``.
+
+    ``fps`` is in (0, ``MAX_FPS``].
+    """
     from PIL import Image
 
+    check_number("fps", fps, 0.0, MAX_FPS, low_open=True)
     if not frames:
         raise FaceDeblurError(f"{path}: no frames to write")
     pictures = [Image.fromarray(to_uint8(frames[i])) for i in playback_order(len(frames), bounce)]
@@ -53,30 +58,25 @@ def write_mp4(
 ) -> Path:
     """An MPEG-4 video of RGB frames (float in [0, 1] or uint8) at ``fps``.
 
-    Odd sides are padded to even.
+    Odd sides are padded to even; ``fps`` is in (0, ``MAX_FPS``].
     """
     path = Path(path)
+    check_number("fps", fps, 0.0, MAX_FPS, low_open=True)
     if not frames:
         raise FaceDeblurError(f"{path}: no frames to write")
     height, width = frames[0].shape[:2]
     size = (width + width % 2, height + height % 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
-        if not writer.isOpened():
-            raise FaceDeblurError(f"{path}: this OpenCV build cannot write MPEG-4 video")
-        for i in playback_order(len(frames), bounce):
-            frame = to_uint8(frames[i])[:, :, ::-1]
-            writer.write(
-                np.pad(frame, ((0, size[1] - height), (0, size[0] - width), (0, 0)), mode="edge")
-            )
-        writer.release()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
+        try:
+            if not writer.isOpened():
+                raise FaceDeblurError(f"{path}: this OpenCV build cannot write MPEG-4 video")
+            for i in playback_order(len(frames), bounce):
+                frame = to_uint8(frames[i])[:, :, ::-1]
+                pad = ((0, size[1] - height), (0, size[0] - width), (0, 0))
+                writer.write(np.pad(frame, pad, mode="edge"))
+        finally:
+            writer.release()
     return path
 
 

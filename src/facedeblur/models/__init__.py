@@ -35,25 +35,39 @@ MODELS: dict[str, type[nn.Module]] = {
     "rebuild_unet": RebuildUNet,
 }
 
+# What each network is for, so weights given to the wrong command are refused before building.
+ROLES: dict[str, str] = {
+    "deblurgan": "deblurrer",
+    "deepdeblur": "deblurrer",
+    "nafnet": "deblurrer",
+    "cfmd": "moments model",
+    "resnet_attributes": "attribute classifier",
+    "rebuild_unet": "face rebuild network",
+    "patchgan": "discriminator",
+    "nah_discriminator": "discriminator",
+    "unet_discriminator": "discriminator",
+}
+
 
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build the network ``MODELS[name]`` with keyword arguments ``kwargs``.
 
     Raises ``UsageError`` with a one-line message for an unknown name or arguments the
-    network does not take.
+    network does not take or refuses (``TypeError`` or ``ValueError`` from its constructor).
     """
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         takes = ", ".join(inspect.signature(cls).parameters)
         raise UsageError(f"bad arguments for model {name!r} ({exc}); it takes: {takes}") from None
 
 
 __all__ = [
     "MODELS",
+    "ROLES",
     "build_model",
     "ops",
     "receptive_field",

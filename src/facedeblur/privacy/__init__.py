@@ -8,6 +8,8 @@ from .audit_report import AuditReport
 from .classical import METHODS, obfuscate_classical
 from .obfuscate import (
     OBFUSCATION_METHODS,
+    SMALL_FACE_METHODS,
+    FacesLeftVisibleWarning,
     ObfuscatedFace,
     ObfuscationResult,
     obfuscate,
@@ -23,6 +25,8 @@ __all__ = [
     "landmarks_of",
     "obfuscate_classical",
     "OBFUSCATION_METHODS",
+    "SMALL_FACE_METHODS",
+    "FacesLeftVisibleWarning",
     "ObfuscatedFace",
     "ObfuscationResult",
     "obfuscate",

@@ -21,7 +21,7 @@ from ..errors import FaceDeblurError
 from ..faces.align import align_face, unalign
 from ..faces.mask import face_mask
 from ..io import image_to_tensor, tensor_to_image
-from ..models.privacy import RebuildUNet, ResNetAttributes, landmark_heatmaps, rebuild_input
+from ..models.privacy import landmark_heatmaps, rebuild_input
 from ..models.weights import load_network, pretrained_path
 from .attribute_names import CELEBA_ATTRIBUTES
 
@@ -45,15 +45,6 @@ class RebuiltFace:
     after: np.ndarray
     crop: np.ndarray
     covered: np.ndarray
-
-
-def _load(path: Path, kind: type, what: str) -> tuple[torch.nn.Module, dict]:
-    model, header = load_network(path)
-    if not isinstance(model, kind):
-        raise FaceDeblurError(
-            f"{path}: holds a {header.get('architecture')!r} network, not the {what}"
-        )
-    return model, header
 
 
 class AttributeObfuscator:
@@ -143,12 +134,12 @@ def load_attribute_obfuscator(
         if rebuilder
         else pretrained_path(REBUILD_MODEL_FILE, "face rebuild network", "--rebuilder")
     )
-    net_c, header_c = _load(classifier_path, ResNetAttributes, "attribute classifier")
+    net_c, header_c = load_network(classifier_path, role="attribute classifier")
     if net_c.fc.out_features != len(CELEBA_ATTRIBUTES):
         raise FaceDeblurError(
             f"{classifier_path}: predicts {net_c.fc.out_features} attributes, not CelebA's 40"
         )
-    net_r, header_r = _load(rebuilder_path, RebuildUNet, "face rebuild network")
+    net_r, header_r = load_network(rebuilder_path, role="face rebuild network")
     sizes = {(h.get("data") or {}).get("size", 64) for h in (header_c, header_r)}
     if len(sizes) != 1:
         raise FaceDeblurError(

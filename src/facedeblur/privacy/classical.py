@@ -34,6 +34,21 @@ It falls to 0 at the swirl's edge.
 MOTION_LENGTH = 0.25
 """Motion-blur length at strength 1, as a fraction of the face size."""
 
+MIN_STRENGTH = 0.5
+"""Weakest strength allowed: below it blur, pixelate and motion-blur leave a face recognisable."""
+
+MAX_STRENGTH = 4.0
+"""Strongest strength allowed: it keeps the filter kernels within a few face sizes."""
+
+
+def check_strength(strength: float) -> None:
+    """Raise ``UsageError`` unless ``MIN_STRENGTH <= strength <= MAX_STRENGTH`` (NaN fails)."""
+    if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
+        raise UsageError(
+            f"obfuscation strength must be between {MIN_STRENGTH:g} and {MAX_STRENGTH:g} "
+            f"(weaker leaves faces recognisable), got {strength}"
+        )
+
 
 def _box(mask: np.ndarray, threshold: float) -> tuple[int, int, int, int] | None:
     ys, xs = np.nonzero(mask >= threshold if threshold > 0 else mask > 0)
@@ -101,22 +116,22 @@ def obfuscate_classical(
         image: (H, W, 3) float32 RGB in [0, 1].
         mask: (H, W) soft mask in [0, 1] (e.g. ``feathered(face_mask(...))``).
         method: one of ``METHODS``.
-        strength: scale of the effect (sigma, block side, swirl turns or blur length); 1 hides
-            identity from a person at a glance; ignored by ``blackout``.
+        strength: scale of the effect (sigma, block side, swirl turns or blur length), in
+            [``MIN_STRENGTH``, ``MAX_STRENGTH``]; 1 hides identity from a person at a glance;
+            ignored by ``blackout``.
         seed: draws the direction of ``motion-blur``, so an attacker cannot assume one.
 
     Returns:
         A new (H, W, 3) float32 image; pixels where ``mask`` is 0 equal ``image`` exactly.
 
     Raises:
-        UsageError: unknown method, non-positive strength, or image and mask of different sizes.
+        UsageError: unknown method, strength out of range, or image and mask of different sizes.
     """
     if method not in METHODS:
         raise UsageError(
             f"unknown obfuscation method {method!r}; valid methods: {', '.join(METHODS)}"
         )
-    if not strength > 0:
-        raise UsageError(f"obfuscation strength must be positive, got {strength}")
+    check_strength(strength)
     image = np.asarray(image, dtype=np.float32)
     mask = np.asarray(mask, dtype=np.float32)
     if image.ndim != 3 or image.shape[2] != 3:

@@ -13,6 +13,13 @@ from ..errors import FaceDeblurError
 from ..io import image_to_tensor, tensor_to_image, to_float32
 from ..models.ops import final_output
 
+# Smallest side restored: a few pixels hold no face to restore, and padding by reflection to
+# the network's pad multiple needs sides of at least that multiple.
+MIN_SIDE = 8
+# Pixels one network call may take (batch x height x width, after padding). The default model
+# needs about 1.2 kB a pixel on the CPU, so 4 MP is about 5 GB; larger images go in tiles.
+MAX_PIXELS = 4_000_000
+
 
 class Deblurrer:
     """A network ready to restore images; keeps every input's size.
@@ -25,6 +32,13 @@ class Deblurrer:
         tile: restore images larger than this side tile by tile (0 = whole image at once).
         overlap: overlap of neighbouring tiles in pixels; seams are blended linearly.
         header: the weights header, kept for reports.
+        max_pixels: most pixels (batch x height x width) one network call may take; a larger
+            image without tiles is refused with ``FaceDeblurError`` instead of running out of
+            memory.
+
+    Every call refuses (``FaceDeblurError``, one line) images with a side under ``min_side``
+    (``MIN_SIDE`` or the network's pad multiple, whichever is larger) and network outputs that
+    hold NaN or infinite values.
     """
 
     def __init__(
@@ -34,10 +48,17 @@ class Deblurrer:
         tile: int = 0,
         overlap: int = 32,
         header: dict | None = None,
+        max_pixels: int = MAX_PIXELS,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.multiple = int(getattr(model, "pad_multiple", 1))
+        if self.multiple < 1:
+            raise FaceDeblurError(
+                f"the network's pad multiple must be positive, got {self.multiple}"
+            )
+        self.min_side = max(MIN_SIDE, self.multiple)
+        self.max_pixels = max_pixels
         if tile and tile <= 2 * overlap:
             raise FaceDeblurError(
                 f"tile size {tile} must be larger than twice the overlap ({overlap})"
@@ -48,16 +69,13 @@ class Deblurrer:
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
+        check_size(x.shape, self.min_side, self.max_pixels, self.multiple)
         pad_h = (-height) % self.multiple
         pad_w = (-width) % self.multiple
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        padded = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        return (
-            final_output(self.model(padded.to(self.device)))
-            .float()
-            .cpu()[..., :height, :width]
-            .clamp(0.0, 1.0)
-        )
+        # Reflection needs pads under the sides, which min_side >= multiple ensures.
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        y = final_output(self.model(padded.to(self.device))).float().cpu()[..., :height, :width]
+        return check_finite(y, width, height).clamp(0.0, 1.0)
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
@@ -100,10 +118,36 @@ class Deblurrer:
             raise FaceDeblurError(f"expected an RGB image, got {x.shape[-3]} channels")
         x = x.float()
         big = self.tile and max(x.shape[-2:]) > self.tile
+        check_size(x.shape, self.min_side, math.inf if big else self.max_pixels, self.multiple)
         y = self._tiled(x) if big else self._run(x)
         if is_numpy:
             return tensor_to_image(y[0])
         return y[0] if image.dim() == 3 else y
+
+
+def check_size(shape: torch.Size, min_side: int, max_pixels: int, multiple: int = 1) -> None:
+    """Refuse an (N, C, H, W) input with a side under ``min_side`` or over ``max_pixels`` pixels
+    in all (sides rounded up to ``multiple``) with a one-line ``FaceDeblurError``."""
+    count, height, width = shape[0], shape[-2], shape[-1]
+    if min(height, width) < min_side:
+        raise FaceDeblurError(
+            f"a {width}x{height} image is too small for the network "
+            f"(it needs at least {min_side} pixels a side)"
+        )
+    pixels = count * -(-height // multiple) * multiple * -(-width // multiple) * multiple
+    if pixels > max_pixels:
+        raise FaceDeblurError(
+            f"a {width}x{height} image is too large to restore at once "
+            f"({pixels / 1e6:.1f} MP, the budget is {max_pixels / 1e6:g} MP); restore it in "
+            "tiles (--tile 512, or tile=512 in Python)"
+        )
+
+
+def check_finite(y: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """``y`` itself, or a one-line ``FaceDeblurError`` when it holds NaN or infinite values."""
+    if not torch.isfinite(y).all():
+        raise FaceDeblurError(f"the model produced NaN/inf for a {width}x{height} input")
+    return y
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:

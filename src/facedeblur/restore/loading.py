@@ -24,7 +24,9 @@ def load_model(
 
     Its header names the architecture.
 
-    With no ``path``, the default model shipped inside the package (see MODEL_CARD.md).
+    With no ``path``, the default model shipped inside the package (see MODEL_CARD.md). Only
+    single-image deblurring networks load (``models.ROLES``); a CFMD moments model, an attribute
+    classifier or a discriminator is refused with one line (``InputError``).
 
     Args:
         path: weights (``.safetensors``), or for the onnxruntime backend also a ``.onnx`` file
@@ -48,7 +50,7 @@ def load_model(
         raise UsageError(f"{path}: an ONNX model runs with the onnxruntime backend, not torch")
     if threads is not None:
         torch.set_num_threads(threads)
-    model, header = load_network(path)
+    model, header = load_network(path, role="deblurrer")
     return Deblurrer(model, device=device, tile=tile, header=header)
 
 
@@ -63,5 +65,5 @@ def _onnx_runner(path: Path, device: str, threads: int | None):
         return OnnxRunner(path.read_bytes(), threads=threads, device=device, name=str(path))
     from .onnx_export import onnx_bytes
 
-    model, header = load_network(path)
+    model, header = load_network(path, role="deblurrer")
     return OnnxRunner(onnx_bytes(model, header), threads=threads, device=device, name=str(path))

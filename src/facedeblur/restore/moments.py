@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import FaceDeblurError, NoFaceError, UsageError
+from ..errors import InputError, NoFaceError, UsageError
 from ..faces.motion_order import control_factors
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..io import image_to_tensor, tensor_to_image, to_float32
-from ..models.weights import load_network, pretrained_path, read_weights
-from .deblurrer import Deblurrer
+from ..models import ROLES
+from ..models.weights import load_network, pretrained_path, read_header
+from .deblurrer import MAX_PIXELS, MIN_SIDE, Deblurrer, check_finite, check_size
 from .faces import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
 
 DEFAULT_MOMENTS_FILE = "moments.safetensors"
@@ -49,27 +50,45 @@ class MomentRestorer:
         generator: a ``CFMDGenerator`` (``forward(blur, u)``).
         device: ``cpu`` or ``cuda``.
         header: the weights header (architecture, training data, metrics).
+        max_pixels: most pixels (moments x height x width) one network call may take; moments
+            are restored fewer at a time to stay under it, and a larger image is refused.
     """
 
-    def __init__(self, generator: nn.Module, device: str = "cpu", header: dict | None = None):
+    def __init__(
+        self,
+        generator: nn.Module,
+        device: str = "cpu",
+        header: dict | None = None,
+        max_pixels: int = MAX_PIXELS,
+    ):
         self.device = torch.device(device)
         self.generator = generator.to(self.device).eval()
         self.header = header or {}
+        self.multiple = int(getattr(generator, "pad_multiple", 1))
+        self.min_side = max(MIN_SIDE, self.multiple)
+        self.max_pixels = max_pixels
 
     @torch.no_grad()
     def restore(self, image: np.ndarray, u: Sequence[float]) -> list[np.ndarray]:
         """The moments of ``image`` at each u: float32 images.
 
-        ``image`` is RGB (H, W, 3), float in [0, 1] or uint8.
+        ``image`` is RGB (H, W, 3), float in [0, 1] or uint8, with sides of at least
+        ``min_side`` and at most ``max_pixels`` pixels; else, or when the network returns NaN
+        or infinite values, a one-line ``FaceDeblurError``.
         """
         x = image_to_tensor(to_float32(image))[None].to(self.device)
+        height, width = x.shape[-2:]
+        check_size(x.shape, self.min_side, self.max_pixels, self.multiple)
+        padded = -(-height // self.multiple) * -(-width // self.multiple) * self.multiple**2
+        per_call = max(1, min(MOMENT_BATCH, self.max_pixels // padded))
         out = []
-        for start in range(0, len(u), MOMENT_BATCH):
+        for start in range(0, len(u), per_call):
             chunk = torch.tensor(
-                list(u[start : start + MOMENT_BATCH]), dtype=torch.float32, device=self.device
+                list(u[start : start + per_call]), dtype=torch.float32, device=self.device
             )
-            restored = self.generator(x.expand(len(chunk), -1, -1, -1), chunk)[-1]
-            out += [tensor_to_image(t) for t in restored.float().clamp(0.0, 1.0).cpu()]
+            restored = self.generator(x.expand(len(chunk), -1, -1, -1), chunk)[-1].float().cpu()
+            check_finite(restored, width, height)
+            out += [tensor_to_image(t) for t in restored.clamp(0.0, 1.0)]
         return out
 
     def at(self, u: float) -> Deblurrer:
@@ -96,15 +115,14 @@ def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> M
     Other architectures are refused clearly.
     """
     path = moments_model_path() if path is None else Path(path)
-    if not path.is_file():
-        raise FaceDeblurError(f"{path}: no such weights file")
-    architecture = read_weights(path)[0].get("architecture")
-    if architecture != "cfmd":
-        raise FaceDeblurError(
-            f"{path}: a {architecture!r} model restores one moment only; "
-            "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')"
+    architecture = read_header(path)["architecture"]
+    if ROLES.get(architecture) == "deblurrer":
+        raise InputError(
+            path,
+            f"a {architecture!r} model restores one moment only; "
+            "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')",
         )
-    model, header = load_network(path)
+    model, header = load_network(path, role="moments model")
     return MomentRestorer(model, device=device, header=header)
 
 

@@ -153,7 +153,7 @@ def export_onnx(
             raise UsageError(
                 f"{out_path}: the ONNX file would overwrite the weights it is made from"
             )
-        model, header = load_network(source)
+        model, header = load_network(source, role="deblurrer")
     if Path(out_path).suffix.lower() != ".onnx":
         raise UsageError(
             f"{out_path}: name the ONNX file with the .onnx suffix (the backend goes by it)"

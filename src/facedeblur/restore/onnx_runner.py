@@ -16,6 +16,8 @@ from ..errors import FaceDeblurError, UsageError
 from ..models.weights import HEADER_KEY
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# Largest pad multiple accepted from a model's metadata (networks here use 1 to 16).
+MAX_PAD_MULTIPLE = 1024
 
 
 def import_onnxruntime():
@@ -74,7 +76,9 @@ class OnnxRunner:
             self.header = json.loads(metadata[HEADER_KEY])
         except json.JSONDecodeError:
             raise FaceDeblurError(f"{name}: its facedeblur header is not valid JSON") from None
-        self.pad_multiple = int(self.header.get("pad_multiple", 1))
+        if not isinstance(self.header, dict):
+            raise FaceDeblurError(f"{name}: its facedeblur header is not a JSON object")
+        self.pad_multiple = _pad_multiple(self.header.get("pad_multiple", 1), name)
         self.input_name = self.session.get_inputs()[0].name
         self.name = name
 
@@ -91,6 +95,16 @@ class OnnxRunner:
                 f"{self.name}: onnxruntime failed on a {tuple(x.shape)} input ({_first_line(exc)})"
             ) from None
         return torch.from_numpy(output)
+
+
+def _pad_multiple(value, name: str) -> int:
+    """The metadata's ``pad_multiple``: an integer from 1 to ``MAX_PAD_MULTIPLE``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAD_MULTIPLE:
+        raise FaceDeblurError(
+            f"{name}: its pad_multiple must be an integer from 1 to {MAX_PAD_MULTIPLE}, "
+            f"got {value!r}"
+        )
+    return value
 
 
 def _first_line(exc: Exception) -> str:

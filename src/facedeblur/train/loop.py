@@ -24,7 +24,7 @@ import torch.distributed as dist
 import yaml
 from tqdm import tqdm
 
-from ..errors import UsageError
+from ..errors import FaceDeblurError, UsageError
 from ..io import atomic_write_text, write_image
 from ..io.sheets import contact_sheet
 from ..models.weights import save_weights
@@ -142,7 +142,7 @@ class Trainer:
         self.best = {self.task.score: -float("inf"), "step": 0}
         self._tensorboard = None
         if resume:
-            self._load(load_checkpoint(self.run_dir / "checkpoints" / "last.pt"))
+            self._resume(self.run_dir / "checkpoints" / "last.pt")
         elif self.main:
             self._write_run_files()
         self.task.prepare(train_ds, self.val)
@@ -197,6 +197,16 @@ class Trainer:
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return state
+
+    def _resume(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path``; one-line error when it does not fit."""
+        try:
+            self._load(load_checkpoint(path))
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            raise FaceDeblurError(
+                f"{path}: the checkpoint does not fit this run ({type(exc).__name__}: {reason})"
+            ) from None
 
     def _load(self, state: dict) -> None:
         self.step, self.best = state["step"], state["best"]
