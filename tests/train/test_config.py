@@ -1,9 +1,8 @@
 import pytest
-import yaml
 
 from facedeblur.errors import UsageError
 from facedeblur.train import load_config
-from facedeblur.train.config import CelebAData, MomentsData, OnTheFlyData, PairedData, to_dict
+from facedeblur.train.config import CelebAData, MomentsData, OnTheFlyData, PairedData
 
 
 def test_each_data_kind_has_its_own_fields(tmp_path):
@@ -22,17 +21,3 @@ def test_each_data_kind_has_its_own_fields(tmp_path):
         load_config("cfmd-cpu", ["data.landmarks=x.npz"])
     with pytest.raises(UsageError, match="data.kind must be one of onthefly, paired, moments"):
         load_config("face-nafnet", ["data.kind=gopro"])
-
-
-def test_a_run_folder_written_with_every_kind_s_keys_still_loads(tmp_path):
-    """Run folders from before data configs were per kind list the keys of every kind; the keys
-    of other kinds never had an effect and are dropped on resume, the kind's own are kept."""
-    raw = to_dict(load_config("face-nafnet", ["train.steps=7"]))
-    raw["data"].update(frame_order="fmr", shake_train="", landmarks="", centre_fraction=0.0)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(UsageError, match="unknown key"):
-        load_config(path)
-    cfg = load_config(path, run_folder=True)
-    assert isinstance(cfg.data, OnTheFlyData) and cfg.train.steps == 7
-    assert cfg.data.mix_train == raw["data"]["mix_train"]

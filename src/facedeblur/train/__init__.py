@@ -26,7 +26,7 @@ def train(
     """
     if resume is not None:
         run_dir = Path(resume)
-        config = load_config(run_dir / "config.yaml", overrides, run_folder=True)
+        config = load_config(run_dir / "config.yaml", overrides)
     else:
         if not isinstance(config, RunConfig):
             config = load_config(config, overrides)

@@ -302,26 +302,8 @@ def _override(raw: dict, assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(text)
 
 
-def _drop_other_kinds(raw: dict) -> None:
-    """Remove the data keys that belong only to other data kinds (they never had an effect on this
-    kind): run folders written before data configs were per kind list every key of every kind."""
-    data = raw.get("data")
-    if not isinstance(data, dict) or data.get("kind", "onthefly") not in DATA_KINDS:
-        return
-    own = {f.name for f in dataclasses.fields(DATA_KINDS[data.get("kind", "onthefly")])}
-    others = {f.name for cls in DATA_KINDS.values() for f in dataclasses.fields(cls)} - own
-    for key in others & set(data):
-        del data[key]
-
-
-def load_config(
-    source: str | Path, overrides: list[str] = (), run_folder: bool = False
-) -> RunConfig:
-    """Read a config file or a preset name, apply ``section.key=value`` overrides, validate.
-
-    ``run_folder``: the file is a run folder's ``config.yaml``, which may list data keys of
-    other data kinds (written before data configs were per kind); they are dropped.
-    """
+def load_config(source: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read a config file or a preset name, apply ``section.key=value`` overrides, validate."""
     path = Path(source)
     if not path.is_file():
         if str(source) not in preset_names():
@@ -333,8 +315,6 @@ def load_config(
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if run_folder:
-        _drop_other_kinds(raw)
     for assignment in overrides:
         _override(raw, assignment)
     config = _build(RunConfig, raw, "")
