@@ -173,3 +173,19 @@ def detections(photo):
     found = build_detector("mtcnn")(photo)
     assert len(found) == 2
     return found
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """Weights of a tiny, untrained DeblurGAN generator (one block, 8 channels), seeded: a model
+    file that loads and runs in milliseconds, for the file commands' tests."""
+    import torch
+
+    from facedeblur.models import build_model
+    from facedeblur.models.weights import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    return save_weights(
+        path, build_model("deblurgan", n_blocks=1, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8}
+    )

@@ -11,18 +11,7 @@ import torch
 
 from facedeblur.cli import main
 from facedeblur.io import read_image, write_image
-from facedeblur.models import build_model
-from facedeblur.models.weights import save_weights
 from tests.helpers import PEOPLE
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_weights(
-        path, build_model("deblurgan", n_blocks=1, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8}
-    )
 
 
 @pytest.fixture()

@@ -6,24 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from facedeblur.cli import main
 from facedeblur.faces.pasteback import face_crop_box
 from facedeblur.io import encode_png, read_image, write_image
-from facedeblur.models import build_model
-from facedeblur.models.weights import save_weights
 from tests.helpers import PEOPLE
 from tests.helpers import background as _background
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_weights(
-        path, build_model("deblurgan", n_blocks=1, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8}
-    )
 
 
 def _crops_mask(shape, boxes) -> np.ndarray:

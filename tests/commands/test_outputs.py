@@ -9,25 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from facedeblur.cli import main
 from facedeblur.errors import UsageError
 from facedeblur.io import images as io_images
 from facedeblur.io import read_image, write_image
-from facedeblur.models import build_model
-from facedeblur.models.weights import save_weights
 from tests.helpers import PEOPLE
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_weights(
-        path, build_model("deblurgan", n_blocks=1, ngf=8), "deblurgan", {"n_blocks": 1, "ngf": 8}
-    )
 
 
 @pytest.fixture()
