@@ -23,7 +23,7 @@ def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict | None]:
     if not net.base_weights:
         return build_model(net.name, **args), args, None
     path = default_model_path() if net.base_weights == "default" else Path(net.base_weights)
-    deblurrer, header = load_network(path)
+    deblurrer, header = load_network(path, role="deblurrer")
     args["base"] = {"architecture": header["architecture"], "args": header.get("args", {})}
     generator = build_model(net.name, **args)
     generator.base.load_state_dict(deblurrer.state_dict())
