@@ -8,8 +8,8 @@ from pathlib import Path
 
 from .commands.batch import MAX_MARGIN, MAX_MIN_FACE
 from .commands.deblur import MAX_THREADS, MAX_TILE, MIN_TILE
-from .commands.moments import MAX_FPS
 from .errors import FaceDeblurError, UsageError, number_problem
+from .io.video import MAX_FPS
 from .privacy.classical import MAX_STRENGTH, MIN_STRENGTH
 from .restore.moments import MAX_FRAMES
 from .restore.onnx_export import MAX_OPSET, MIN_OPSET

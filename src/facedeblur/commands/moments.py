@@ -18,7 +18,7 @@ from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..io import atomic_write_text, write_image
 from ..io.sheets import contact_sheet
-from ..io.video import write_gif, write_mp4
+from ..io.video import MAX_FPS, write_gif, write_mp4
 from ..restore.faces import DEFAULT_MIN_FACE
 from ..restore.moments import load_moments_model, moment_factors, restore_face_moments
 from .batch import (
@@ -33,7 +33,6 @@ from .batch import (
 )
 
 STRIP_CELL = 160
-MAX_FPS = 120.0
 
 
 def _plan(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
@@ -12,7 +14,7 @@ from ..data import build_datasets
 from ..generator import build_generator
 
 
-class Task:
+class Task(ABC):
     """One training method for ``train.loop.Trainer``.
 
     The loop owns everything every method shares (devices, seeds, optimisers, schedules, EMA,
@@ -57,25 +59,29 @@ class Task:
         return build_datasets(self.cfg.data, seed)
 
     def prepare(self, train_set, val: list[dict]) -> None:
-        """Anything that needs the data or must be built after the optimisers (RNG order)."""
+        """Anything that needs the data or must be built after the optimisers (RNG order).
 
+        Most tasks need nothing here; this default does nothing.
+        """
+        return None
+
+    @abstractmethod
     def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
         """Discriminator steps (through ``loop.step_discriminator``) and the generator's loss.
 
         Returns the generator's total loss (the loop steps the generator on it) and the
         step's loss values to log, ``content`` last.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self, net: nn.Module, val: list[dict], loop) -> dict:
         """Metrics of ``net`` (in eval mode) on the validation samples; may write pictures
         through ``loop.write_samples``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, step: int, metrics: dict) -> str:
         """One progress line for validation metrics."""
-        raise NotImplementedError
 
+    @abstractmethod
     def data_header(self, train_set, val: list[dict]) -> dict:
         """What the exported weights were trained on, for their header."""
-        raise NotImplementedError
