@@ -64,6 +64,31 @@ def test_synthesis_gives_the_recorded_pair_and_manifest(tmp_path, data_dir):
         assert record == json.load(fh)
 
 
+def test_frames_synthesis_gives_the_recorded_pairs_and_records(tmp_path, short_video):
+    settings = SampleSettings(
+        mode="frames",
+        size=48,
+        crop="face",
+        margin=0.7,
+        blur=KernelBlurSettings(jpeg_quality=(70, 95)),
+    )
+    synthesize(short_video, tmp_path / "out", settings, count=3, seed=5, progress=False)
+    lines = (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for k, record in enumerate(records):
+        _check(f"frames_blur_{k}.png", read_image(tmp_path / "out" / record["files"]["blur"]))
+        _check(f"frames_sharp_{k}.png", read_image(tmp_path / "out" / record["files"]["sharp"]))
+        # The settings block is the kernel-mode test's; here the drawn windows, crops and FMR.
+        record.pop("source", None)
+        record.pop("settings", None)
+    manifest = os.path.join(GOLDEN, "frames_manifest.json")
+    if UPDATE:
+        with open(manifest, "w", encoding="utf-8") as fh:
+            json.dump(records, fh, indent=1, sort_keys=True)
+    with open(manifest, encoding="utf-8") as fh:
+        assert records == json.load(fh)
+
+
 def test_the_shipped_model_restores_the_recorded_face(face_crop):
     _check("deblur_default.png", facedeblur.deblur(face_crop))
 

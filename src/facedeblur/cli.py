@@ -6,9 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from .blur.face_motion import MAX_AMPLITUDE
+from .blur.kernels import LENGTH_DISTRIBUTIONS
+from .blur.pipeline import FULL_SHAKE_RANGE
 from .commands.batch import MAX_MARGIN, MAX_MIN_FACE
 from .commands.deblur import MAX_THREADS, MAX_TILE, MIN_TILE
 from .errors import FaceDeblurError, UsageError, number_problem
+from .faces.dlib_faces import IDENTITY_BACKENDS
 from .io.video import MAX_FPS
 from .privacy.classical import MAX_STRENGTH, MIN_STRENGTH
 from .restore.moments import MAX_FRAMES
@@ -106,9 +110,11 @@ def _range(kind):
 def _add_synth(sub) -> None:
     p = sub.add_parser(
         "synth",
-        help="make paired blurred/sharp faces from sharp images (kernel) or videos (frames)",
+        help="make paired blurred/sharp faces from sharp images (kernel, face-motion) or videos "
+        "(frames)",
         description="Synthesize motion-blurred faces. Writes OUT/blur, OUT/sharp (GoPro layout), "
-        "OUT/kernel or OUT/frames, and OUT/manifest.jsonl.",
+        "OUT/kernel or OUT/frames, and OUT/manifest.jsonl. face-motion moves a still face by its "
+        "dlib landmarks (head and expression) and averages the sub-frames.",
     )
     p.add_argument(
         "src",
@@ -118,9 +124,10 @@ def _add_synth(sub) -> None:
     p.add_argument("out", type=Path, help="output folder (never inside SRC)")
     p.add_argument(
         "--mode",
-        choices=("kernel", "frames"),
+        choices=("kernel", "frames", "face-motion"),
         default="kernel",
-        help="blur by kernels or by averaging video frames",
+        help="blur by kernels, by averaging video frames, or by averaging sub-frames of a still "
+        "face moved by its landmarks",
     )
     p.add_argument("--size", type=int, default=128, help="output side in pixels (default 128)")
     p.add_argument(
@@ -134,7 +141,7 @@ def _add_synth(sub) -> None:
         choices=("center", "face"),
         default=None,
         help="centred square, or detected face with margin "
-        "(default: center for kernel, face for frames)",
+        "(default: center for kernel, face for frames and face-motion)",
     )
     p.add_argument(
         "--margin",
@@ -151,14 +158,21 @@ def _add_synth(sub) -> None:
     p.add_argument(
         "--max-length",
         type=float,
-        default=60.0,
-        help="trajectory length L_max in px at a 512 px image, scaled to --size (60)",
+        default=FULL_SHAKE_RANGE.max_length,
+        help="trajectory length L_max in px at a 512 px image, scaled to --size (120)",
     )
     p.add_argument(
         "--exposure",
         type=_range(float),
-        default=(0.25, 1.0),
-        help="exposure fraction range LOW,HIGH (0.25,1.0)",
+        default=FULL_SHAKE_RANGE.exposure,
+        help="range LOW,HIGH of the exposure fraction e; the blur path is e * L_max (0.125,1.0)",
+    )
+    p.add_argument(
+        "--length-distribution",
+        choices=LENGTH_DISTRIBUTIONS,
+        default=FULL_SHAKE_RANGE.length_distribution,
+        help="how e is drawn: log-uniform (each doubling of length equally likely; default) "
+        "or uniform",
     )
     p.add_argument(
         "--kernel-size",
@@ -188,7 +202,7 @@ def _add_synth(sub) -> None:
         "--frames",
         type=_int_list,
         default=(5, 7, 9, 11, 13),
-        help="frame counts N to average (5,7,9,11,13)",
+        help="frame (or face-motion sub-frame) counts N to average (5,7,9,11,13)",
     )
     p.add_argument(
         "--frame-step",
@@ -202,6 +216,23 @@ def _add_synth(sub) -> None:
         default=0.0,
         help="frames mode: leave out windows whose left eye moves less than this many px "
         "at --size (0: keep all)",
+    )
+    for part, what in (
+        ("head", "rotation, shift, scale, yaw"),
+        ("mouth", "lips, jaw, lip corners"),
+        ("eyes", "blink closure"),
+    ):
+        p.add_argument(
+            f"--{part}",
+            type=_bounded(float, 0.0, MAX_AMPLITUDE),
+            default=1.0,
+            help=f"face-motion: multiple of the default {part} motion ({what}), 0 to "
+            f"{MAX_AMPLITUDE:g} (1)",
+        )
+    p.add_argument(
+        "--add-shake",
+        action="store_true",
+        help="face-motion: add camera shake (--max-length, --exposure) on top of the face motion",
     )
     p.add_argument(
         "--split",
@@ -221,6 +252,7 @@ def _add_synth(sub) -> None:
 def _run_synth(args) -> int:
     from .blur import KernelBlurSettings, SampleSettings, TrajectoryParams, synthesize
     from .blur.checks import SettingError
+    from .blur.face_motion import FaceMotionSettings
     from .splits import parse_split
 
     # Settings whose option is not the field name with dashes.
@@ -231,6 +263,7 @@ def _run_synth(args) -> int:
             kernel=args.kernel,
             max_length=args.max_length,
             exposure=args.exposure,
+            length_distribution=args.length_distribution,
             support=args.kernel_size,
             gamma=args.gamma,
             noise_scale=args.noise_scale,
@@ -241,6 +274,9 @@ def _run_synth(args) -> int:
             mode=args.mode,
             size=args.size,
             crop=args.crop or ("center" if args.mode == "kernel" else "face"),
+            motion=FaceMotionSettings(
+                head=args.head, mouth=args.mouth, eyes=args.eyes, shake=args.add_shake
+            ),
             margin=args.margin,
             blur=blur,
             frame_counts=args.frames,
@@ -596,6 +632,13 @@ def _add_evaluate(sub) -> None:
     p.add_argument(
         "--no-identity", action="store_true", help="skip dlib identity descriptors (faster)"
     )
+    p.add_argument(
+        "--identity-backend",
+        choices=IDENTITY_BACKENDS,
+        default="torch",
+        help="run dlib's face-recognition network in PyTorch (default: batched, same numbers) "
+        "or in dlib",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -613,6 +656,7 @@ def _run_evaluate(args) -> int:
         limit=args.limit,
         device=args.device,
         identity=not args.no_identity,
+        identity_backend=args.identity_backend,
         progress=not args.quiet,
         allow_incomplete=args.allow_incomplete,
     )
@@ -632,6 +676,7 @@ def _run_evaluate_moments(args) -> int:
         limit=args.limit,
         device=args.device,
         identity=not args.no_identity,
+        identity_backend=args.identity_backend,
         progress=not args.quiet,
         allow_incomplete=args.allow_incomplete,
     )

@@ -39,3 +39,13 @@ def test_folder_of_frames_is_a_clip(tmp_path, short_video):
     clip = open_clip(clip_dir)
     assert clip.num_frames == 6 and not clip.is_video
     assert np.abs(clip.read([3])[3] - read_image(clip_dir / "003.png")).max() == 0
+
+
+def test_video_stream_gives_decoded_frames_and_read_their_float_form(short_video):
+    clip = open_clip(short_video)
+    streamed = list(clip.stream({9, 2, 40}))
+    assert [i for i, _ in streamed] == [2, 9]
+    read = clip.read([2, 9])
+    for i, frame in streamed:
+        assert frame.dtype == np.uint8
+        assert np.array_equal(read[i], frame.astype(np.float32) / 255.0)

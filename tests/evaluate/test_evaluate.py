@@ -139,3 +139,25 @@ def test_evaluated_weights_are_named_by_file_or_run(trained_run, tmp_path):
             ],
             progress=False,
         )
+
+
+@pytest.mark.slow
+def test_identity_backends_agree_and_the_report_names_the_one_used(pairs, tmp_path):
+    runs = {
+        backend: evaluate(
+            pairs,
+            ["blurry", "unsharp"],
+            detector="dlib-hog",
+            identity_backend=backend,
+            progress=False,
+        )
+        for backend in ("torch", "dlib")
+    }
+    by_backend = {
+        backend: [r["identity_distance"] for r in result.rows if r["method"] != "sharp"]
+        for backend, result in runs.items()
+    }
+    assert len(by_backend["torch"]) == 8 and None not in by_backend["torch"]
+    assert max(abs(a - b) for a, b in zip(by_backend["torch"], by_backend["dlib"])) < 1e-3
+    text = write_report(runs["torch"], tmp_path / "report", str(pairs)).read_text()
+    assert "PyTorch port of dlib's model" in text

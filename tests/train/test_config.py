@@ -19,5 +19,7 @@ def test_each_data_kind_has_its_own_fields(tmp_path):
         load_config(path, ["data.jitter=0.1"])
     with pytest.raises(UsageError, match="unknown key 'landmarks' for data.kind moments"):
         load_config("cfmd-cpu", ["data.landmarks=x.npz"])
-    with pytest.raises(UsageError, match="data.kind must be one of onthefly, paired, moments"):
+    with pytest.raises(
+        UsageError, match="data.kind must be one of onthefly, facemotion, paired, moments"
+    ):
         load_config("face-nafnet", ["data.kind=gopro"])

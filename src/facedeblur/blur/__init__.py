@@ -1,5 +1,5 @@
 """Blur synthesis: camera-shake trajectories and kernels, blur in linear light, frame averaging,
-camera-shake moments of still faces, datasets on disk."""
+camera-shake moments and facial motion of still faces, datasets on disk."""
 
 from ..splits import parse_split
 from .degrade import (
@@ -11,18 +11,21 @@ from .degrade import (
     sample_noise_sigma,
     srgb_to_linear,
 )
+from .face_motion import FaceMotionSettings
 from .frames import DEFAULT_FRAME_COUNTS, Clip, average_frames, find_clips, open_clip
 from .kernels import (
+    LENGTH_DISTRIBUTIONS,
     REFERENCE_SIZE,
     camera_shake_kernel,
     delta_kernel,
+    draw_exposure,
     gaussian_kernel,
     kernel_centroid,
     linear_kernel,
     points_to_kernel,
     trajectory_kernel,
 )
-from .pipeline import KernelBlurSettings, draw_kernel, random_kernel_blur
+from .pipeline import FULL_SHAKE_RANGE, KernelBlurSettings, draw_kernel, random_kernel_blur
 from .samples import Sample, SampleSettings
 from .shake_moments import ShakeMoments, moment_offsets, shake_moments, shifted_frames
 from .synth import SynthReport, resynthesize, synthesize
@@ -30,8 +33,11 @@ from .trajectory import Trajectory, TrajectoryParams, random_trajectory
 
 __all__ = [
     "DEFAULT_FRAME_COUNTS",
+    "FULL_SHAKE_RANGE",
+    "LENGTH_DISTRIBUTIONS",
     "REFERENCE_SIZE",
     "Clip",
+    "FaceMotionSettings",
     "KernelBlurSettings",
     "Sample",
     "SampleSettings",
@@ -45,6 +51,7 @@ __all__ = [
     "camera_shake_kernel",
     "convolve",
     "delta_kernel",
+    "draw_exposure",
     "draw_kernel",
     "find_clips",
     "gaussian_kernel",

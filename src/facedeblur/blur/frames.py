@@ -7,6 +7,7 @@ and 300VW face-deblurring protocols. Clips are videos or folders of frame images
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io import is_image_file, is_video_file, list_images, read_image
-from ..io.video import read_video_frames, video_info
+from ..io import is_image_file, is_video_file, list_images, read_image, to_float32
+from ..io.video import iter_video_frames, video_info
 from .degrade import DEFAULT_GAMMA, linear_to_srgb, srgb_to_linear
 
 DEFAULT_FRAME_COUNTS = (5, 7, 9, 11, 13)
@@ -42,13 +43,24 @@ class Clip:
         """True for a video file, False for a folder of frames."""
         return self.path.is_file()
 
+    def stream(self, indices: set[int] | list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, frame)`` of the frames at ``indices``, in increasing order, each read once.
+
+        A video is decoded once, front to back, and its frames come as decoded: uint8 RGB
+        (H, W, 3). Frame images come as ``read_image`` gives them: float32 RGB in [0, 1].
+        Indices past the end of the clip are skipped.
+        """
+        if self.is_video:
+            yield from iter_video_frames(self.path, indices)
+            return
+        files = list_images(self.path, recursive=False)
+        for i in sorted(set(indices)):
+            if i < len(files):
+                yield i, read_image(files[i])
+
     def read(self, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
         """Frames at ``indices`` as float32 RGB (H, W, 3) arrays in [0, 1]."""
-        if self.is_video:
-            raw = read_video_frames(self.path, indices)
-            return {i: f.astype(np.float32) / 255.0 for i, f in raw.items()}
-        files = list_images(self.path, recursive=False)
-        return {i: read_image(files[i]) for i in sorted(set(indices)) if i < len(files)}
+        return {i: to_float32(f) for i, f in self.stream(indices)}
 
 
 def open_clip(path: str | Path) -> Clip:

@@ -24,6 +24,11 @@ at the 128 px face crops used here that is a path of at most 15 px."""
 MAX_KERNEL_SUPPORT = 2047
 """Largest kernel side: a 2047 x 2047 float64 kernel is 33 MB, and it fits a 1024 px image."""
 
+LENGTH_DISTRIBUTIONS = ("uniform", "log-uniform")
+"""How the exposure fraction e, and with it the blur's path length e * L_max, is drawn from its
+range (low, high): ``uniform`` (equal density per pixel of length) or ``log-uniform`` (equal
+probability per doubling of length, so mild and severe blur are drawn equally often)."""
+
 
 def kernel_centroid(kernel: np.ndarray) -> tuple[float, float]:
     """Centre of mass of a kernel as (row, column) in pixel indices."""
@@ -123,6 +128,25 @@ def points_to_kernel(
     return kernel / kernel.sum()
 
 
+def draw_exposure(
+    rng: np.random.Generator, exposure: tuple[float, float], distribution: str = "uniform"
+) -> float:
+    """Draw the exposure fraction e in [low, high] (both in (0, 1]) from one uniform draw of rng.
+
+    ``uniform``: e ~ U(low, high). ``log-uniform``: log e ~ U(log low, log high), i.e. density
+    proportional to 1 / e, so each factor of two in e (and in the blur length e * L_max) is equally
+    likely.
+    """
+    lo, hi = exposure
+    if distribution == "uniform":
+        return float(rng.uniform(lo, hi))
+    if distribution == "log-uniform":
+        drawn = math.exp(float(rng.uniform(math.log(lo), math.log(hi))))
+        return min(max(drawn, lo), hi)
+    choices = ", ".join(LENGTH_DISTRIBUTIONS)
+    raise ValueError(f"length distribution must be one of {choices}, got {distribution!r}")
+
+
 def trajectory_kernel(
     trajectory: Trajectory, exposure: float = 1.0, support: int | None = None
 ) -> np.ndarray:
@@ -139,19 +163,21 @@ def camera_shake_kernel(
     exposure: tuple[float, float] = (0.25, 1.0),
     support: int | None = None,
     params: TrajectoryParams = TrajectoryParams(),
+    length_distribution: str = "uniform",
 ) -> tuple[np.ndarray, dict]:
     """Draw a random camera-shake kernel for an image of side ``output_size``.
 
     ``max_length`` is the trajectory length at ``REFERENCE_SIZE`` pixels and is scaled to
-    ``output_size``; the exposure fraction is drawn uniformly from ``exposure``.
+    ``output_size``; the exposure fraction e is drawn from ``exposure`` by ``draw_exposure`` with
+    ``length_distribution``, and the kernel integrates the first e of the trajectory: a path of
+    e * max_length (scaled) pixels.
 
     Returns:
         (kernel, record) where record lists every drawn and derived parameter.
     """
     length = max_length * output_size / REFERENCE_SIZE
     trajectory = random_trajectory(rng, length, params)
-    lo, hi = exposure
-    exposure_fraction = float(rng.uniform(lo, hi))
+    exposure_fraction = draw_exposure(rng, exposure, length_distribution)
     kernel = trajectory_kernel(trajectory, exposure_fraction, support)
     record = {
         "type": "camera_shake",

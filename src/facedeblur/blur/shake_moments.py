@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..faces.motion_order import motion_order
 from .frames import average_frames
-from .kernels import REFERENCE_SIZE
+from .kernels import REFERENCE_SIZE, draw_exposure
 from .pipeline import KernelBlurSettings, add_noise_and_jpeg
 from .trajectory import random_trajectory
 
@@ -53,7 +53,7 @@ def moment_offsets(
         raise ValueError(f"need at least one moment, got {n}")
     length = settings.max_length * size / REFERENCE_SIZE
     trajectory = random_trajectory(rng, length, settings.trajectory)
-    exposure = float(rng.uniform(*settings.exposure))
+    exposure = draw_exposure(rng, settings.exposure, settings.length_distribution)
     last = len(trajectory.points) - 1
     times = np.linspace(0.0, exposure * last, n)
     points = np.interp(times, np.arange(last + 1), trajectory.points.real) + 1j * np.interp(

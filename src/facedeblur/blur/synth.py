@@ -5,7 +5,7 @@ Layout (GoPro-style, one root per split when ``split`` is given)::
     OUT[/<split>]/blur/<id>.png      blurred input
     OUT[/<split>]/sharp/<id>.png     ground truth
     OUT[/<split>]/kernel/<id>.npy    float kernel, and kernel/<id>.png to look at (kernel mode)
-    OUT[/<split>]/frames/<id>/NN.png the N sharp frames in time order (frames mode)
+    OUT[/<split>]/frames/<id>/NN.png the N sharp frames in time order (frames, face-motion)
     OUT[/<split>]/manifest.jsonl     one JSON line per sample: source, parameters, seed
     OUT[/<split>]/.facedeblur-synth  marker: {"complete": false} while running, true when done
 
@@ -24,6 +24,7 @@ import dataclasses
 import json
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,16 +44,20 @@ from ..io import (
 )
 from ..io.sheets import contact_sheet, heatmap, kernel_to_image
 from ..splits import assign_splits, sample_seed
-from .frames import find_clips, open_clip
+from .face_motion import FaceMotionSettings
+from .frames import Clip, find_clips, open_clip
 from .pipeline import KernelBlurSettings
 from .samples import (
     LowMotionError,
     Sample,
     SampleSettings,
-    frames_sample,
+    analyse_window,
+    face_motion_sample,
     kernel_sample,
     plan_window,
+    render_face_motion_sample,
     render_frames_sample,
+    window_crop,
     window_frames,
 )
 from .trajectory import TrajectoryParams
@@ -230,7 +235,7 @@ def _plan(
 ):
     """List sources and their groups, then pick a source, split and seed for every sample."""
     notes: list[str] = []
-    if settings.mode == "kernel":
+    if settings.mode != "frames":
         if src.is_file():
             if not is_image_file(src):
                 raise InputError(src, "not an image file")
@@ -302,8 +307,19 @@ def _write_sample(out: Path, job: _Job, sample: Sample, settings: SampleSettings
 
 
 def settings_to_dict(settings: SampleSettings) -> dict:
-    """JSON-ready form of sample settings (stored in every manifest line)."""
-    return dataclasses.asdict(settings)
+    """JSON-ready form of sample settings (stored in every manifest line).
+
+    ``blur.length_distribution`` is written only when it is not ``uniform``, the one distribution
+    manifests knew before the setting existed, so a line made with those settings reads the same
+    as before, and ``settings_from_dict`` reads a line without it as ``uniform``. ``motion``
+    is written only in face-motion mode, the one mode it shapes.
+    """
+    data = dataclasses.asdict(settings)
+    if data["blur"]["length_distribution"] == "uniform":
+        del data["blur"]["length_distribution"]
+    if settings.mode != "face-motion":
+        del data["motion"]
+    return data
 
 
 def settings_from_dict(data: dict) -> SampleSettings:
@@ -315,13 +331,16 @@ def settings_from_dict(data: dict) -> SampleSettings:
         blur["jpeg_quality"] = tuple(blur["jpeg_quality"])
     rest = {k: v for k, v in data.items() if k != "blur"}
     rest["frame_counts"] = tuple(rest["frame_counts"])
+    if "motion" in rest:
+        rest["motion"] = FaceMotionSettings(**rest["motion"])
     return SampleSettings(blur=KernelBlurSettings(**blur), **rest)
 
 
 def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
     """Rebuild a sample from its manifest line alone (source file, settings and seed).
 
-    Frames-mode samples reuse the line's crop box and FMR order, so no face detection runs:
+    Frames-mode samples reuse the line's crop box and FMR order, face-motion samples its crop box
+    and landmarks, so no face detection runs:
     a machine with the source videos and the manifest can rebuild the samples byte for byte
     instead of copying them. ``source`` is where the source file is now, when it has moved.
     """
@@ -329,6 +348,10 @@ def resynthesize(record: dict, source: str | Path | None = None) -> Sample:
     source = Path(source if source is not None else record["source"])
     if settings.mode == "kernel":
         return kernel_sample(read_image(source), source, record["seed"], settings)
+    if settings.mode == "face-motion":
+        return render_face_motion_sample(
+            read_image(source), record["crop"], record["landmarks"], record["seed"], settings
+        )
     indices = window_frames(record["start"], record["num_frames"], settings)
     window = _window_images(open_clip(source).read(indices), indices, source)
     return render_frames_sample(
@@ -384,7 +407,8 @@ class _Problems:
         return [m if c == 1 else f"{m} ({c} samples)" for m, c in self.counts.items()]
 
 
-def _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar):
+def _run_image_jobs(jobs, settings, out, problems, notes, records, bar):
+    make = kernel_sample if settings.mode == "kernel" else face_motion_sample
     for job in jobs:
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -393,7 +417,7 @@ def _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar):
             for w in caught:
                 if issubclass(w.category, ImageConversionWarning):
                     notes.add(str(w.message))
-            sample = kernel_sample(img, job.source, job.seed, settings)
+            sample = make(img, job.source, job.seed, settings)
             records.add(job, sample, _write_sample(out, job, sample, settings))
         except (InputError, ValueError, cv2.error) as exc:
             problems.add(str(exc) if isinstance(exc, InputError) else f"{job.source}: {exc}")
@@ -401,7 +425,54 @@ def _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar):
         bar.set_postfix(skipped=sum(problems.counts.values()))
 
 
+def _once(cache: dict, key, fn, *args):
+    """``fn(*args)`` computed once per ``key``; a problem it raises is kept and raised again."""
+    if key not in cache:
+        try:
+            cache[key] = fn(*args)
+        except (InputError, ValueError, cv2.error) as exc:
+            cache[key] = exc
+    if isinstance(cache[key], Exception):
+        raise cache[key]
+    return cache[key]
+
+
+def _decoded_windows(
+    clip: Clip, windows: dict[int, tuple[int, int]], settings: SampleSettings, problems: _Problems
+) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+    """``(job index, {clip index: frame})`` for every planned window, decoding the clip once.
+
+    A window comes as soon as its last frame is decoded, and a frame is let go once every window
+    that uses it has come, so only the frames of windows in progress are held (a few dozen),
+    never the whole clip. Windows reaching past the end of the stream come last, with the frames
+    it has; a clip that cannot be read is one problem, and then every window comes empty.
+    """
+    indices = {i: window_frames(start, n, settings) for i, (start, n) in windows.items()}
+    by_end = sorted(indices, key=lambda i: (indices[i][-1], i))
+    last_use = {f: indices[i][-1] for i in by_end for f in indices[i]}
+    live: dict[int, np.ndarray] = {}
+    done = 0
+    try:
+        for index, frame in clip.stream(last_use):
+            live[index] = frame
+            while done < len(by_end) and indices[by_end[done]][-1] <= index:
+                yield by_end[done], live
+                done += 1
+            for f in [f for f in live if last_use[f] <= index]:
+                del live[f]
+    except InputError as exc:
+        problems.add(str(exc))
+    for i in by_end[done:]:
+        yield i, live
+
+
 def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
+    """Make the frames-mode samples clip by clip, each clip decoded once (``_decoded_windows``).
+
+    Windows are rendered in the order their frames arrive; problems and notes are still listed
+    in sample order. Windows with the same middle frame share its face detection, and windows
+    with the same frames also their FMR: both depend on the frames alone.
+    """
     by_clip: dict[Path, list[_Job]] = {}
     for job in jobs:
         by_clip.setdefault(job.source, []).append(job)
@@ -419,27 +490,33 @@ def _run_frames_jobs(jobs, settings, out, problems, notes, records, bar):
                 windows[job.index] = plan_window(clip.num_frames, job.seed, settings, source)
             except InputError as exc:
                 problems.add(str(exc))
-        needed = {i for start, n in windows.values() for i in window_frames(start, n, settings)}
-        try:
-            frames = clip.read(needed)
-        except InputError as exc:
-            frames = {}
-            problems.add(str(exc))
-        for job in clip_jobs:
-            if job.index in windows:
-                start, n = windows[job.index]
+        by_index = {job.index: job for job in clip_jobs}
+        crops: dict = {}
+        analysed: dict = {}
+        outcomes: dict[int, tuple[_Problems, str]] = {}
+        for index, frames in _decoded_windows(clip, windows, settings, problems):
+            job, (start, n) = by_index[index], windows[index]
+            try:
                 indices = window_frames(start, n, settings)
-                try:
-                    sample = frames_sample(
-                        _window_images(frames, indices, source), source, start, job.seed, settings
-                    )
-                    records.add(job, sample, _write_sample(out, job, sample, settings))
-                except LowMotionError as exc:
-                    notes.add(str(exc))
-                except (InputError, ValueError, cv2.error) as exc:
-                    problems.add(str(exc) if isinstance(exc, InputError) else f"{source}: {exc}")
+                window = _window_images(frames, indices, source)
+                crop = _once(crops, indices[n // 2], window_crop, window, source, start, settings)
+                crop, fmr = _once(
+                    analysed, (start, n), analyse_window, window, source, start, settings, crop
+                )
+                sample = render_frames_sample(window, crop, fmr, start, job.seed, settings)
+                records.add(job, sample, _write_sample(out, job, sample, settings))
+            except LowMotionError as exc:
+                outcomes[index] = (notes, str(exc))
+            except (InputError, ValueError, cv2.error) as exc:
+                message = str(exc) if isinstance(exc, InputError) else f"{source}: {exc}"
+                outcomes[index] = (problems, message)
             bar.update(1)
             bar.set_postfix(skipped=sum(problems.counts.values()))
+        for job in clip_jobs:
+            if job.index in outcomes:
+                collector, message = outcomes[job.index]
+                collector.add(message)
+        bar.update(len(clip_jobs) - len(windows))
 
 
 def _preview_rows(
@@ -489,7 +566,8 @@ def synthesize(
     overwrite: bool = False,
     progress: bool = True,
 ) -> SynthReport:
-    """Build a paired blurred/sharp dataset from sharp faces (kernel mode) or videos (frames mode).
+    """Build a paired blurred/sharp dataset from sharp faces (kernel and face-motion modes) or
+    videos (frames mode).
 
     Args:
         src: an image, a folder of images (person sub-folders split by person), a video, or
@@ -524,8 +602,8 @@ def synthesize(
     with tqdm(
         total=len(jobs), desc=f"synth ({settings.mode})", unit="sample", disable=not progress
     ) as bar:
-        if settings.mode == "kernel":
-            _run_kernel_jobs(jobs, settings, out, problems, notes, records, bar)
+        if settings.mode != "frames":
+            _run_image_jobs(jobs, settings, out, problems, notes, records, bar)
         else:
             _run_frames_jobs(jobs, settings, out, problems, notes, records, bar)
     report.skipped = problems.lines()

@@ -1,6 +1,7 @@
 """Torch datasets and paired augmentations.
 
-Datasets: paired folders, on-the-fly blur, video moments, CelebA attributes.
+Datasets: paired folders, on-the-fly blur, face motion of stills, video moments, CelebA
+attributes.
 """
 
 from .augment import (
@@ -24,6 +25,7 @@ from .celeba import (
     read_attributes,
     read_identities,
 )
+from .face_motion import FaceMotionBlur
 from .mixed import MixedDataset
 from .moments import FRAME_ORDERS, MomentPairs, VideoMoments, frame_order, read_manifest
 from .onthefly import OnTheFlyBlur
@@ -39,6 +41,7 @@ __all__ = [
     "ChannelPermute",
     "Compose",
     "DrawSeeder",
+    "FaceMotionBlur",
     "GaussianNoise",
     "MixedDataset",
     "OnTheFlyBlur",

@@ -115,10 +115,15 @@ class VideoMoments(SeededDataset):
 
 
 def _frames_records(root: Path, order_by: str) -> list[dict]:
-    """Frames-mode records; for the FMR order only those that have one (every frame had a face)."""
+    """Frames-mode and face-motion records (both keep N sharp frames); for the FMR order only
+    those that have one (every frame had a face)."""
     if order_by not in FRAME_ORDERS:
         raise ValueError(f"unknown frame order {order_by!r}; choose from {', '.join(FRAME_ORDERS)}")
-    records = [r for r in read_manifest(root / "manifest.jsonl") if r.get("mode") == "frames"]
+    records = [
+        r
+        for r in read_manifest(root / "manifest.jsonl")
+        if r.get("mode") in ("frames", "face-motion")
+    ]
     return [r for r in records if order_by == "time" or r.get("fmr")]
 
 

@@ -130,6 +130,7 @@ def evaluate_moments(
     limit: int | None = None,
     device: str = "cpu",
     identity: bool = True,
+    identity_backend: str = "torch",
     progress: bool = True,
     allow_incomplete: bool = False,
 ) -> MomentsResult:
@@ -138,7 +139,7 @@ def evaluate_moments(
     See the module docstring. Only files inside ``data`` are read: a manifest line pointing
     elsewhere is skipped and listed, and so is a sample on which a method scores NaN or inf.
     An unfinished synthesis is refused unless ``allow_incomplete``; ``limit`` (>= 1) spreads
-    that many samples over the data.
+    that many samples over the data. ``identity_backend`` as in ``evaluate.evaluate``.
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
@@ -150,7 +151,7 @@ def evaluate_moments(
     dataset = VideoMoments(data, order_by=frame_order)
     dataset.set_epoch(0)
     skipped = _drop_outside(dataset, Path(data))
-    describe = FaceDescriptor() if identity else None
+    describe = FaceDescriptor(backend=identity_backend, device=device) if identity else None
     picks = spread_indices(len(dataset), limit)
     case_picks = set(picks[:: max(1, len(picks) // CASE_ROWS)][:CASE_ROWS])
     result = MomentsResult(names, frame_order, skipped=skipped)
@@ -166,7 +167,7 @@ def evaluate_moments(
         box, truth_desc = None, None
         if describe is not None:
             box = describe.face_box(tensor_to_image(item["sharp"]))
-            truth_desc = [describe(img, box) for img in truth_images]
+            truth_desc = describe.descriptors(truth_images, [box] * n)
         case = (
             {"id": item["id"], "truth": truth_images, "outputs": {}}
             if index in case_picks
@@ -184,10 +185,7 @@ def evaluate_moments(
                 continue
             images = [tensor_to_image(t) for t in out]
             distances = (
-                [
-                    float(identity_distances(describe(img, box), d))
-                    for img, d in zip(images, truth_desc)
-                ]
+                identity_distances(describe.descriptors(images, [box] * len(images)), truth_desc)
                 if describe is not None
                 else []
             )
@@ -198,7 +196,7 @@ def evaluate_moments(
                     "num_frames": n,
                     "psnr": float(psnr(out, truth).clamp(max=100.0).mean()),
                     "ssim": float(ssim(out, truth).mean()),
-                    "identity_distance": float(np.mean(distances)) if distances else None,
+                    "identity_distance": float(np.mean(distances)) if len(distances) else None,
                 }
             )
             if case is not None:

@@ -211,6 +211,7 @@ class EvalResult:
     methods: list[str]
     detector: str
     rows: list[dict] = field(default_factory=list)
+    identity_backend: str | None = None
     summary: dict = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     cases: list[dict] = field(default_factory=list)
@@ -267,6 +268,7 @@ def evaluate(
     limit: int | None = None,
     device: str = "cpu",
     identity: bool = True,
+    identity_backend: str = "torch",
     progress: bool = True,
     allow_incomplete: bool = False,
 ) -> EvalResult:
@@ -275,7 +277,8 @@ def evaluate(
     Only files inside ``data`` are read. Problems with single pairs are skipped and listed,
     and so is a pair on which a method scores NaN or inf, so every summary is finite. An
     unfinished synthesis is refused unless ``allow_incomplete``; ``limit`` (>= 1) takes the
-    first pairs only.
+    first pairs only. ``identity_backend`` runs dlib's recognition network in ``torch``
+    (batched, the same descriptors) or in ``dlib`` itself (see ``faces.FaceDescriptor``).
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
@@ -285,8 +288,10 @@ def evaluate(
     pairs, problems = list_pairs(data, allow_incomplete)
     pairs = pairs[:limit]
     detect = build_detector(detector)
-    describe = FaceDescriptor() if identity else None
-    result = EvalResult(names, detector, skipped=problems)
+    describe = FaceDescriptor(backend=identity_backend, device=device) if identity else None
+    result = EvalResult(
+        names, detector, skipped=problems, identity_backend=identity_backend if identity else None
+    )
     for pair in tqdm(pairs, desc="evaluate", unit="image", disable=not progress):
         try:
             loaded = pair.load()
@@ -318,10 +323,10 @@ def _pair_rows(
     sharp_t, blur_t = image_to_tensor(sharp), image_to_tensor(blur)
     sharp_dets = detect(sharp)
     reference = sharp_dets[0] if sharp_dets else None
-    sharp_desc = describe(sharp, reference.box if reference else None) if describe else None
     blurry_psnr = min(float(psnr(blur_t, sharp_t)[0]), MAX_PSNR)
     rows = [_row(pair.id, "sharp", sharp_t, sharp_t, sharp_dets, reference, 0.0, blurry_psnr, None)]
     bad = []
+    outputs = []
     for method in methods:
         if method.needs_kernel and kernel is None:
             skipped.append(
@@ -335,13 +340,17 @@ def _pair_rows(
         if not torch.isfinite(out).all():
             bad.append(method.name)
             continue
-        out_img = tensor_to_image(out)
+        outputs.append((method, out, tensor_to_image(out), ms))
+    distances = [None] * len(outputs)
+    if describe is not None and reference is not None and outputs:
+        found = describe.descriptors(
+            [sharp] + [image for _, _, image, _ in outputs], [reference.box] * (len(outputs) + 1)
+        )
+        distances = [float(d) for d in identity_distances(found[1:], found[0])]
+    for (method, out, out_img, ms), distance in zip(outputs, distances):
         detect_start = time.perf_counter()
         dets = detect(out_img)
         detect_ms = 1000.0 * (time.perf_counter() - detect_start)
-        distance = None
-        if describe is not None and reference is not None:
-            distance = float(identity_distances(describe(out_img, reference.box), sharp_desc))
         row = _row(pair.id, method.name, out, sharp_t, dets, reference, ms, blurry_psnr, distance)
         rows.append({**row, "detect_ms": detect_ms})
     return rows, bad

@@ -44,7 +44,8 @@ def markdown(result: EvalResult, data: str) -> str:
         f"Data: `{data}` ({images} pairs). Detector: {result.detector}; a face is found when a "
         "detection overlaps the face detected on the sharp image at IoU >= 0.5. PSNR and SSIM on "
         "RGB in [0, 1] (SSIM: Gaussian window 11, sigma 1.5). Identity distance: dlib ResNet "
-        f"descriptors of restored vs sharp, same face box; verified when < {DLIB_MATCH_THRESHOLD}.",
+        f"descriptors of restored vs sharp, same face box; verified when < {DLIB_MATCH_THRESHOLD} "
+        f"({_backend_note(result.identity_backend)}).",
         "",
         "## Face detection",
         "",
@@ -181,3 +182,11 @@ def write_report(result: EvalResult, out: str | Path, data: str) -> Path:
     _plots(result, out)
     _cases(result, out)
     return atomic_write_text(out / "report.md", markdown(result, data))
+
+
+def _backend_note(backend: str | None) -> str:
+    if backend is None:
+        return "not computed: --no-identity"
+    if backend == "torch":
+        return "network run by facedeblur's PyTorch port of dlib's model"
+    return "network run by dlib"

@@ -1,6 +1,8 @@
-"""Face tools: detectors behind one interface, crops and paste-back, and dlib's model files."""
+"""Face tools: detectors behind one interface, crops and paste-back, dlib's model files and its
+face-recognition network in PyTorch."""
 
 from .detect import Detection, DlibHOGDetector, largest_face, square_face_box
+from .dlib_facenet import DlibFaceNet
 from .dlib_models import model_path
 from .motion_order import (
     LEFT_EYE_POINTS,
@@ -17,6 +19,7 @@ __all__ = [
     "DETECTORS",
     "LEFT_EYE_POINTS",
     "Detection",
+    "DlibFaceNet",
     "DlibHOGDetector",
     "FrameOrder",
     "build_detector",

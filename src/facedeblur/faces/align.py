@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..errors import UsageError
 from .dlib_faces import five_points
@@ -20,6 +22,20 @@ TEMPLATE = np.array(
     [(0.40, 0.42), (0.60, 0.42), (0.50, 0.535), (0.41, 0.625), (0.59, 0.625)], dtype=np.float64
 )
 """Left eye, right eye, nose tip, left and right mouth corner (x, y), fractions of the crop side."""
+
+DLIB_CHIP_POINTS = np.array(
+    [
+        (0.8595674595992, 0.2134981538014),
+        (0.6460604764104, 0.2289674387677),
+        (0.1205750620789, 0.2137274526848),
+        (0.3340850613712, 0.2290642403242),
+        (0.4901123135679, 0.6277975316475),
+    ],
+    dtype=np.float64,
+)
+"""Where dlib's ``get_face_chip_details`` puts its 5-point predictor's points (x, y), as fractions
+of an unpadded chip: the outer and inner corner of the image-right eye, of the image-left eye,
+and the bottom of the nose."""
 
 
 def similarity_matrix(src, dst) -> np.ndarray:
@@ -103,3 +119,54 @@ def unalign(crop: np.ndarray, matrix: np.ndarray, shape_hw: tuple[int, int]) -> 
         borderValue=0,
     )
     return back.reshape(height, width, -1) if back.ndim == 2 else back
+
+
+def dlib_chip_matrix(points5, size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """The 2x3 matrix taking chip pixels (x, y) to photo pixels, as dlib's face chips are cut.
+
+    It reproduces ``dlib.get_face_chip_details(shape, size, padding)`` followed by
+    ``extract_image_chip``: the least-squares similarity from the padded template to the
+    landmarks, then dlib's rectangle (its corner pixels land on the similarity's rectangle of
+    side ``size * scale - 1``), so chip pixel centres sample the photo where dlib's do.
+
+    Args:
+        points5: (5, 2) landmarks (x, y) of dlib's 5-point shape predictor, in photo pixels.
+        size: chip side in pixels (150 for the face-recognition network).
+        padding: border around the template, as a fraction of its side (dlib's default 0.25).
+    """
+    template = (padding + DLIB_CHIP_POINTS) / (2.0 * padding + 1.0) * size
+    similarity = similarity_matrix(template, points5)
+    scale = float(np.hypot(similarity[0, 0], similarity[1, 0]))
+    rotation = similarity[:, :2] / scale
+    centre = similarity[:, :2] @ np.array([size / 2.0, size / 2.0]) + similarity[:, 2]
+    step = (size * scale - 1.0) / (size - 1.0)
+    linear = rotation * step
+    return np.hstack([linear, (centre - linear @ np.full(2, (size - 1) / 2.0))[:, None]])
+
+
+def extract_chips(images: torch.Tensor, matrices: torch.Tensor, size: int = 150) -> torch.Tensor:
+    """Cut ``size`` x ``size`` chips by bilinear sampling, differentiable in the images.
+
+    Chip pixel (x, y) samples the photo at ``matrix @ (x, y, 1)`` (pixel centres at integer
+    coordinates, as dlib's bilinear interpolation); outside the photo the chip is black.
+
+    Args:
+        images: (N, C, H, W) float images.
+        matrices: (N, 2, 3) chip-to-photo matrices (``dlib_chip_matrix``), any float dtype.
+        size: chip side in pixels.
+
+    Returns:
+        (N, C, size, size) chips, dtype and device of ``images``.
+    """
+    n, _, height, width = images.shape
+    if matrices.shape != (n, 2, 3):
+        raise ValueError(f"need ({n}, 2, 3) matrices for {n} images, got {tuple(matrices.shape)}")
+    coords = torch.arange(size, dtype=torch.float64, device=images.device)
+    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
+    chip = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(-1, 3)
+    photo = chip @ matrices.to(device=images.device, dtype=torch.float64).transpose(1, 2)
+    scale = torch.tensor([width - 1, height - 1], dtype=torch.float64, device=images.device)
+    grid = (2.0 * photo / scale.clamp(min=1) - 1.0).reshape(n, size, size, 2)
+    return F.grid_sample(
+        images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=True
+    )

@@ -6,13 +6,17 @@ Images are RGB (H, W, 3), float in [0, 1] or uint8; they are converted to uint8 
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
+from ..errors import UsageError
 from ..io import to_uint8
 from .detect import Detection, DlibHOGDetector, largest_face
+from .dlib_facenet import shipped_facenet
 from .dlib_models import load_dlib, model_path
 
 DLIB_MATCH_THRESHOLD = 0.6
@@ -96,6 +100,16 @@ def landmarks68(img: np.ndarray, box: Sequence[float]) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
+def landmarks5(img: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """dlib's 5-point landmarks of the face in ``box`` (x0, y0, x1, y1): (5, 2) float (x, y).
+
+    The points are the outer and inner corners of the image-right eye, those of the image-left
+    eye, and the bottom of the nose (the order ``faces.align.dlib_chip_matrix`` expects).
+    """
+    shape = _shape_predictor("landmarks5")(to_uint8(img), _rect(box))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
 def five_points(points68: np.ndarray) -> np.ndarray:
     """Five landmarks (5, 2) from 68 iBUG points, in the order of ``Detection.landmarks``.
 
@@ -109,6 +123,9 @@ def five_points(points68: np.ndarray) -> np.ndarray:
     return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]).astype(np.float32)
 
 
+IDENTITY_BACKENDS = ("dlib", "torch")
+
+
 class FaceDescriptor:
     """dlib's ResNet-29 face recognition model: a 128-d identity descriptor per face.
 
@@ -117,12 +134,29 @@ class FaceDescriptor:
     as the face box (right for tight face crops such as aligned 128-256 px crops, meaningless
     otherwise). Descriptors are not unit vectors (their L2 norm is about 1.35-1.45 on LFW);
     compare them with ``metrics.identity_distances`` and ``DLIB_MATCH_THRESHOLD``.
+
+    Args:
+        upsample: HOG detector upsampling for finding the face when no box is given.
+        backend: ``torch`` cuts the chips dlib cuts (``get_face_chip``) and runs
+            ``faces.dlib_facenet.DlibFaceNet`` on them in batches; ``dlib`` runs dlib's own
+            network face by face. Both give the same descriptors (within 1e-5 on LFW faces).
+        device: where the ``torch`` backend runs.
+        batch_size: chips per forward pass of the ``torch`` backend.
     """
 
     name = "dlib-resnet"
 
-    def __init__(self, upsample: int = 1):
+    def __init__(
+        self, upsample: int = 1, backend: str = "torch", device: str = "cpu", batch_size: int = 64
+    ):
+        if backend not in IDENTITY_BACKENDS:
+            raise UsageError(
+                f"identity backend must be one of {', '.join(IDENTITY_BACKENDS)}, got {backend!r}"
+            )
         self._detector = DlibHOGDetector(upsample=upsample)
+        self.backend = backend
+        self.device = device
+        self.batch_size = batch_size
 
     def face_box(self, img: np.ndarray) -> tuple[float, float, float, float]:
         """The box used when none is given: largest HOG face, else the whole image."""
@@ -132,14 +166,14 @@ class FaceDescriptor:
         height, width = img.shape[:2]
         return (0.0, 0.0, float(width - 1), float(height - 1))
 
+    def _shape(self, arr: np.ndarray, box: Sequence[float] | None):
+        return _shape_predictor("landmarks5")(
+            arr, _rect(self.face_box(arr) if box is None else box)
+        )
+
     def __call__(self, img: np.ndarray, box: Sequence[float] | None = None) -> np.ndarray:
         """The (128,) float32 descriptor of the face in ``box`` (x0, y0, x1, y1) of an RGB image."""
-        arr = to_uint8(img)
-        if box is None:
-            box = self.face_box(arr)
-        shape = _shape_predictor("landmarks5")(arr, _rect(box))
-        vec = _face_recognizer().compute_face_descriptor(arr, shape, num_jitters=0)
-        return np.asarray(vec, dtype=np.float32)
+        return self.descriptors([img], [box])[0]
 
     def descriptors(
         self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[float] | None] | None = None
@@ -151,4 +185,36 @@ class FaceDescriptor:
             raise ValueError(f"{len(images)} images but {len(boxes)} boxes")
         if not images:
             return np.zeros((0, 128), dtype=np.float32)
-        return np.stack([self(img, box) for img, box in zip(images, boxes)])
+        arrays = [to_uint8(img) for img in images]
+        shapes = [self._shape(arr, box) for arr, box in zip(arrays, boxes)]
+        if self.backend == "dlib":
+            return np.stack(
+                [
+                    np.asarray(
+                        _face_recognizer().compute_face_descriptor(arr, shape, num_jitters=0),
+                        dtype=np.float32,
+                    )
+                    for arr, shape in zip(arrays, shapes)
+                ]
+            )
+        dlib = load_dlib()
+        chips = np.stack(
+            [dlib.get_face_chip(arr, shape, 150, 0.25) for arr, shape in zip(arrays, shapes)]
+        )
+        return _torch_descriptors(chips, self.device, self.batch_size)
+
+
+@functools.cache
+def _facenet_on(device: str):
+    return shipped_facenet() if device == "cpu" else copy.deepcopy(shipped_facenet()).to(device)
+
+
+def _torch_descriptors(chips: np.ndarray, device: str, batch_size: int) -> np.ndarray:
+    """(N, 150, 150, 3) uint8 chips -> (N, 128) float32 descriptors from ``DlibFaceNet``."""
+    net = _facenet_on(device)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(chips), batch_size):
+            batch = torch.from_numpy(chips[start : start + batch_size]).to(device)
+            out.append(net(batch.permute(0, 3, 1, 2).float() / 255.0).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)

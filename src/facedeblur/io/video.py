@@ -6,6 +6,7 @@ Files are written atomically.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -99,30 +100,42 @@ def video_info(path: str | Path) -> tuple[int, float, tuple[int, int]]:
     return count, fps, size
 
 
-def read_video_frames(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
-    """Decode a video once, front to back, keeping the wanted frames as uint8 RGB arrays.
+def iter_video_frames(
+    path: str | Path, indices: set[int] | list[int] | range
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode a video once, front to back, yielding ``(index, frame)`` for the wanted indices.
 
-    Decoding sequentially (rather than seeking) gives the same frames on every platform.
-    Frames past the end of the stream are simply absent from the result.
+    Frames come in increasing index order as uint8 RGB (H, W, 3) arrays, each as soon as it is
+    decoded, so a caller can hold only the frames it still needs. Unwanted frames are decoded
+    but not converted, and decoding stops after the last wanted frame. Decoding sequentially
+    (rather than seeking, which lands on key frames in some builds) gives the same frames on every
+    platform. Frames past the end of the stream are simply not yielded.
+
+    Raises:
+        InputError: the file cannot be opened as a video.
     """
     path = Path(path)
-    wanted = set(int(i) for i in indices)
-    frames: dict[int, np.ndarray] = {}
+    wanted = {int(i) for i in indices}
     if not wanted:
-        return frames
+        return
     last = max(wanted)
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise InputError(path, "not a readable video")
-        index = 0
-        while index <= last:
-            ok, frame = cap.read()
-            if not ok:
+        for index in range(last + 1):
+            if not cap.grab():
                 break
             if index in wanted:
-                frames[index] = np.ascontiguousarray(frame[:, :, ::-1])
-            index += 1
+                ok, frame = cap.retrieve()
+                if not ok:
+                    break
+                yield index, np.ascontiguousarray(frame[:, :, ::-1])
     finally:
         cap.release()
-    return frames
+
+
+def read_video_frames(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
+    """The wanted frames of a video as uint8 RGB (H, W, 3) arrays, by index (see
+    ``iter_video_frames``); frames past the end of the stream are absent from the result."""
+    return dict(iter_video_frames(path, indices))

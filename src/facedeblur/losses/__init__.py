@@ -1,4 +1,4 @@
-"""Training losses: adversarial objectives, pixel content losses, SSIM and the VGG perceptual loss.
+"""Training losses: adversarial, pixel content, SSIM, VGG perceptual, identity and face features.
 
 Content losses are ``nn.Module``s called as ``loss(output, target)`` on [0, 1] NCHW images,
 where ``output`` may be a model's list of outputs (coarsest first); ``build_content_loss``
@@ -15,6 +15,7 @@ from ..errors import UsageError
 from .adversarial import ADVERSARIAL_KINDS, AdversarialLoss, gradient_penalty
 from .content import CharbonnierLoss, FFTLoss, L1Loss, MSELoss, MultiScaleContentLoss
 from .face_perceptual import PERCEPTUAL_TERMS, LPIPSLoss, OnetFeatureLoss, build_perceptual_term
+from .identity import FACE_TERMS, FaceLosses, build_face_losses
 from .perceptual import PerceptualLoss
 from .ssim_loss import SSIMLoss
 
@@ -52,7 +53,10 @@ def build_content_loss(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "ADVERSARIAL_KINDS",
     "CONTENT_LOSSES",
+    "FACE_TERMS",
     "AdversarialLoss",
+    "FaceLosses",
+    "build_face_losses",
     "CharbonnierLoss",
     "FFTLoss",
     "L1Loss",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from ..blur.kernels import LENGTH_DISTRIBUTIONS
 from ..data.moments import FRAME_ORDERS
 from ..errors import UsageError
 from ..losses.face_perceptual import PERCEPTUAL_TERMS
@@ -42,14 +44,36 @@ class DataConfig:
 @dataclass
 class KernelBlurFields:
     """Camera-shake blur drawn on the fly (``blur.KernelBlurSettings``) over sharp faces in person
-    folders, ``val_fraction`` of the people held out; ``jitter`` randomises the face crop."""
+    folders, ``val_fraction`` of the people held out; ``jitter`` randomises the face crop.
+
+    The blur path is e * ``max_length`` (px at 512 px) with e drawn from ``exposure`` by
+    ``length_distribution``: ``uniform`` (the default, every shipped preset's recipe) or
+    ``log-uniform`` (each doubling of length equally likely). ``max_length: 120``,
+    ``exposure: [0.125, 1.0]``, ``length_distribution: log-uniform`` is ``synth``'s default range,
+    mild to the seed paper's full strength (``blur.FULL_SHAKE_RANGE``)."""
 
     val_fraction: float = 0.1
     max_length: float = 60.0
     exposure: tuple = (0.25, 1.0)
+    length_distribution: str = "uniform"
     noise_scale: float = 2.0 / 255.0
     jpeg_quality: tuple | None = None
     jitter: float = 0.0
+
+
+@dataclass
+class FaceMotionFields:
+    """Still faces moved by a drawn facial motion (``blur.face_motion``): ``head``, ``mouth`` and
+    ``eyes`` scale the default amplitudes (0 to 4), ``add_shake`` adds camera shake (the
+    kernel-blur fields) on top, N comes from ``frame_counts``, and the crop is the dlib face grown
+    by ``margin`` on each side."""
+
+    head: float = 1.0
+    mouth: float = 1.0
+    eyes: float = 1.0
+    add_shake: bool = False
+    frame_counts: tuple = (5, 7, 9, 11, 13)
+    margin: float = 0.7
 
 
 @dataclass
@@ -77,6 +101,16 @@ class OnTheFlyData(MixFields, KernelBlurFields, DataConfig):
 
 
 @dataclass
+class FaceMotionData(FaceMotionFields, OnTheFlyData):
+    """``kind: facemotion``: like ``onthefly``, but each face is blurred by a fresh facial motion
+    of its own (``FaceMotionBlur``: head and expression moved by its landmarks, N sub-frames
+    averaged); the kernel-blur fields set the exposure range, noise and JPEG (and the shake of
+    ``add_shake``). ``jitter`` does not apply: the crop follows the face."""
+
+    kind: str = "facemotion"
+
+
+@dataclass
 class PairedData(MixFields, DataConfig):
     """``kind: paired``: ``blur/`` + ``sharp/`` folders (a ``facedeblur synth`` output or GoPro),
     ``train`` for training and ``val`` (required) for validation."""
@@ -86,7 +120,7 @@ class PairedData(MixFields, DataConfig):
 
 
 @dataclass
-class MomentsData(KernelBlurFields, DataConfig):
+class MomentsData(FaceMotionFields, KernelBlurFields, DataConfig):
     """``kind: moments``: CFMD-GAN on a frames-mode ``facedeblur synth`` output.
 
     ``train`` and ``val`` are its split folders; each training draw is one (u, sharp moment)
@@ -95,7 +129,9 @@ class MomentsData(KernelBlurFields, DataConfig):
     ``train``'s. ``centre_fraction`` of the draws pair u = 0.5 with the time-middle frame.
     ``shake_train`` names sharp faces in person sub-folders (LFW) whose training people
     (``val_fraction`` held out) make up ``shake_fraction`` of the draws as camera-shake moments
-    (``ShakeMomentPairs``, blurred with the kernel-blur fields, crops jittered by ``jitter``).
+    (``ShakeMomentPairs``, blurred with the kernel-blur fields, crops jittered by ``jitter``);
+    with ``stills: face-motion`` they are face-motion moments instead (``FaceMotionBlur`` with
+    the face-motion fields).
     """
 
     kind: str = "moments"
@@ -105,6 +141,7 @@ class MomentsData(KernelBlurFields, DataConfig):
     centre_fraction: float = 0.0
     shake_train: str = ""
     shake_fraction: float = 0.5
+    stills: str = "shake"
 
 
 @dataclass
@@ -124,6 +161,7 @@ class CelebAData(DataConfig):
 
 DATA_KINDS: dict[str, type[DataConfig]] = {
     "onthefly": OnTheFlyData,
+    "facemotion": FaceMotionData,
     "paired": PairedData,
     "moments": MomentsData,
     "attributes": CelebAData,
@@ -138,11 +176,15 @@ class NetConfig:
     ``base_weights`` (``cfmd`` only): a single-image deblurrer's weights file, or ``default`` for
     the shipped default model, built into the generator as its frozen base (``CFMDGenerator``'s
     ``base``).
+
+    ``init_weights``: a weights file of this very network (name and arguments), or ``default``,
+    whose tensors the generator starts from instead of a random initialisation (fine-tuning).
     """
 
     name: str = "deblurgan"
     args: dict = field(default_factory=dict)
     base_weights: str = ""
+    init_weights: str = ""
 
 
 @dataclass
@@ -155,6 +197,11 @@ class LossConfig:
     (``none``, ``lpips`` or the ``onet`` substitute, built with ``perceptual_args``) and
     ``aux_weight`` times the discriminator's u regression on restored faces to the generator,
     and ``q_weight`` times the u regression on real and restored faces to the discriminator.
+
+    Every method whose network outputs faces (all but ``attributes``) adds
+    ``identity_weight`` times the identity term and ``face_feature_weight`` times the
+    face-feature term of ``losses.identity.FaceLosses`` (dlib's face-recognition network, in the
+    150 px chip aligned on the sharp target's landmarks); 0 leaves a term out.
     """
 
     content: str = "l1"
@@ -169,6 +216,8 @@ class LossConfig:
     perceptual_weight: float = 0.01
     aux_weight: float = 0.05
     q_weight: float = 0.05
+    identity_weight: float = 0.0
+    face_feature_weight: float = 0.0
 
 
 @dataclass
@@ -351,6 +400,18 @@ def validate(config: RunConfig, where: str) -> None:
             config.loss.perceptual in PERCEPTUAL_TERMS,
             f"loss.perceptual must be one of {', '.join(PERCEPTUAL_TERMS)}",
         ),
+        (
+            all(
+                math.isfinite(w) and w >= 0.0
+                for w in (config.loss.identity_weight, config.loss.face_feature_weight)
+            ),
+            "loss.identity_weight and loss.face_feature_weight must be finite and >= 0",
+        ),
+        (
+            config.data.kind != "attributes"
+            or config.loss.identity_weight == config.loss.face_feature_weight == 0.0,
+            "data.kind attributes trains a classifier: it has no faces for the face losses",
+        ),
         (config.train.steps > 0, "train.steps must be positive"),
         (config.train.batch_size > 0, "train.batch_size must be positive"),
         (config.loss.critic_steps >= 1, "loss.critic_steps must be at least 1"),
@@ -361,6 +422,13 @@ def validate(config: RunConfig, where: str) -> None:
             "loss.adversarial needs a discriminator.name",
         ),
     ]
+    if isinstance(config.data, KernelBlurFields):
+        checks.append(
+            (
+                config.data.length_distribution in LENGTH_DISTRIBUTIONS,
+                f"data.length_distribution must be one of {', '.join(LENGTH_DISTRIBUTIONS)}",
+            )
+        )
     if isinstance(config.data, MomentsData):
         checks += [
             (0.0 <= config.data.centre_fraction < 1.0, "data.centre_fraction must lie in [0, 1)"),
@@ -369,7 +437,13 @@ def validate(config: RunConfig, where: str) -> None:
                 config.data.frame_order in FRAME_ORDERS,
                 f"data.frame_order must be one of {', '.join(FRAME_ORDERS)}",
             ),
+            (
+                config.data.stills in ("shake", "face-motion"),
+                "data.stills must be shake or face-motion",
+            ),
         ]
+    if isinstance(config.data, FaceMotionData):
+        checks.append((config.data.jitter == 0.0, "data.jitter does not apply to kind facemotion"))
     for ok, message in checks:
         if not ok:
             raise UsageError(f"{where}: {message}")

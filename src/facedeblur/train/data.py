@@ -8,8 +8,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..blur.checks import SettingError
+from ..blur.face_motion import FaceMotionSettings
 from ..blur.pipeline import KernelBlurSettings
+from ..blur.samples import SampleSettings
 from ..data import (
+    FaceMotionBlur,
     MixedDataset,
     MomentPairs,
     OnTheFlyBlur,
@@ -21,7 +25,7 @@ from ..data import (
 from ..errors import InputError, UsageError
 from ..io import list_images
 from ..splits import person_split, spread_indices
-from .config import CelebAData, DataConfig, KernelBlurFields, MomentsData
+from .config import CelebAData, DataConfig, FaceMotionFields, KernelBlurFields, MomentsData
 
 
 def _augment(cfg: DataConfig) -> list:
@@ -58,10 +62,20 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             ]
         if not train_files or not val_files:
             raise InputError(train_root, "not enough people for a train/validation split")
-        train = OnTheFlyBlur(
-            train_files, cfg.size, settings, augment=_augment(cfg), seed=seed, jitter=cfg.jitter
-        )
-        val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
+        if cfg.kind == "facemotion":
+            motion = face_motion_settings(cfg)
+            train = FaceMotionBlur(train_files, motion, augment=_augment(cfg), seed=seed)
+            val_ds = FaceMotionBlur(val_files[: cfg.val_count], motion, seed=seed + 1)
+        else:
+            train = OnTheFlyBlur(
+                train_files,
+                cfg.size,
+                settings,
+                augment=_augment(cfg),
+                seed=seed,
+                jitter=cfg.jitter,
+            )
+            val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
     val_ds.set_epoch(0)
     val = [val_ds[i] for i in range(min(cfg.val_count, len(val_ds)))]
     if cfg.mix_train:
@@ -81,9 +95,40 @@ def kernel_settings(cfg: KernelBlurFields) -> KernelBlurSettings:
     return KernelBlurSettings(
         max_length=cfg.max_length,
         exposure=tuple(cfg.exposure),
+        length_distribution=cfg.length_distribution,
         noise_scale=cfg.noise_scale,
         jpeg_quality=tuple(cfg.jpeg_quality) if cfg.jpeg_quality else None,
     )
+
+
+def face_motion_settings(cfg: FaceMotionFields) -> SampleSettings:
+    """The face-motion sample settings of a data config (``FaceMotionBlur``)."""
+    try:
+        return SampleSettings(
+            mode="face-motion",
+            size=cfg.size,
+            crop="face",
+            margin=cfg.margin,
+            blur=kernel_settings(cfg),
+            frame_counts=tuple(cfg.frame_counts),
+            motion=FaceMotionSettings(
+                head=cfg.head, mouth=cfg.mouth, eyes=cfg.eyes, shake=cfg.add_shake
+            ),
+        )
+    except SettingError as exc:
+        raise UsageError(f"data.{exc.setting} {exc.problem}") from None
+
+
+def face_motion_header(cfg: FaceMotionFields) -> dict:
+    """The face-motion fields of a data config as plain data, for a weights header."""
+    return {
+        "head": cfg.head,
+        "mouth": cfg.mouth,
+        "eyes": cfg.eyes,
+        "add_shake": cfg.add_shake,
+        "frame_counts": list(cfg.frame_counts),
+        "margin": cfg.margin,
+    }
 
 
 def blur_header(cfg: KernelBlurFields) -> dict:
@@ -92,6 +137,7 @@ def blur_header(cfg: KernelBlurFields) -> dict:
     return {
         "max_length": s.max_length,
         "exposure": list(s.exposure),
+        "length_distribution": s.length_distribution,
         "gamma": s.gamma,
         "noise_scale": s.noise_scale,
         "jpeg_quality": list(s.jpeg_quality) if s.jpeg_quality else None,
@@ -119,15 +165,25 @@ def _moment_datasets(cfg: MomentsData, seed: int) -> tuple[Dataset, list[dict]]:
     )
     if cfg.shake_train:
         people, _ = person_split(Path(cfg.shake_train), cfg.val_fraction, seed)
-        stills = ShakeMomentPairs(
-            people,
-            cfg.size,
-            kernel_settings(cfg),
-            augment=_augment(cfg),
-            seed=seed + 2,
-            jitter=cfg.jitter,
-            centre_fraction=cfg.centre_fraction,
-        )
+        if cfg.stills == "face-motion":
+            stills = FaceMotionBlur(
+                people,
+                face_motion_settings(cfg),
+                augment=_augment(cfg),
+                seed=seed + 2,
+                moments=True,
+                centre_fraction=cfg.centre_fraction,
+            )
+        else:
+            stills = ShakeMomentPairs(
+                people,
+                cfg.size,
+                kernel_settings(cfg),
+                augment=_augment(cfg),
+                seed=seed + 2,
+                jitter=cfg.jitter,
+                centre_fraction=cfg.centre_fraction,
+            )
         train = MixedDataset(train, stills, cfg.shake_fraction, seed=seed + 3)
     return train, _evenly_spaced(VideoMoments(cfg.val, order_by=cfg.frame_order), cfg.val_count)
 

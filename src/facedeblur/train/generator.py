@@ -6,29 +6,48 @@ from pathlib import Path
 
 from torch import nn
 
+from ..errors import UsageError
 from ..models import build_model
 from ..models.weights import default_model_path, load_network
 from .config import NetConfig
 
 
-def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict | None]:
-    """Build ``net``'s generator; returns (generator, the arguments its weights header keeps, base).
+def _weights_file(name: str) -> Path:
+    return default_model_path() if name == "default" else Path(name)
+
+
+def _origin(name: str, header: dict) -> dict:
+    return {"weights": name, "preset": header.get("preset"), "steps": header.get("steps")}
+
+
+def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict]:
+    """Build ``net``'s generator; returns (generator, the arguments its weights header keeps,
+    where its weights came from).
 
     With ``net.base_weights`` (a weights file, or ``default`` for the shipped default model) the
     file's architecture and arguments become the generator's ``base`` argument and its tensors
-    the base's weights; ``base`` then says which file that was (as the config names it) and its
-    preset and steps, for the header. Without it, ``base`` is None.
+    the base's weights. With ``net.init_weights`` the whole generator starts from that file's
+    tensors (fine-tuning), which must hold this very architecture and arguments. The third
+    result holds header entries ``base`` and ``init`` saying which file (as the config names it),
+    preset and steps each was; it is empty without either.
     """
     args = dict(net.args)
-    if not net.base_weights:
-        return build_model(net.name, **args), args, None
-    path = default_model_path() if net.base_weights == "default" else Path(net.base_weights)
-    deblurrer, header = load_network(path, role="deblurrer")
-    args["base"] = {"architecture": header["architecture"], "args": header.get("args", {})}
+    origin = {}
+    if net.base_weights:
+        deblurrer, header = load_network(_weights_file(net.base_weights), role="deblurrer")
+        args["base"] = {"architecture": header["architecture"], "args": header.get("args", {})}
+        origin["base"] = _origin(net.base_weights, header)
     generator = build_model(net.name, **args)
-    generator.base.load_state_dict(deblurrer.state_dict())
-    return (
-        generator,
-        args,
-        {"weights": net.base_weights, "preset": header.get("preset"), "steps": header.get("steps")},
-    )
+    if net.base_weights:
+        generator.base.load_state_dict(deblurrer.state_dict())
+    if net.init_weights:
+        path = _weights_file(net.init_weights)
+        start, header = load_network(path)
+        if header["architecture"] != net.name or header.get("args", {}) != args:
+            raise UsageError(
+                f"{path}: generator.init_weights holds {header['architecture']} "
+                f"{header.get('args', {})}, not this preset's {net.name} {args}"
+            )
+        generator.load_state_dict(start.state_dict())
+        origin["init"] = _origin(net.init_weights, header)
+    return generator, args, origin

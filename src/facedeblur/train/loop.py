@@ -332,7 +332,6 @@ class Trainer:
 
     def _save_weights(self, path: Path, net: torch.nn.Module, metrics: dict, steps: int) -> Path:
         task = self.task
-        base = {"base": task.base_info} if task.base_info else {}
         data = task.data_header(self.stream.dataset, self.val)
         return save_weights(
             path,
@@ -340,7 +339,7 @@ class Trainer:
             self.cfg.generator.name,
             task.generator_args,
             data=data,
-            **base,
+            **task.origin,
             metrics=metrics,
             best=self.best,
             steps=steps,

@@ -11,6 +11,7 @@ from .restore import RestoreTask
 
 TASKS: dict[str, type[Task]] = {
     "onthefly": RestoreTask,
+    "facemotion": RestoreTask,
     "paired": RestoreTask,
     "moments": MomentsTask,
     "attributes": AttributesTask,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ...losses import build_content_loss
+from ...losses.identity import build_face_losses
 from ...models import build_model
 from ..config import RunConfig
 from ..data import build_datasets
@@ -29,9 +30,11 @@ class Task(ABC):
     Attributes:
         generator: the network whose weights are exported (``generator.safetensors``).
         generator_args: the keyword arguments its weights header keeps.
-        base_info: what the generator's frozen base was (header), or None.
+        origin: header entries saying which weights files the generator's frozen base
+            (``base``) and its starting weights (``init``) came from; empty for neither.
         discriminator: the critic, or None when the method trains without one.
         content_loss: the content term between outputs and targets.
+        face_losses: the identity and face-feature terms with a positive weight, or None.
     """
 
     score = "val_psnr"
@@ -39,7 +42,7 @@ class Task(ABC):
 
     def __init__(self, config: RunConfig, device: torch.device):
         self.cfg, self.device = config, device
-        generator, self.generator_args, self.base_info = build_generator(config.generator)
+        generator, self.generator_args, self.origin = build_generator(config.generator)
         self.generator: nn.Module = generator.to(device)
         self.discriminator: nn.Module | None = None
         if self.uses_discriminator():
@@ -49,6 +52,29 @@ class Task(ABC):
         self.content_loss = build_content_loss(config.loss.content, **config.loss.content_args).to(
             device
         )
+        self.face_weights = {
+            "identity": config.loss.identity_weight,
+            "face_feature": config.loss.face_feature_weight,
+        }
+        face_losses = build_face_losses(self.face_weights)
+        self.face_losses = face_losses.to(device) if face_losses is not None else None
+
+    def add_face_losses(
+        self, total: torch.Tensor, output: torch.Tensor, target: torch.Tensor, losses: dict
+    ) -> torch.Tensor:
+        """``total`` plus the weighted face terms of ``output`` against ``target``.
+
+        (..., 3, H, W) images in [0, 1]. Each term's value goes into ``losses``, and so does
+        ``face_skipped``, the targets of this step in which no face was found.
+        """
+        if self.face_losses is None:
+            return total
+        values = self.face_losses(output.float(), target.float())
+        for name in self.face_losses.terms:
+            total = total + self.face_weights[name] * values[name]
+            losses[name] = values[name].item()
+        losses["face_skipped"] = output[..., 0, 0, 0].numel() - values["faces"]
+        return total
 
     def uses_discriminator(self) -> bool:
         """Whether this method trains a discriminator (an adversarial term is configured)."""

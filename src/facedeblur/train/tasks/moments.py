@@ -17,7 +17,7 @@ import torch
 from ...io import tensor_to_image
 from ...losses import AdversarialLoss, build_perceptual_term
 from ...metrics import psnr, ssim
-from ..data import blur_header
+from ..data import blur_header, face_motion_header
 from .base import Task
 from .restore import GRID_ROWS
 
@@ -85,6 +85,7 @@ class MomentsTask(Task):
                 perceptual = self.perceptual(restored.float(), sharp.float())
                 g_loss = g_loss + lc.perceptual_weight * perceptual
                 losses["perceptual"] = perceptual.item()
+        g_loss = self.add_face_losses(g_loss, restored, sharp, losses)
         losses["content"] = content.item()
         return g_loss, losses
 
@@ -182,5 +183,8 @@ class MomentsTask(Task):
                 "split_seed": self.cfg.train.seed,
                 "jitter": d.jitter,
                 "blur": blur_header(d),
+                "stills": d.stills,
             }
+            if d.stills == "face-motion":
+                data["shake_moments"]["face_motion"] = face_motion_header(d)
         return data

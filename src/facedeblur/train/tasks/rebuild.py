@@ -50,10 +50,11 @@ class RebuildTask(CelebATask):
     def train_step(self, batch: dict, loop) -> tuple[torch.Tensor, dict]:
         """The content loss between the rebuilt and the original faces."""
         image = batch["image"].to(self.device, non_blocking=True)
-        content = self.content_loss(
-            rebuild_faces(loop.g_train, batch, None, self.device, loop.autocast), image
-        )
-        return self.cfg.loss.content_weight * content, {"content": content.item()}
+        rebuilt = rebuild_faces(loop.g_train, batch, None, self.device, loop.autocast)
+        content = self.content_loss(rebuilt, image)
+        losses: dict = {}
+        total = self.add_face_losses(self.cfg.loss.content_weight * content, rebuilt, image, losses)
+        return total, {**losses, "content": content.item()}
 
     @torch.no_grad()
     def validate(self, net, val: list[dict], loop) -> dict:

@@ -14,8 +14,8 @@ from ...io import tensor_to_image
 from ...losses import AdversarialLoss, gradient_penalty
 from ...metrics import psnr, ssim
 from ...models.ops import final_output
-from ..config import OnTheFlyData
-from ..data import blur_header
+from ..config import FaceMotionData, OnTheFlyData
+from ..data import blur_header, face_motion_header
 from .base import Task
 
 GRID_ROWS = 4
@@ -61,6 +61,7 @@ class RestoreTask(Task):
                 adv = self.adversarial.generator_loss(self.discriminator(final))
                 losses["g_adv"] = adv.item()
                 g_loss = g_loss + lc.adversarial_weight * adv
+        g_loss = self.add_face_losses(g_loss, final, sharp, losses)
         losses["content"] = content.item()
         return g_loss, losses
 
@@ -110,6 +111,8 @@ class RestoreTask(Task):
                 "split_seed": self.cfg.train.seed,
             }
             data["blur"] = blur_header(d)
+            if isinstance(d, FaceMotionData):
+                data["face_motion"] = face_motion_header(d)
         else:
             data["validation"] = {"val": d.val}
         if d.mix_train:
