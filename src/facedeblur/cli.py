@@ -307,7 +307,7 @@ def _run_synth(args) -> int:
     )
     if report.preview:
         print(f"preview: {report.preview}")
-    return _batch_exit(report.skipped)
+    return _batch_exit(report.skipped, done=report.total_written)
 
 
 def _add_demo(sub) -> None:

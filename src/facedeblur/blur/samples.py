@@ -149,7 +149,7 @@ def choose_crop(
         raise InputError(
             source,
             f"{what} is {box[2]} px ({img.shape[1]}x{img.shape[0]} image), "
-            f"smaller than the {settings.size} px output",
+            f"smaller than the {settings.size} px output (a --size of {box[2]} or less fits it)",
         )
     crop["box"] = [int(v) for v in box]
     return crop

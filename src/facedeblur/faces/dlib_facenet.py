@@ -89,8 +89,8 @@ class _Block(nn.Module):
 class DlibFaceNet(nn.Module):
     """dlib's face-recognition ResNet (29 convolutions, 128-d descriptors) in PyTorch.
 
-    ``forward(chips)``: (N, 3, 150, 150) RGB face chips in [0, 1] (aligned as
-    :func:`facedeblur.faces.align.dlib_chip_transform` does) -> (N, 128) descriptors (not unit
+    ``forward(chips)``: (N, 3, 150, 150) RGB face chips in [0, 1], aligned as dlib aligns them
+    (``faces.align.dlib_chip_matrix`` and ``extract_chips``) -> (N, 128) descriptors (not unit
     vectors); two faces of one person lie closer than 0.6 (Euclidean). Other sizes run too (the
     network is convolutional) but only 150 px chips give dlib's descriptors.
 
