@@ -12,10 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from facedeblur.errors import InputError
-from facedeblur.io import decode_image, encode_png, read_image, write_image
+from facedeblur.io import decode_image, encode_png, read_image, to_uint8, write_image
 from tests.helpers import PEOPLE
 
 # The start of an MP4 as phones append it to a "motion photo" JPEG (no JPEG end marker in it).
@@ -195,3 +195,31 @@ def test_unusual_file_names_work(jpeg, tmp_path, name):
     write_image(tmp_path / name, img)
     assert [p.name for p in tmp_path.iterdir()] == [name]
     assert read_image(tmp_path / name).shape == img.shape
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_viewers_apply_it(tmp_path, orientation):
+    rng = np.random.default_rng(orientation)
+    pixels = rng.integers(0, 256, size=(20, 32, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    Image.fromarray(pixels).save(path, exif=exif)
+    with Image.open(path) as image:
+        upright = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    decoded = read_image(path)
+    assert decoded.shape[:2] == upright.shape[:2]
+    assert np.array_equal(to_uint8(decoded), upright)
+
+
+def test_a_phone_jpeg_turned_by_exif_comes_out_upright(tmp_path):
+    tall = np.zeros((60, 40, 3), dtype=np.uint8)
+    tall[:10] = 255  # a white band at the top of the upright picture
+    stored = np.rot90(tall, 1)  # the camera stored it turned 90 degrees counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(np.ascontiguousarray(stored)).save(path, exif=exif, quality=95)
+    img = read_image(path)
+    assert img.shape[:2] == (60, 40)
+    assert img[:8].mean() > 0.9 and img[15:].mean() < 0.1

@@ -175,6 +175,44 @@ def _pillow_header_size(path: Path, data: bytes, max_pixels: int) -> tuple[int, 
     return height, width
 
 
+EXIF_ORIENTATION = 0x0112
+"""The EXIF tag that says how a camera held the picture (1 upright, 2-8 flipped or turned)."""
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of encoded image bytes; 1 without EXIF or a readable tag."""
+    try:
+        with Image.open(_bytes_io.BytesIO(data)) as image:
+            value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # Pillow raises many kinds on odd headers; no readable EXIF means upright
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an (H, W, ...) array as EXIF ``orientation`` (1-8) says, so it shows upright.
+
+    Mirrors Pillow's ``ImageOps.exif_transpose``: 2 mirrors left-right, 3 turns 180 degrees,
+    4 mirrors top-bottom, 5 transposes, 6 turns 90 degrees clockwise, 7 transverses,
+    8 turns 90 degrees counter-clockwise.
+    """
+    if orientation == 2:
+        return img[:, ::-1]
+    if orientation == 3:
+        return img[::-1, ::-1]
+    if orientation == 4:
+        return img[::-1]
+    if orientation == 5:
+        return img.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(img, -1)
+    if orientation == 7:
+        return np.rot90(img, 2).swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(img, 1)
+    return img
+
+
 def decode_image(
     data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
 ) -> np.ndarray:
@@ -184,7 +222,8 @@ def decode_image(
     are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``. An animated GIF
     gives its first frame. Images of more than ``max_pixels`` pixels (None: no limit beyond
     OpenCV's own) are refused from their header, before decoding, so only formats whose header
-    Pillow reads are accepted then. Bytes after the end of a complete image are ignored.
+    Pillow reads are accepted then. Bytes after the end of a complete image are ignored. An
+    EXIF orientation (phone photos) is applied, so the image is upright as viewers show it.
     """
     path = Path(path)
     _check_complete(path, data)
@@ -196,6 +235,7 @@ def decode_image(
     if raw is None or raw.size == 0:
         raise InputError(path, _UNREADABLE)
     _check_pixels(path, raw.shape[0], raw.shape[1], max_pixels)
+    raw = apply_orientation(raw, exif_orientation(data))
     if raw.dtype == np.uint8:
         img = raw.astype(np.float32) / 255.0
     elif raw.dtype == np.uint16:
