@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import warnings
+import importlib.util
 from pathlib import Path
 
 from ..errors import FaceDeblurError
@@ -20,23 +19,16 @@ MODEL_FILES = {
 def model_path(name: str) -> Path:
     """Path of one of dlib's model files.
 
-    ``name`` is ``landmarks68``, ``landmarks5``, ``face_descriptor`` or ``mmod_detector``.
+    ``name`` is ``landmarks68``, ``landmarks5``, ``face_descriptor`` or ``mmod_detector``. The
+    ``face_recognition_models`` package is located without importing it: its ``__init__``
+    imports ``pkg_resources``, which setuptools 81 removed, and only its data files are needed.
     """
     if name not in MODEL_FILES:
         raise KeyError(f"unknown dlib model {name!r}; choose from {', '.join(MODEL_FILES)}")
-    try:
-        with warnings.catch_warnings():
-            # The package's own __init__ imports the deprecated pkg_resources.
-            warnings.simplefilter("ignore", UserWarning)
-            resource = (
-                importlib.resources.files("face_recognition_models") / "models" / MODEL_FILES[name]
-            )
-    except ModuleNotFoundError as exc:
-        raise FaceDeblurError(
-            f"dlib face models unavailable ({exc}); "
-            "install face-recognition-models and setuptools<81"
-        ) from None
-    path = Path(str(resource))
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FaceDeblurError("dlib face models unavailable; install face-recognition-models")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / MODEL_FILES[name]
     if not path.is_file():
         raise FaceDeblurError(f"{path}: dlib model file missing; reinstall face-recognition-models")
     return path
