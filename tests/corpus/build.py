@@ -78,7 +78,9 @@ def build_corpus(folder: str | Path, face: str | Path, side: int = 128) -> dict[
     kinds["grey16.png"] = GOOD
     exif = Image.Exif()
     exif[0x0112] = 6
-    _save(photo, folder / "exif_rotated.jpg", format="JPEG", quality=90, exif=exif.tobytes())
+    # As a phone stores a portrait: pixels turned 90 degrees counter-clockwise, tag 6 to undo it.
+    turned = photo.transpose(Image.Transpose.ROTATE_90)
+    _save(turned, folder / "exif_rotated.jpg", format="JPEG", quality=90, exif=exif.tobytes())
     kinds["exif_rotated.jpg"] = GOOD
     frames = [photo, photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     _save(frames[0], folder / "animated.gif", format="GIF", save_all=True, append_images=frames[1:])
