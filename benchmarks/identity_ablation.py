@@ -17,6 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from facedeblur.evaluate import evaluate
 from facedeblur.train import train
 
@@ -93,6 +95,35 @@ def main() -> None:
         ]
         text = ["" if v is None else f"{v:.4f}" for v in cells]
         print(f"| {name} | " + " | ".join(text) + " |")
+    print_paired(result, len(args.arm or ARMS))
+
+
+def print_paired(result, count: int) -> None:
+    """Each arm minus the first arm, face by face: mean and standard error of the identity
+    distance and PSNR differences, and the share of faces whose identity distance went down.
+    The arms are the last ``count`` methods of ``result``."""
+    arms = result.methods[-count:]
+    if count < 2:
+        return
+    rows = {n: {r["id"]: r for r in result.rows if r["method"] == n} for n in arms}
+    base = arms[0]
+    ids = [
+        i
+        for i in rows[base]
+        if all(i in rows[n] and rows[n][i]["identity_distance"] is not None for n in arms)
+    ]
+    print(f"\npaired over {len(ids)} faces, against {base}:")
+    print("| arm | identity distance | faces closer | PSNR (dB) |")
+    print("|---|---|---|---|")
+    for name in arms[1:]:
+        cells = []
+        for key in ("identity_distance", "psnr"):
+            d = np.array([rows[name][i][key] - rows[base][i][key] for i in ids])
+            cells.append(f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}")
+        closer = np.mean(
+            [rows[name][i]["identity_distance"] < rows[base][i]["identity_distance"] for i in ids]
+        )
+        print(f"| {name} | {cells[0]} | {closer:.1%} | {cells[1]} |")
 
 
 if __name__ == "__main__":
