@@ -62,6 +62,19 @@ def test_overlapping_faces_are_averaged_not_corrected_twice():
     assert out[0, 70, 0] < 0.51 and out[99, 159, 0] < 0.51  # feathered to nothing at the borders
 
 
+def test_far_apart_faces_are_pasted_as_if_each_were_alone():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.2, 0.8, size=(120, 400, 3)).astype(np.float32)
+    a, b, c = (0, 0, 60), (40, 30, 60), (300, 50, 60)  # a and b overlap, c stands apart
+    changes = [rng.uniform(-0.1, 0.1, size=(60, 60, 3)).astype(np.float32) for _ in range(3)]
+    together = paste_corrections(image, list(zip((a, b, c), changes)))
+    pair = paste_corrections(image, [(a, changes[0]), (b, changes[1])])
+    alone = paste_corrections(image, [(c, changes[2])])
+    assert np.array_equal(together[:, :200], pair[:, :200])
+    assert np.array_equal(together[:, 200:], alone[:, 200:])
+    assert np.array_equal(together[:, 100:300], image[:, 100:300])
+
+
 def test_a_colour_cast_of_the_model_is_removed(photo, detections):
     result = restore_faces(photo, Deblurrer(ColourCast()), detector=lambda img: detections)
     assert [f.status for f in result.faces] == ["restored", "restored"]

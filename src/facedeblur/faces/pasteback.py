@@ -135,7 +135,9 @@ def paste_corrections(
     ``corrections`` holds ((x0, y0, side), change of shape (side, side, 3)) pairs, e.g. from
     ``face_correction``. Where the masks of overlapping faces add up to more than 1 their
     changes are averaged, weighted by the masks, so no face is corrected twice. Pixels outside
-    every crop are returned unchanged; the result is clipped to [0, 1].
+    every crop are returned unchanged; corrected pixels are clipped to [0, 1]. Faces whose crops
+    do not overlap are pasted one group at a time, so the work arrays cover the faces, not the
+    photo.
     """
     out = image.copy()
     height, width = image.shape[:2]
@@ -144,8 +146,9 @@ def paste_corrections(
         for box, change in corrections
         if box[0] < width and box[1] < height and box[0] + box[2] > 0 and box[1] + box[2] > 0
     ]
-    if not inside:
-        return out
+    for group in _overlapping_groups(inside):
+        _paste_group(out, group, margin)
+    return out
     left = max(0, min(b[0] for b, _ in inside))
     top = max(0, min(b[1] for b, _ in inside))
     right = min(width, max(b[0] + b[2] for b, _ in inside))
@@ -163,3 +166,45 @@ def paste_corrections(
     region = out[top:bottom, left:right]
     out[top:bottom, left:right] = np.clip(region + total / np.maximum(weight, 1.0), 0.0, 1.0)
     return out
+
+
+def _overlapping_groups(corrections: list) -> list[list]:
+    """``corrections`` split into groups whose crop boxes overlap, directly or through others;
+    each group keeps the given order (the order its changes are summed in)."""
+    groups: list[list[int]] = []
+    for index, ((x0, y0, side), _) in enumerate(corrections):
+        joined = [
+            g
+            for g in groups
+            if any(
+                x0 < bx + bs and bx < x0 + side and y0 < by + bs and by < y0 + side
+                for (bx, by, bs), _ in (corrections[i] for i in g)
+            )
+        ]
+        merged = [index]
+        for g in joined:
+            merged += g
+            groups.remove(g)
+        groups.append(merged)
+    return [[corrections[i] for i in sorted(g)] for g in groups]
+
+
+def _paste_group(out: np.ndarray, group: list, margin: float) -> None:
+    """Blend one group of overlapping corrections into ``out`` in place, over their union box."""
+    height, width = out.shape[:2]
+    left = max(0, min(b[0] for b, _ in group))
+    top = max(0, min(b[1] for b, _ in group))
+    right = min(width, max(b[0] + b[2] for b, _ in group))
+    bottom = min(height, max(b[1] + b[2] for b, _ in group))
+    total = np.zeros((bottom - top, right - left, out.shape[2]), dtype=np.float32)
+    weight = np.zeros((bottom - top, right - left, 1), dtype=np.float32)
+    for (x0, y0, side), change in group:
+        mask = feather_mask(side, feather_ramp(side, margin))[:, :, None]
+        cx0, cy0 = max(x0, left), max(y0, top)
+        cx1, cy1 = min(x0 + side, right), min(y0 + side, bottom)
+        src = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+        dst = (slice(cy0 - top, cy1 - top), slice(cx0 - left, cx1 - left))
+        total[dst] += mask[src] * change[src]
+        weight[dst] += mask[src]
+    region = out[top:bottom, left:right]
+    out[top:bottom, left:right] = np.clip(region + total / np.maximum(weight, 1.0), 0.0, 1.0)

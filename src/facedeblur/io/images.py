@@ -236,6 +236,11 @@ def decode_image(
         raise InputError(path, _UNREADABLE)
     _check_pixels(path, raw.shape[0], raw.shape[1], max_pixels)
     raw = apply_orientation(raw, exif_orientation(data))
+    if raw.dtype == np.uint8 and raw.ndim == 3 and raw.shape[2] == 3:
+        # The common case, converted with one float32 array alive (large photos).
+        img = np.ascontiguousarray(raw[:, :, ::-1]).astype(np.float32)
+        img /= 255.0
+        return img
     if raw.dtype == np.uint8:
         img = raw.astype(np.float32) / 255.0
     elif raw.dtype == np.uint16:
@@ -292,7 +297,11 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     """
     if img.dtype == np.uint8:
         return np.ascontiguousarray(img)
-    return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+    scaled = np.asarray(img, dtype=np.float32) * 255.0
+    # In place: one float32 copy alive, not three (large photos).
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def to_float32(img: np.ndarray) -> np.ndarray:
