@@ -129,8 +129,12 @@ class DlibFaceNet(nn.Module):
             feats.append(x)
         return feats
 
+    def describe(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """(N, 128) descriptors from the activations ``features`` returns."""
+        return self.fc(features[-1].mean(dim=(2, 3)))
+
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(chips)[-1].mean(dim=(2, 3)))
+        return self.describe(self.features(chips))
 
     @classmethod
     def from_dlib_file(cls, path: str | Path | None = None) -> DlibFaceNet:

@@ -149,23 +149,6 @@ def paste_corrections(
     for group in _overlapping_groups(inside):
         _paste_group(out, group, margin)
     return out
-    left = max(0, min(b[0] for b, _ in inside))
-    top = max(0, min(b[1] for b, _ in inside))
-    right = min(width, max(b[0] + b[2] for b, _ in inside))
-    bottom = min(height, max(b[1] + b[2] for b, _ in inside))
-    total = np.zeros((bottom - top, right - left, image.shape[2]), dtype=np.float32)
-    weight = np.zeros((bottom - top, right - left, 1), dtype=np.float32)
-    for (x0, y0, side), change in inside:
-        mask = feather_mask(side, feather_ramp(side, margin))[:, :, None]
-        cx0, cy0 = max(x0, left), max(y0, top)
-        cx1, cy1 = min(x0 + side, right), min(y0 + side, bottom)
-        src = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-        dst = (slice(cy0 - top, cy1 - top), slice(cx0 - left, cx1 - left))
-        total[dst] += mask[src] * change[src]
-        weight[dst] += mask[src]
-    region = out[top:bottom, left:right]
-    out[top:bottom, left:right] = np.clip(region + total / np.maximum(weight, 1.0), 0.0, 1.0)
-    return out
 
 
 def _overlapping_groups(corrections: list) -> list[list]:

@@ -135,15 +135,13 @@ class FaceLosses(nn.Module):
         return super().train(False)
 
     def _compare(self, out_chips: torch.Tensor, ref_chips: torch.Tensor) -> dict:
-        want_features = "face_feature" in self.terms
         with torch.no_grad():
             ref = self.net.features(ref_chips)
         out = self.net.features(out_chips)
         values = {}
         if "identity" in self.terms:
-            descriptors = [self.net.fc(f[-1].mean(dim=(2, 3))) for f in (out, ref)]
-            values["identity"] = _distance(*descriptors).mean()
-        if want_features:
+            values["identity"] = _distance(self.net.describe(out), self.net.describe(ref)).mean()
+        if "face_feature" in self.terms:
             values["face_feature"] = sum(
                 (_unit(out[i]) - _unit(ref[i])).pow(2).sum(dim=1).mean() for i in FEATURE_LEVELS
             )
