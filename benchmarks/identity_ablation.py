@@ -1,6 +1,8 @@
 """Ablation of the face losses: pixel loss only vs + identity vs + identity + face features.
 
     python benchmarks/identity_ablation.py --data runs/eval-lfw/val --steps 60 --limit 128
+    python benchmarks/identity_ablation.py --data runs/eval-lfw-strong/val \
+        --identity-weights 0,0.004,0.02
 
 Every arm starts from the same weights (``--init``, the shipped default model unless told
 otherwise), trains ``--steps`` steps of the ``face-nafnet`` recipe with the same data, seed and
@@ -55,20 +57,30 @@ def main() -> None:
     parser.add_argument("--preset", default="face-nafnet")
     parser.add_argument("--arm", action="append", choices=list(ARMS), help="arms to run (all)")
     parser.add_argument(
+        "--identity-weights",
+        type=lambda text: [float(w) for w in text.split(",")],
+        help="sweep instead: one arm per identity weight, e.g. 0,0.004,0.02 (0 is pixel only)",
+    )
+    parser.add_argument(
         "--set", dest="overrides", action="append", default=[], help="config override for all"
     )
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first pairs only")
     parser.add_argument("--out", type=Path, default=Path("runs/identity-ablation"))
     args = parser.parse_args()
 
+    arms = (
+        {f"identity={w:g}": [f"loss.identity_weight={w}"] for w in args.identity_weights}
+        if args.identity_weights
+        else {name: ARMS[name] for name in args.arm or ARMS}
+    )
     methods = ["blurry", "default" if args.init == "default" else f"model:{args.init}"]
-    for arm in args.arm or list(ARMS):
+    for arm, arm_overrides in arms.items():
         run_dir = args.out / arm
         overrides = [
             *FINE_TUNE,
             f"generator.init_weights={args.init}",
             f"train.steps={args.steps}",
-            *ARMS[arm],
+            *arm_overrides,
             *args.overrides,
         ]
         resume = run_dir if (run_dir / "checkpoints" / "last.pt").exists() else None
@@ -95,7 +107,7 @@ def main() -> None:
         ]
         text = ["" if v is None else f"{v:.4f}" for v in cells]
         print(f"| {name} | " + " | ".join(text) + " |")
-    print_paired(result, len(args.arm or ARMS))
+    print_paired(result, len(arms))
 
 
 def print_paired(result, count: int) -> None:

@@ -59,8 +59,8 @@ def test_exit_codes_of_a_batch(face, tiny_model, tmp_path, capsys):
         ["deblur", "in.png", "-o", "o", "--tile", "10"],
         ["deblur", "in.png", "-o", "o", "--tile", "nan"],
         ["deblur", "in.png", "-o", "o", "--threads", "0"],
-        ["export", "--onnx", "x.onnx", "--size", "100000"],
-        ["export", "--onnx", "x.onnx", "--opset", "99"],
+        ["export", "-o", "x.onnx", "--size", "100000"],
+        ["export", "-o", "x.onnx", "--opset", "99"],
         ["privacy-audit", "--gallery", "g", "--probes", "g", "--method", "blur", "--out", "a"]
         + ["--strength", "nan"],
         ["privacy-audit", "--gallery", "g", "--probes", "g", "--method", "blur", "--out", "a"]
@@ -77,7 +77,7 @@ def test_device_cuda_without_cuda_is_one_line(face, tiny_model, tmp_path, capsys
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _deblur([face], tmp_path / "o.png", tiny_model, "--device", "cuda") == 2
     assert _one_line(capsys, "deblur").endswith(
-        "CUDA is not available on this machine; use --device cpu"
+        "CUDA is not available on this machine; use --device cpu or auto"
     )
     assert not (tmp_path / "o.png").exists()
 

@@ -19,6 +19,8 @@ LAYERS = [
     {"data", "losses", "metrics"},
     {"restore", "evaluate", "privacy", "train"},
     {"commands"},
+    # The web page (Gradio, an optional extra): only cli imports it.
+    {"web"},
     {"cli", "__init__", "__main__"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

@@ -16,12 +16,18 @@ Public API (float32 RGB in [0, 1]; tensors are NCHW or CHW)::
     result = obfuscate_photo(photo, method="blur")  # + face masks, flipped attributes
     # identification rates, attacked
     report = privacy_audit("gallery/", "probes/", ["blur", "pixelate"], "audit/")
+
+Images may be given as a path, a PIL image, a numpy array or a tensor; ``deblur``,
+``Deblurrer.deblur``, ``restore_faces``, ``moments`` and ``obfuscate`` give results back as the
+same kind (``io.kinds``). Importing the package sets torch's CPU threads to
+``default_threads()``; ``set_threads(n)`` changes it for the process.
 """
 
 from . import blur
 from .blur import KernelBlurSettings, SampleSettings, SynthReport, synthesize
 from .errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from .io import read_image, write_image
+from .models.runtime import default_threads, resolve_device, set_threads
 from .privacy import ObfuscationResult, obfuscate, obfuscate_photo, privacy_audit
 from .restore import (
     Deblurrer,
@@ -35,6 +41,10 @@ from .restore import (
 )
 
 __version__ = "0.1.0"
+
+# torch's one thread per core collapses on a busy machine (benchmarks/threads.py); this is the
+# one place facedeblur's default is applied. OMP_NUM_THREADS or MKL_NUM_THREADS wins over it.
+set_threads()
 
 __all__ = [
     "Deblurrer",
@@ -52,9 +62,12 @@ __all__ = [
     "__version__",
     "blur",
     "deblur",
+    "default_threads",
     "load_model",
     "read_image",
+    "resolve_device",
     "restore_faces",
+    "set_threads",
     "synthesize",
     "write_image",
     "ObfuscationResult",

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 from .blur.face_motion import MAX_AMPLITUDE
 from .blur.kernels import LENGTH_DISTRIBUTIONS
 from .blur.pipeline import FULL_SHAKE_RANGE
+from .blur.samples import SampleSettings
 from .commands.batch import MAX_MARGIN, MAX_MIN_FACE
-from .commands.deblur import MAX_THREADS, MAX_TILE, MIN_TILE
+from .commands.deblur import MAX_TILE, MIN_TILE
 from .errors import FaceDeblurError, UsageError, number_problem
 from .faces.dlib_faces import IDENTITY_BACKENDS
 from .io.video import MAX_FPS
+from .models.runtime import DEVICES, MAX_THREADS, default_threads, resolve_device, set_threads
 from .privacy.classical import MAX_STRENGTH, MIN_STRENGTH
 from .restore.moments import MAX_FRAMES
 from .restore.onnx_export import MAX_OPSET, MIN_OPSET
@@ -24,6 +29,18 @@ EXIT_NOTHING_DONE = 3
 EXIT_INTERRUPTED = 130
 MIN_EXPORT_SIDE, MAX_EXPORT_SIDE = 16, 2048
 MAX_SEED = 2**32 - 1
+# The help of the options every command shares (tests/test_cli_grammar.py compares them).
+OUT_RULES = "never inside an input folder; refused when not empty unless --overwrite"
+OVERWRITE_HELP = (
+    "replace what an earlier run wrote in OUT (without it, an OUT that is not empty is refused)"
+)
+DEVICE_HELP = (
+    "where the networks run: auto (CUDA when available, else the CPU), cpu or cuda (default auto)"
+)
+VERBOSE_HELP = "more detail on stderr: device, threads, time per input and in all"
+QUIET_HELP = "no progress bar"
+
+log = logging.getLogger("facedeblur")
 
 
 def _batch_exit(skipped: list[str], done: int | None = None) -> int:
@@ -107,6 +124,43 @@ def _range(kind):
     return parse
 
 
+def _add_out(p, what: str, required: bool = True, default: Path | None = None) -> None:
+    """``-o/--out OUT``: ``what`` says what OUT is for this command; the rules are shared."""
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=required,
+        default=default,
+        metavar="OUT",
+        help=f"{what}; {OUT_RULES}",
+    )
+
+
+def _add_overwrite(p) -> None:
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
+def _add_runtime(p, device: bool = True) -> None:
+    """``--device`` (unless the command runs on the CPU only) and ``--threads``."""
+    if device:
+        p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
+    p.add_argument(
+        "--threads",
+        type=_bounded(int, 1, MAX_THREADS),
+        default=None,
+        help=f"CPU threads for the networks, 1 to {MAX_THREADS} (default: half the cores, "
+        f"at most 4; {default_threads()} here)",
+    )
+
+
+def _add_verbosity(p) -> None:
+    """``-v/--verbose`` and ``--quiet``, which exclude each other."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    group.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+
+
 def _add_synth(sub) -> None:
     p = sub.add_parser(
         "synth",
@@ -114,14 +168,15 @@ def _add_synth(sub) -> None:
         "(frames)",
         description="Synthesize motion-blurred faces. Writes OUT/blur, OUT/sharp (GoPro layout), "
         "OUT/kernel or OUT/frames, and OUT/manifest.jsonl. face-motion moves a still face by its "
-        "dlib landmarks (head and expression) and averages the sub-frames.",
+        "dlib landmarks (head and expression) and averages the sub-frames. An OUT that is not "
+        "empty must hold an earlier synthesis, which --overwrite replaces.",
     )
     p.add_argument(
         "src",
         type=Path,
         help="image, folder of images (person sub-folders), video, or folder of videos",
     )
-    p.add_argument("out", type=Path, help="output folder (never inside SRC)")
+    _add_out(p, "output folder")
     p.add_argument(
         "--mode",
         choices=("kernel", "frames", "face-motion"),
@@ -146,8 +201,10 @@ def _add_synth(sub) -> None:
     p.add_argument(
         "--margin",
         type=float,
-        default=0.4,
-        help="space around a detected face per side, as a fraction (0.4)",
+        default=SampleSettings.margin,
+        help="with --crop face: space around dlib's face box on every side, as a fraction of "
+        f"its larger side ({SampleSettings.margin:g}: the framing of MTCNN's box with "
+        "deblur --faces --margin 0.5, which the shipped models were trained on)",
     )
     p.add_argument(
         "--kernel",
@@ -199,7 +256,7 @@ def _add_synth(sub) -> None:
         help="camera response gamma; blur happens in linear light (2.2)",
     )
     p.add_argument(
-        "--frames",
+        "--frame-counts",
         type=_int_list,
         default=(5, 7, 9, 11, 13),
         help="frame (or face-motion sub-frame) counts N to average (5,7,9,11,13)",
@@ -245,8 +302,8 @@ def _add_synth(sub) -> None:
         default=None,
         help="write a contact sheet (sharp | kernel | blurred) here",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier synthesis in OUT")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_overwrite(p)
+    _add_verbosity(p)
 
 
 def _run_synth(args) -> int:
@@ -256,7 +313,7 @@ def _run_synth(args) -> int:
     from .splits import parse_split
 
     # Settings whose option is not the field name with dashes.
-    renamed = {"support": "kernel-size", "jpeg_quality": "jpeg", "frame_counts": "frames"}
+    renamed = {"support": "kernel-size", "jpeg_quality": "jpeg"}
 
     try:
         blur = KernelBlurSettings(
@@ -279,7 +336,7 @@ def _run_synth(args) -> int:
             ),
             margin=args.margin,
             blur=blur,
-            frame_counts=args.frames,
+            frame_counts=args.frame_counts,
             frame_step=args.frame_step,
             min_motion=args.min_motion,
         )
@@ -314,16 +371,19 @@ def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo", help="blur a real face photo, restore it with the default model, write a sheet"
     )
-    p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
+    _add_out(p, "output folder (default demo/)", required=False, default=Path("demo"))
+    _add_overwrite(p)
     p.add_argument(
         "--model", type=Path, default=None, help="weights to use (default: the shipped model)"
     )
+    _add_runtime(p)
+    _add_verbosity(p)
 
 
 def _run_demo(args) -> int:
     from .commands.demo import run_demo
 
-    result = run_demo(args.out, model=args.model)
+    result = run_demo(args.out, model=args.model, device=args.device, overwrite=args.overwrite)
     print(
         f"face crop PSNR: blurry {result.blurry_psnr:.2f} dB -> "
         f"restored {result.restored_psnr:.2f} dB"
@@ -340,8 +400,10 @@ def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train a deblurring network from a YAML config or preset",
-        description="Train from CONFIG (a YAML file or a preset name). Several processes: "
-        "torchrun --nproc_per_node N -m facedeblur train CONFIG",
+        description="Train from CONFIG (a YAML file or a preset name) into a new or empty OUT; "
+        "a run folder that holds files is continued with --resume, never overwritten. "
+        "--device cpu or cuda overrides train.device (auto leaves the config's). Several "
+        "processes: torchrun --nproc_per_node N -m facedeblur train CONFIG",
     )
     p.add_argument(
         "config",
@@ -357,12 +419,7 @@ def _add_train(sub) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set train.steps=500 (repeatable)",
     )
-    p.add_argument(
-        "--run-dir",
-        type=Path,
-        default=None,
-        help="run directory (default OUT_DIR/NAME from the config)",
-    )
+    _add_out(p, "run folder (default OUT_DIR/NAME from the config)", required=False)
     p.add_argument(
         "--resume",
         type=Path,
@@ -371,7 +428,8 @@ def _add_train(sub) -> None:
         help="continue a killed or finished run",
     )
     p.add_argument("--list-presets", action="store_true", help="print the shipped presets and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime(p)
+    _add_verbosity(p)
 
 
 def _run_train(args) -> int:
@@ -382,9 +440,10 @@ def _run_train(args) -> int:
         return 0
     if args.config is None and args.resume is None:
         raise UsageError("give a CONFIG (file or preset) or --resume RUN_DIR")
-    run_dir, metrics = train(
-        args.config, args.overrides, args.run_dir, args.resume, progress=not args.quiet
-    )
+    overrides = list(args.overrides)
+    if args.device_choice != "auto":
+        overrides.append(f"train.device={args.device_choice}")
+    run_dir, metrics = train(args.config, overrides, args.out, args.resume, progress=not args.quiet)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"run: {run_dir}" + (f" ({summary})" if summary else ""))
     print(f"weights: {run_dir / 'generator.safetensors'}")
@@ -413,21 +472,22 @@ def _add_face_options(p) -> None:
 
 
 def _add_resume_options(p) -> None:
-    """``--skip-existing`` and ``--quiet`` of the file batches."""
+    """``--overwrite``, ``--skip-existing``, ``-v`` and ``--quiet`` of the file batches."""
+    _add_overwrite(p)
     p.add_argument(
         "--skip-existing",
         action="store_true",
         help="leave outputs that exist already as they are (restart a stopped batch)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_verbosity(p)
 
 
 def _add_deblur(sub) -> None:
-    p = sub.add_parser("deblur", help="restore blurred images with a trained model")
-    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument(
-        "-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)"
-    )
+    from .restore.memory import DEFAULT_MEMORY_BUDGET, MAX_MEMORY_BUDGET, MIN_MEMORY_BUDGET
+
+    p = sub.add_parser("deblur", help="restore blurred images and videos with a trained model")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files, folders or video files")
+    _add_out(p, "output folder (or file, for one input image or one video: .mp4)")
     p.add_argument(
         "--model",
         type=Path,
@@ -435,23 +495,18 @@ def _add_deblur(sub) -> None:
         help="weights .safetensors (default: the shipped model); "
         "with --backend onnxruntime also a .onnx",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_runtime(p)
     p.add_argument(
         "--tile",
         type=_tile,
         default=512,
-        help="restore larger images in tiles of this side, 64 to 8192 (0: never)",
+        help="restore larger images in tiles of this side, 64 to 8192 "
+        "(0: whole images, if they fit --memory-budget)",
     )
     p.add_argument(
         "--backend",
         default="torch",
         help="torch | onnxruntime (default torch); onnxruntime also runs a .onnx --model",
-    )
-    p.add_argument(
-        "--threads",
-        type=_bounded(int, 1, MAX_THREADS),
-        default=None,
-        help="CPU threads for the model, 1 to 256 (default: the backend's own)",
     )
     p.add_argument(
         "--faces",
@@ -465,6 +520,14 @@ def _add_deblur(sub) -> None:
         default=None,
         metavar="DIR",
         help="with --faces: write each face's crop before and after, and side by side, into DIR",
+    )
+    p.add_argument(
+        "--memory-budget",
+        type=_bounded(float, MIN_MEMORY_BUDGET, MAX_MEMORY_BUDGET),
+        default=DEFAULT_MEMORY_BUDGET,
+        metavar="GB",
+        help="skip an image whose estimated peak memory is over this many GB, "
+        f"{MIN_MEMORY_BUDGET:g} to {MAX_MEMORY_BUDGET:g} (default {DEFAULT_MEMORY_BUDGET:g})",
     )
     _add_resume_options(p)
 
@@ -487,6 +550,8 @@ def _run_deblur(args) -> int:
         backend=args.backend,
         threads=args.threads,
         skip_existing=args.skip_existing,
+        overwrite=args.overwrite,
+        memory_budget=args.memory_budget,
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -507,16 +572,11 @@ def _add_moments(sub) -> None:
         help="restore every sharp moment of blurry faces (CFMD-GAN): frames, GIF, MP4, strip",
         description="Restore N sharp moments of each blurry face with one CFMD-GAN generator "
         "steered by u in [0, 1]. Writes moment_NN.png, moments.gif, moments.mp4, strip.png and "
-        "moments.json.",
+        "moments.json. A video gives the whole clip in slow motion (moments.mp4, each frame's "
+        "moments in turn) or, with --time, the moments of one frame.",
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        required=True,
-        help="output folder (one input: its moments go here; several: one sub-folder each)",
-    )
+    p.add_argument("inputs", nargs="+", type=Path, help="image files, folders or video files")
+    _add_out(p, "output folder (one input: its moments go here; several: one sub-folder each)")
     p.add_argument(
         "--frames",
         type=_bounded(int, 1, MAX_FRAMES),
@@ -536,7 +596,7 @@ def _add_moments(sub) -> None:
         default=None,
         help="CFMD-GAN weights .safetensors (default: the shipped model)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_runtime(p)
     p.add_argument(
         "--faces",
         action="store_true",
@@ -547,8 +607,16 @@ def _add_moments(sub) -> None:
     p.add_argument(
         "--fps",
         type=_bounded(float, 0.0, MAX_FPS, low_open=True),
-        default=8.0,
-        help="frames per second of the GIF and MP4, up to 120 (default 8)",
+        default=None,
+        help="frames per second of the GIF and MP4, up to 120 "
+        "(default 8; a whole video: its own rate)",
+    )
+    p.add_argument(
+        "--time",
+        type=_bounded(float, 0.0, float("inf")),
+        default=None,
+        metavar="SECONDS",
+        help="for a video: the moments of the frame shown at this time, not the whole clip",
     )
     p.add_argument(
         "--no-bounce",
@@ -576,6 +644,8 @@ def _run_moments(args) -> int:
         bounce=not args.no_bounce,
         progress=not args.quiet,
         skip_existing=args.skip_existing,
+        overwrite=args.overwrite,
+        time=args.time,
     )
     print(f"wrote the moments of {len(report.written)} image(s) into {args.out}{_existing(report)}")
     return _batch_exit(report.skipped, report.done)
@@ -622,7 +692,8 @@ def _add_evaluate(sub) -> None:
         default="mtcnn",
         help="mtcnn | dlib-hog | dlib-cnn | centerface (default mtcnn)",
     )
-    p.add_argument("--out", type=Path, required=True, help="report folder")
+    _add_out(p, "report folder")
+    _add_overwrite(p)
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N pairs")
     p.add_argument(
         "--allow-incomplete",
@@ -639,11 +710,14 @@ def _add_evaluate(sub) -> None:
         help="run dlib's face-recognition network in PyTorch (default: batched, same numbers) "
         "or in dlib",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime(p)
+    _add_verbosity(p)
 
 
 def _run_evaluate(args) -> int:
+    from .io.outputs import check_output
+
+    check_output(args.out, [args.data], overwrite=args.overwrite, keep_option="")
     if args.moments:
         return _run_evaluate_moments(args)
     from .evaluate.protocol import evaluate
@@ -660,7 +734,7 @@ def _run_evaluate(args) -> int:
         progress=not args.quiet,
         allow_incomplete=args.allow_incomplete,
     )
-    report = write_report(result, args.out, str(args.data))
+    report = write_report(result, args.out, str(args.data), overwrite=args.overwrite)
     print(report.read_text(encoding="utf-8"))
     return _batch_exit(result.skipped)
 
@@ -680,7 +754,7 @@ def _run_evaluate_moments(args) -> int:
         progress=not args.quiet,
         allow_incomplete=args.allow_incomplete,
     )
-    report = write_moments_report(result, args.out, str(args.data))
+    report = write_moments_report(result, args.out, str(args.data), overwrite=args.overwrite)
     print(report.read_text(encoding="utf-8"))
     return _batch_exit(result.skipped)
 
@@ -700,12 +774,11 @@ def _add_obfuscate(sub) -> None:
         "obfuscation. Faces smaller than --min-face are hidden inside their box by --small-faces. "
         "Pixels outside the face masks are kept exactly. Each output image gets a NAME.json "
         "sidecar listing its faces, how each was treated and what was flipped. Exit code 1 when "
-        "some input was skipped or some found face was left visible.",
+        "some input was skipped or some found face was left visible. A video's faces are "
+        "tracked through the clip and hidden in every frame (an H.264 MP4, audio kept).",
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    p.add_argument(
-        "-o", "--out", type=Path, required=True, help="output folder (or file, for one input image)"
-    )
+    p.add_argument("inputs", nargs="+", type=Path, help="image files, folders or video files")
+    _add_out(p, "output folder (or file, for one input image or one video: .mp4)")
     p.add_argument(
         "--method",
         default="attributes",
@@ -773,7 +846,7 @@ def _add_obfuscate(sub) -> None:
         default=None,
         help="face rebuild network weights (default: the shipped ones)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_runtime(p)
     _add_resume_options(p)
 
 
@@ -796,11 +869,14 @@ def _run_obfuscate(args) -> int:
         min_face=args.min_face,
         small_faces=args.small_faces,
         skip_existing=args.skip_existing,
+        overwrite=args.overwrite,
     )
     small = ""
     if report.too_small:
         how = "left visible" if args.small_faces == "leave" else f"{args.small_faces} in their box"
         small = f" ({report.too_small} too small, under {args.min_face} px: {how})"
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(
         f"hid {report.hidden} of {report.found} face(s){small} in {len(report.written)} "
         f"image(s) into {args.out}{_existing(report)} "
@@ -845,12 +921,8 @@ def _add_privacy_audit(sub) -> None:
         required=True,
         help="attributes | blur | pixelate | blackout | swirl | motion-blur (repeatable)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="report folder (audit.md, audit.csv, per_probe.csv, pictures)",
-    )
+    _add_out(p, "report folder (audit.md, audit.csv, per_probe.csv, pictures)")
+    _add_overwrite(p)
     p.add_argument(
         "--people",
         type=int,
@@ -894,8 +966,8 @@ def _add_privacy_audit(sub) -> None:
         default=None,
         help="face rebuild network weights for --method attributes",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime(p)
+    _add_verbosity(p)
 
 
 def _run_privacy_audit(args) -> int:
@@ -916,6 +988,7 @@ def _run_privacy_audit(args) -> int:
         rebuilder=args.rebuilder,
         device=args.device,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(report.report.read_text(encoding="utf-8"))
     return _batch_exit(report.skipped)
@@ -928,7 +1001,8 @@ def _add_export(sub) -> None:
         description="Export a generator to ONNX, check it against torch, and write it atomically. "
         "Run it with: facedeblur deblur --backend onnxruntime --model MODEL.onnx",
     )
-    p.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
+    _add_out(p, "the .onnx file to write")
+    _add_overwrite(p)
     p.add_argument(
         "--model",
         type=Path,
@@ -947,13 +1021,62 @@ def _add_export(sub) -> None:
         default=17,
         help=f"ONNX opset version, {MIN_OPSET} to {MAX_OPSET} (default 17)",
     )
+    _add_runtime(p, device=False)
+    _add_verbosity(p)
 
 
 def _run_export(args) -> int:
+    from .io.outputs import check_output
     from .restore.onnx_export import export_onnx
 
-    path = export_onnx(args.model, args.onnx, size=args.size, opset=args.opset)
+    inputs = [args.model] if args.model else []
+    check_output(args.out, inputs, overwrite=args.overwrite, keep_option="")
+    path = export_onnx(args.model, args.out, size=args.size, opset=args.opset)
     print(f"wrote {path} (checked against torch)")
+    return 0
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve a web page to deblur, restore moments and hide faces (needs facedeblur[web])",
+        description="Serve the web page (Gradio): Deblur, Moments and Obfuscate tabs. "
+        "It listens on this machine only unless --host says otherwise. See docs/web.md.",
+    )
+    # The defaults are web.DEFAULT_HOST and DEFAULT_PORT (web imports Gradio, so not from there).
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
+        "network interface)",
+    )
+    p.add_argument("--port", type=_bounded(int, 1, 65535), default=7860, help="port (default 7860)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="deblurring weights for the Deblur tab (default: the shipped model)",
+    )
+    p.add_argument(
+        "--moments-model",
+        type=Path,
+        default=None,
+        help="CFMD-GAN weights for the Moments tab (default: the shipped model)",
+    )
+    _add_runtime(p)
+    _add_verbosity(p)
+
+
+def _run_serve(args) -> int:
+    from .web import serve
+
+    serve(
+        args.host,
+        args.port,
+        model=args.model,
+        moments_model=args.moments_model,
+        device=args.device,
+    )
     return 0
 
 
@@ -973,6 +1096,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_privacy_audit(sub)
     _add_export(sub)
     _add_demo(sub)
+    _add_serve(sub)
     return parser
 
 
@@ -992,23 +1116,42 @@ COMMANDS = {
     "export": _run_export,
     "obfuscate": _run_obfuscate,
     "privacy-audit": _run_privacy_audit,
+    "serve": _run_serve,
 }
 
 
-def _check_device(args) -> None:
-    """Refuse ``--device cuda`` where neither torch nor the chosen onnxruntime can use CUDA."""
-    if getattr(args, "device", "cpu") != "cuda":
+class _ProgressSafeHandler(logging.Handler):
+    """Log records on stderr as plain lines, printed between the redraws of a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _set_verbosity(args) -> None:
+    """``-v`` shows the library's INFO records (device, threads, time per input) on stderr."""
+    if not any(isinstance(h, _ProgressSafeHandler) for h in log.handlers):
+        log.addHandler(_ProgressSafeHandler())
+    log.setLevel(logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
+
+
+def _set_runtime(args) -> None:
+    """Apply ``--threads`` and resolve ``--device``; ``--device cuda`` without CUDA is refused.
+
+    ``args.device`` becomes ``cpu`` or ``cuda``; ``args.device_choice`` keeps what was asked.
+    """
+    if not hasattr(args, "threads"):
         return
-    if getattr(args, "backend", "torch") == "onnxruntime":
-        import onnxruntime
-
-        usable = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    log.info("CPU threads: %d", set_threads(args.threads))
+    if not hasattr(args, "device"):
+        return
+    args.device_choice = args.device
+    args.device = resolve_device(args.device, getattr(args, "backend", "torch"))
+    if args.device_choice == "auto" and args.device == "cpu":
+        log.info("device: cpu (auto: CUDA is not available on this machine)")
     else:
-        import torch
-
-        usable = torch.cuda.is_available()
-    if not usable:
-        raise UsageError("CUDA is not available on this machine; use --device cpu")
+        log.info("device: %s", args.device)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1016,19 +1159,32 @@ def main(argv: list[str] | None = None) -> int:
 
     0 all done, 1 some inputs skipped, 2 bad usage or input (nothing ran), 3 nothing done
     (every input of a batch failed), 130 interrupted. Errors are one line on stderr.
+
+    Called without ``argv`` (the ``facedeblur`` command, ``python -m facedeblur``) it owns the
+    process: after Ctrl-C, once every temporary file is gone, it ends the process at once
+    (``os._exit(130)``) rather than returning, since torch's interpreter shutdown alone takes
+    half a second or more.
     """
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad option (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    _set_verbosity(args)
+    start = time.perf_counter()
     try:
-        _check_device(args)
-        return COMMANDS[args.command](args)
+        _set_runtime(args)
+        code = COMMANDS[args.command](args)
+        log.info("%s took %.1f s", args.command, time.perf_counter() - start)
+        return code
     except FaceDeblurError as exc:
         print(f"facedeblur {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"facedeblur {args.command}: interrupted", file=sys.stderr)
+        if argv is None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
 
 

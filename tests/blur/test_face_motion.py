@@ -211,10 +211,12 @@ def test_celeba_faces_get_landmarks_and_synth_runs(data_dir, tmp_path, capsys):
         (src / name).write_bytes((celeba / name).read_bytes())
     out = tmp_path / "out"
     code = main(
-        ["synth", str(src), str(out), "--mode", "face-motion", "--size", "64", "--quiet"]
-        + ["--mouth", "2", "--frames", "5"]
+        ["synth", str(src), "-o", str(out), "--mode", "face-motion", "--size", "64", "--quiet"]
+        + ["--mouth", "2", "--frame-counts", "5"]
     )
     assert code == 0, capsys.readouterr().err
     assert len(list((out / "frames").iterdir())) == 2
-    assert main(["synth", str(src), str(tmp_path / "x"), "--mode", "face-motion", "--eyes", "9"])
+    assert main(
+        ["synth", str(src), "-o", str(tmp_path / "x"), "--mode", "face-motion", "--eyes", "9"]
+    )
     assert "--eyes" in capsys.readouterr().err

@@ -120,10 +120,10 @@ def test_manifest_settings_name_the_distribution_only_when_not_uniform():
 
 
 def test_synth_cli_defaults_to_the_full_range(tmp_path, capsys):
-    args = build_parser().parse_args(["synth", "in", "out"])
+    args = build_parser().parse_args(["synth", "in", "-o", "out"])
     assert args.max_length == 120.0 and args.exposure == (0.125, 1.0)
     assert args.length_distribution == "log-uniform"
-    assert main(["synth", "in", "out", "--length-distribution", "normal"]) == 2
+    assert main(["synth", "in", "-o", "out", "--length-distribution", "normal"]) == 2
     assert "--length-distribution" in capsys.readouterr().err
 
 

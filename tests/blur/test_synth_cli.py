@@ -45,10 +45,20 @@ def test_synth_end_to_end_with_person_split_preview_and_reproducibility(lfw_tree
     ]
     before = tree_digest(lfw_tree)
     assert (
-        main(["synth", str(lfw_tree), str(out1), *args, "--preview", str(tmp_path / "sheet.png")])
+        main(
+            [
+                "synth",
+                str(lfw_tree),
+                "-o",
+                str(out1),
+                *args,
+                "--preview",
+                str(tmp_path / "sheet.png"),
+            ]
+        )
         == 0
     )
-    assert main(["synth", str(lfw_tree), str(out2), *args]) == 0
+    assert main(["synth", str(lfw_tree), "-o", str(out2), *args]) == 0
     assert tree_digest(lfw_tree) == before, "SRC must never change"
     # Only the top markers differ: out1's records its preview, which --overwrite may replace.
     digest1, digest2 = tree_digest(out1), tree_digest(out2)
@@ -86,6 +96,7 @@ def test_blur_lowers_psnr_into_a_realistic_band(lfw_tree, tmp_path):
             [
                 "synth",
                 str(lfw_tree),
+                "-o",
                 str(out),
                 "--count",
                 "12",
@@ -111,6 +122,7 @@ def test_frames_mode_writes_triplets_of_averaged_frames(short_video, tmp_path):
         [
             "synth",
             str(short_video),
+            "-o",
             str(out),
             "--mode",
             "frames",
@@ -118,7 +130,7 @@ def test_frames_mode_writes_triplets_of_averaged_frames(short_video, tmp_path):
             "3",
             "--size",
             "64",
-            "--frames",
+            "--frame-counts",
             "5,7",
             "--noise-scale",
             "0",
@@ -167,7 +179,7 @@ def test_bad_files_are_reported_one_line_each_and_the_batch_goes_on(lfw_people, 
     src = tmp_path / "src"
     _write_bad_inputs(src, sorted(lfw_people[0].glob("*.jpg"))[0])
     before = tree_digest(src)
-    code = main(["synth", str(src), str(tmp_path / "out"), "--size", "128", "--quiet"])
+    code = main(["synth", str(src), "-o", str(tmp_path / "out"), "--size", "128", "--quiet"])
     captured = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in captured.err + captured.out
@@ -195,7 +207,7 @@ def test_bad_files_are_reported_one_line_each_and_the_batch_goes_on(lfw_people, 
 )
 def test_empty_or_missing_source_is_one_line_and_exit_2(tmp_path, capsys, setup, expected):
     setup(tmp_path)
-    code = main(["synth", str(tmp_path / "empty"), str(tmp_path / "out"), "--quiet"])
+    code = main(["synth", str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
@@ -203,7 +215,7 @@ def test_empty_or_missing_source_is_one_line_and_exit_2(tmp_path, capsys, setup,
 
 def test_output_inside_source_is_refused(lfw_tree, capsys):
     before = tree_digest(lfw_tree)
-    code = main(["synth", str(lfw_tree), str(lfw_tree / "out"), "--quiet"])
+    code = main(["synth", str(lfw_tree), "-o", str(lfw_tree / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "inside the source folder" in err
     assert tree_digest(lfw_tree) == before and not (lfw_tree / "out").exists()
@@ -211,7 +223,7 @@ def test_output_inside_source_is_refused(lfw_tree, capsys):
 
 def test_non_empty_output_needs_overwrite(lfw_tree, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["synth", str(lfw_tree), str(out), "--size", "64", "--quiet"]
+    args = ["synth", str(lfw_tree), "-o", str(out), "--size", "64", "--quiet"]
     assert main([*args, "--count", "2"]) == 0
     (out / "keep.txt").write_text("mine")
     assert main([*args, "--count", "2"]) == 2
@@ -225,7 +237,7 @@ def test_non_empty_output_needs_overwrite(lfw_tree, tmp_path, capsys):
     "option",
     [
         ["--split", "train=0.7,val=0.7"],
-        ["--frames", "0,5"],
+        ["--frame-counts", "0,5"],
         ["--exposure", "0,2"],
         ["--count", "0"],
         ["--kernel-size", "8"],
@@ -233,7 +245,7 @@ def test_non_empty_output_needs_overwrite(lfw_tree, tmp_path, capsys):
 )
 def test_bad_options_exit_2_without_traceback(lfw_tree, tmp_path, capsys, option):
     with pytest.raises(SystemExit) as exc:
-        code = main(["synth", str(lfw_tree), str(tmp_path / "out"), "--quiet", *option])
+        code = main(["synth", str(lfw_tree), "-o", str(tmp_path / "out"), "--quiet", *option])
         raise SystemExit(code)
     captured = capsys.readouterr()
     assert exc.value.code == 2 and "Traceback" not in captured.err
@@ -251,10 +263,11 @@ def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsy
         [
             "synth",
             str(src),
+            "-o",
             str(tmp_path / "out"),
             "--mode",
             "frames",
-            "--frames",
+            "--frame-counts",
             "5",
             "--count",
             "2",
@@ -271,10 +284,11 @@ def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsy
         [
             "synth",
             str(short_video),
+            "-o",
             str(tmp_path / "out2"),
             "--mode",
             "frames",
-            "--frames",
+            "--frame-counts",
             "17",
             "--quiet",
         ]
@@ -291,7 +305,7 @@ def test_short_video_and_faceless_clip_are_reported(short_video, tmp_path, capsy
 def test_console_script_reports_errors_on_one_line(tmp_path):
     exe = Path(sys.executable).with_name("facedeblur")
     result = subprocess.run(
-        [str(exe), "synth", str(tmp_path / "missing"), str(tmp_path / "o")],
+        [str(exe), "synth", str(tmp_path / "missing"), "-o", str(tmp_path / "o")],
         capture_output=True,
         text=True,
     )
@@ -310,6 +324,7 @@ def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
         [
             "synth",
             str(short_video),
+            "-o",
             str(out),
             "--mode",
             "frames",
@@ -317,7 +332,7 @@ def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
             "2",
             "--size",
             "64",
-            "--frames",
+            "--frame-counts",
             "5",
             "--frame-step",
             "3",
@@ -343,10 +358,11 @@ def test_frame_step_averages_every_step_th_frame(short_video, tmp_path):
         [
             "synth",
             str(short_video),
+            "-o",
             str(tmp_path / "long"),
             "--mode",
             "frames",
-            "--frames",
+            "--frame-counts",
             "5",
             "--frame-step",
             "4",
@@ -365,13 +381,13 @@ def test_min_motion_leaves_out_windows_whose_eye_moves_less(short_video, tmp_pat
         "6",
         "--size",
         "64",
-        "--frames",
+        "--frame-counts",
         "5,7",
         "--seed",
         "3",
         "--quiet",
     ]
-    assert main(["synth", str(short_video), str(tmp_path / "all"), *common]) == 0
+    assert main(["synth", str(short_video), "-o", str(tmp_path / "all"), *common]) == 0
     travel = {r["id"]: r["fmr"]["travel"] for r in manifest(tmp_path / "all")}
     threshold = sorted(travel.values())[3]
     capsys.readouterr()
@@ -380,6 +396,7 @@ def test_min_motion_leaves_out_windows_whose_eye_moves_less(short_video, tmp_pat
             [
                 "synth",
                 str(short_video),
+                "-o",
                 str(tmp_path / "moving"),
                 *common,
                 "--min-motion",
@@ -407,6 +424,7 @@ def test_frames_samples_rebuild_from_the_manifest_without_face_detection(
             [
                 "synth",
                 str(short_video),
+                "-o",
                 str(out),
                 "--mode",
                 "frames",
@@ -414,7 +432,7 @@ def test_frames_samples_rebuild_from_the_manifest_without_face_detection(
                 "2",
                 "--size",
                 "64",
-                "--frames",
+                "--frame-counts",
                 "5",
                 "--seed",
                 "4",

@@ -28,8 +28,8 @@ def photo(data_dir, tmp_path) -> Path:
     return path
 
 
-def synth(*args) -> int:
-    return main(["synth", "--size", "64", "--quiet", *map(str, args)])
+def synth(src, out, *args) -> int:
+    return main(["synth", str(src), "-o", str(out), "--size", "64", "--quiet", *map(str, args)])
 
 
 def one_error_line(capsys) -> str:
@@ -124,7 +124,7 @@ def test_overwrite_removes_only_what_synth_wrote(lfw_tree, tmp_path):
         (["--margin", "nan"], "--margin"),
         (["--size", "100000"], "--size"),
         (["--jpeg", "0,50"], "--jpeg"),
-        (["--frames", "5,100000"], "--frames"),
+        (["--frame-counts", "5,100000"], "--frame-counts"),
         (["--frame-step", "0"], "--frame-step"),
         (["--frame-step", "100000"], "--frame-step"),
         (["--min-motion", "inf"], "--min-motion"),

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from facedeblur.cli import main
 from facedeblur.models.weights import pretrained_path, read_weights
-from tests.corpus.build import BAD, GOOD, build_corpus
+from facedeblur.restore import memory
+from tests.corpus.build import BAD, GOOD, build_corpus, build_large
 
 FACE = ("George_W_Bush", "George_W_Bush_0001.jpg")
 
@@ -138,3 +140,40 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, lfw_tree, capsys)
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not Path(_Payload.marker).exists(), "the checkpoint's code ran"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [["--faces"], ["--tile", "0"]])
+def test_an_image_over_the_memory_budget_is_one_line_and_the_batch_goes_on(
+    extra, tmp_path, data_dir, capsys
+):
+    face = data_dir / "lfw" / "images" / FACE[0] / FACE[1]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.open(face).resize((128, 128)).save(folder / "small.jpg")
+    build_large(folder / "large.jpg", face, 2400, 2000)
+    before = _digests(folder)
+    # Room for the small photo, not for 4.8 MP (--faces: about 0.16 GB more; --tile 0: 5 GB).
+    budget = f"{memory.PROCESS_BYTES / memory.GB + 0.1:.2f}"
+    out = tmp_path / "out"
+    code = main(
+        ["deblur", str(folder), "-o", str(out), "--quiet", "--memory-budget", budget, *extra]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err, err
+    refused = [line for line in err.splitlines() if "large.jpg" in line]
+    assert len(refused) == 1, err
+    assert f"over the {float(budget):g} GB budget" in refused[0] and "--memory-budget" in refused[0]
+    assert (out / "in" / "small.jpg").exists() and not (out / "in" / "large.jpg").exists()
+    assert _digests(folder) == before
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("budget", ["0.1", "nan", "inf", "2000"])
+def test_a_memory_budget_out_of_range_is_a_usage_error(budget, tmp_path, data_dir, capsys):
+    face = data_dir / "lfw" / "images" / FACE[0] / FACE[1]
+    args = ["deblur", str(face), "-o", str(tmp_path / "o.png")]
+    assert main([*args, "--memory-budget", budget]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--memory-budget" in err
+    assert not (tmp_path / "o.png").exists()

@@ -145,6 +145,6 @@ def test_deblur_cli_round_trip(trained_run, tmp_path, lfw_tree, capsys):
                 "--quiet",
             ]
         )
-        == 3  # nothing done
+        == 2  # refused before anything ran
     )
     assert "overwrite an input" in capsys.readouterr().err

@@ -118,7 +118,7 @@ def test_output_paths_that_are_folders_or_files_are_one_line(faces, tiny_model, 
     assert _deblur(faces, tmp_path / "plain", tiny_model) == 2
     assert "plain is a file, not a folder" in capsys.readouterr().err
     (tmp_path / "out" / "face0.png").mkdir(parents=True)  # in the way of one output
-    assert _deblur(faces, tmp_path / "out", tiny_model) == 1
+    assert _deblur(faces, tmp_path / "out", tiny_model, "--overwrite") == 1
     err = capsys.readouterr().err
     assert "face0.png: cannot write" in err and "Traceback" not in err
     assert (tmp_path / "out" / "face1.png").is_file()
@@ -136,8 +136,11 @@ def test_skip_existing_leaves_finished_outputs_and_does_the_rest(
     assert "restored 1 image(s)" in capsys.readouterr().out
     assert (out / "face0.png").read_bytes() == b"kept"
     assert read_image(out / "face1.png").shape == (48, 48, 3)
-    assert _deblur(faces, out, tiny_model) == 0
-    assert (out / "face0.png").read_bytes() != b"kept", "without the option outputs are redone"
+    assert _deblur(faces, out, tiny_model) == 2, "a full OUT needs an option"
+    assert "folder is not empty; pass --overwrite" in capsys.readouterr().err
+    assert (out / "face0.png").read_bytes() == b"kept"
+    assert _deblur(faces, out, tiny_model, "--overwrite") == 0
+    assert (out / "face0.png").read_bytes() != b"kept", "with --overwrite outputs are redone"
 
 
 @pytest.mark.slow

@@ -103,6 +103,17 @@ def build_corpus(folder: str | Path, face: str | Path, side: int = 128) -> dict[
     return kinds
 
 
+def build_large(path: str | Path, face: str | Path, width: int, height: int) -> Path:
+    """A ``width`` x ``height`` JPEG holding the photo ``face`` at 250 px on a smooth background,
+    for the memory budget (a few megapixels are enough to go over a small one)."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(60, 200, size=(height // 64 + 1, width // 64 + 1, 3), dtype=np.uint8)
+    canvas = Image.fromarray(coarse).resize((width, height), Image.Resampling.BILINEAR)
+    canvas.paste(Image.open(face).convert("RGB").resize((250, 250)), (width // 3, height // 3))
+    _save(canvas, Path(path), format="JPEG", quality=85)
+    return Path(path)
+
+
 if __name__ == "__main__":
     for name, kind in sorted(build_corpus(sys.argv[2], sys.argv[1]).items()):
         print(f"{kind:6} {name}")

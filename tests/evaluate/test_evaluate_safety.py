@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import facedeblur.blur.synth as synth_module
+import facedeblur.evaluate.moments_protocol as moments_protocol
 import facedeblur.evaluate.protocol as protocol
 from facedeblur.blur import SampleSettings, synthesize
 from facedeblur.cli import main
@@ -178,3 +179,61 @@ def test_moments_evaluation_skips_paths_outside_its_data(moments_root, tmp_path)
     result = evaluate_moments(root, ["blurry"], identity=False, progress=False)
     assert len(result.skipped) == 1 and "is outside" in result.skipped[0]
     assert result.summary["blurry (repeated)"]["all"]["samples"] == usable - 1
+
+
+@pytest.mark.slow
+def test_an_unfinished_split_is_refused_unless_allowed(lfw_tree, tmp_path, capsys):
+    out = tmp_path / "splits"
+    settings = SampleSettings(size=64)
+    split = {"train": 0.5, "val": 0.5}
+    synthesize(lfw_tree, out, settings, count=4, seed=0, split=split, progress=False)
+    # As a killed synth leaves one split: samples on disk, no manifest, its marker unfinished.
+    val = out / "val"
+    (val / "manifest.jsonl").unlink()
+    (val / synth_module.MARKER).write_text(json.dumps({"complete": False}))
+    assert run_evaluate(out, tmp_path / "rep") == 2
+    line = error_line(capsys)
+    assert "val" in line and "did not finish" in line and "--allow-incomplete" in line
+    assert not (tmp_path / "rep").exists()
+    assert run_evaluate(out, tmp_path / "rep", "--allow-incomplete") == 0
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["summary"]["blurry"]["images"] == 4
+
+
+def nan_moments(always: bool):
+    calls = []
+
+    def restore(blur, u):
+        calls.append(1)
+        moments = blur[None].expand(len(u), -1, -1, -1)
+        return moments * float("nan") if always or len(calls) == 1 else moments
+
+    return moments_protocol.MomentMethod("broken moments", restore)
+
+
+def run_evaluate_moments(data: Path, out: Path) -> int:
+    args = ["evaluate", "--moments", "--data", str(data), "--method", "broken"]
+    return main([*args, "--no-identity", "--quiet", "--out", str(out)])
+
+
+@pytest.mark.parametrize("always", [True, False])
+def test_nan_moment_scores_are_reported_not_exit_0(
+    always, moments_root, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        moments_protocol, "build_moment_method", lambda spec, device="cpu": nan_moments(always)
+    )
+    code = run_evaluate_moments(moments_root / "val", tmp_path / "rep")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if always:
+        assert code == 2
+        assert len(err.strip().splitlines()) == 1 and "no sample could be evaluated" in err
+        assert not (tmp_path / "rep").exists()
+        return
+    assert code == 1
+    problems = [line for line in err.splitlines() if "NaN or infinite score" in line]
+    assert len(problems) == 1 and "broken moments" in problems[0]
+    report = (tmp_path / "rep" / "report.md").read_text()
+    cells = [line for line in report.splitlines() if line.startswith("|")]
+    assert cells and not any(re.search(r"\bnan\b", line, re.IGNORECASE) for line in cells)

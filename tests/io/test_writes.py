@@ -63,8 +63,8 @@ def test_ctrl_c_at_the_rename_leaves_no_temporary_file(tmp_path, monkeypatch):
 
 
 def test_a_failure_while_writing_a_video_leaves_no_temporary_file(tmp_path):
-    with pytest.raises(ValueError):
-        write_mp4(tmp_path / "clip.mp4", [FRAMES[0], np.zeros((2, 2, 7, 5))])
+    with pytest.raises(FaceDeblurError, match=r"clip\.mp4: frame 1 is 2x2"):
+        write_mp4(tmp_path / "clip.mp4", [FRAMES[0], np.zeros((2, 2, 3))])
     assert os.listdir(tmp_path) == []
 
 

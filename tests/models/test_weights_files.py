@@ -118,7 +118,7 @@ def test_the_cli_refuses_an_attribute_classifier_as_a_deblurrer(tmp_path, comman
     image.write_bytes(b"")
     args = {
         "deblur": ["deblur", "--model", attributes, str(image), "-o", str(tmp_path / "out")],
-        "export": ["export", "--model", attributes, "--onnx", str(tmp_path / "x.onnx")],
+        "export": ["export", "--model", attributes, "-o", str(tmp_path / "x.onnx")],
     }[command]
     run = subprocess.run(
         [sys.executable, "-m", "facedeblur.cli", *args], capture_output=True, text=True

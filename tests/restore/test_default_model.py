@@ -95,3 +95,12 @@ def test_onnx_export_of_the_default_model_matches_torch(default_model, held_out_
 
 def _psnr(image: np.ndarray, reference: np.ndarray) -> float:
     return float(psnr(image_to_tensor(image), image_to_tensor(reference))[0])
+
+
+def test_the_first_default_model_loads_by_its_name_and_differs_from_the_default(held_out_faces):
+    first, current = load_model("default-v1"), load_model()
+    assert first.header["preset"] == "face-nafnet"
+    assert current.header["preset"] == "face-nafnet-v2"
+    assert current.header["init"]["weights"] == "default-v1"
+    face = held_out_faces[0]
+    assert np.abs(first.deblur(face) - current.deblur(face)).max() > 1 / 255

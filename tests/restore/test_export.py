@@ -55,7 +55,7 @@ def test_onnxruntime_matches_torch_on_an_odd_size_and_a_batch(weights):
 
 def test_export_cli_writes_a_model_that_deblur_runs(weights, photo, tmp_path, capsys):
     model_file = tmp_path / "tiny.onnx"
-    assert main(["export", "--onnx", str(model_file), "--model", str(weights), "--size", "32"]) == 0
+    assert main(["export", "-o", str(model_file), "--model", str(weights), "--size", "32"]) == 0
     assert "wrote" in capsys.readouterr().out
     metadata = {p.key: p.value for p in onnx.load(str(model_file)).metadata_props}
     header = json.loads(metadata[HEADER_KEY])

@@ -9,15 +9,20 @@ import pytest
 import torch
 from torch import nn
 
+import facedeblur.faces.pasteback as pasteback
+import facedeblur.restore.faces as faces_module
 from facedeblur import Deblurrer, deblur, restore_faces
-from facedeblur.errors import NoFaceError
+from facedeblur.errors import FaceDeblurError, NoFaceError
 from facedeblur.faces import Detection
 from facedeblur.faces.pasteback import (
     crop_with_padding,
     face_crop_box,
     feather_mask,
+    feather_ramp,
     paste_corrections,
 )
+from facedeblur.io import to_float32, to_uint8
+from facedeblur.restore import memory
 from facedeblur.restore.faces import TOO_SMALL, detect_faces
 
 
@@ -141,3 +146,86 @@ def test_deblur_api_whole_image_or_faces(photo, detections):
     np.testing.assert_array_equal(faces_only[:, 420:500], photo[:, 420:500])
     with pytest.raises(NoFaceError, match="no face found; faces=False"):
         deblur(photo, model, faces=True, detector=lambda img: [])
+
+
+def _paste_at_once(image, corrections, margin):
+    """paste_corrections as first written: one work array over the union of every crop, with
+    whole masks. Faces apart are blended exactly as when each group is pasted alone."""
+    out = image.copy()
+    height, width = image.shape[:2]
+    left, top = max(0, min(b[0] for b, _ in corrections)), max(0, min(b[1] for b, _ in corrections))
+    right = min(width, max(b[0] + b[2] for b, _ in corrections))
+    bottom = min(height, max(b[1] + b[2] for b, _ in corrections))
+    total = np.zeros((bottom - top, right - left, 3), dtype=np.float32)
+    weight = np.zeros((bottom - top, right - left, 1), dtype=np.float32)
+    for (x0, y0, side), change in corrections:
+        mask = feather_mask(side, feather_ramp(side, margin))[:, :, None]
+        cx0, cy0 = max(x0, left), max(y0, top)
+        cx1, cy1 = min(x0 + side, right), min(y0 + side, bottom)
+        src = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+        dst = (slice(cy0 - top, cy1 - top), slice(cx0 - left, cx1 - left))
+        total[dst] += mask[src] * change[src]
+        weight[dst] += mask[src]
+    region = out[top:bottom, left:right]
+    out[top:bottom, left:right] = np.clip(region + total / np.maximum(weight, 1.0), 0.0, 1.0)
+    return out
+
+
+def test_pasting_in_bands_and_in_place_gives_the_same_bytes(monkeypatch):
+    monkeypatch.setattr(pasteback, "PASTE_ROWS", 16)
+    rng = np.random.default_rng(0)
+    image = rng.random((150, 200, 3), dtype=np.float32)
+    boxes = [(10, 20, 60), (40, 50, 70), (-15, 100, 50), (150, -10, 45)]
+    changes = [rng.uniform(-0.3, 0.3, size=(s, s, 3)).astype(np.float32) for *_, s in boxes]
+    corrections = list(zip(boxes, changes))
+    expected = _paste_at_once(image, corrections, 0.5).tobytes()
+    assert paste_corrections(image, corrections, 0.5).tobytes() == expected
+    work = image.copy()
+    pasted = paste_corrections(work, corrections, 0.5, in_place=True)
+    assert pasted is work and pasted.tobytes() == expected
+
+
+def test_restore_faces_pastes_into_the_photo_only_when_it_owns_it(photo, detections, monkeypatch):
+    torch.manual_seed(0)
+    model = Deblurrer(nn.Conv2d(3, 3, 3, padding=1))
+    pasted_in_place = []
+    real_paste = faces_module.paste_corrections
+
+    def spy(image, corrections, margin, in_place=False):
+        pasted_in_place.append(in_place)
+        return real_paste(image, corrections, margin, in_place=in_place)
+
+    monkeypatch.setattr(faces_module, "paste_corrections", spy)
+    given = photo.copy()
+    copied = restore_faces(given, model, detector=lambda img: detections)
+    assert np.array_equal(given, photo), "the caller's photo must not change"
+    handed = photo.copy()
+    in_place = restore_faces(
+        handed, model, detector=lambda img: detections, in_place=True, keep_crops=False
+    )
+    assert in_place.image is handed and in_place.image.tobytes() == copied.image.tobytes()
+    assert all(f.before is None and f.after is None for f in in_place.faces)
+    assert all(f.before is not None for f in copied.faces)
+    uint8 = to_uint8(photo)
+    made_here = restore_faces(uint8, model, detector=lambda img: detections)
+    from_float = restore_faces(to_float32(uint8), model, detector=lambda img: detections)
+    assert made_here.image.tobytes() == from_float.image.tobytes()
+    assert pasted_in_place == [False, True, True, False]
+
+
+def test_a_photo_over_the_memory_budget_is_refused_before_any_face_is_restored(photo, detections):
+    calls = []
+
+    def model(x):
+        calls.append(x.shape)
+        return x
+
+    model.pad_multiple = 1
+    budget = memory.PROCESS_BYTES / memory.GB  # the process alone: no photo fits
+    with pytest.raises(FaceDeblurError) as refused:
+        restore_faces(photo, Deblurrer(model), lambda img: detections, memory_budget=budget)
+    line = str(refused.value)
+    assert "900x400 photo with 2 face(s)" in line and f"over the {budget:g} GB budget" in line
+    assert "--memory-budget" in line and not calls
+    restore_faces(photo, Deblurrer(model), lambda img: detections, memory_budget=8)
+    assert calls

@@ -109,7 +109,7 @@ def test_bad_config_on_the_cli_is_one_line(tmp_path, capsys):
                 "--set",
                 f"data.train={tmp_path / 'nowhere'}",
                 "--quiet",
-                "--run-dir",
+                "-o",
                 str(tmp_path / "run"),
             ]
         )
@@ -183,6 +183,43 @@ def test_a_paired_folder_mixes_into_training_and_validation(tmp_path, lfw_tree):
     assert len(train_set) == 2 * len(lfw_only)
     assert len(val) == len(lfw_val) + 2
     assert {item["id"] for item in val[-2:]} <= {p.stem for p in (pairs / "blur").glob("*.png")}
+
+
+def test_several_paired_folders_each_make_up_their_share_of_the_draws(tmp_path, lfw_tree):
+    folders = []
+    for name, count in (("video", 3), ("motion", 5)):
+        folders.append(tmp_path / name)
+        synthesize(lfw_tree, folders[-1], SampleSettings(size=32), count=count, seed=1)
+        for side in ("blur", "sharp"):  # names that tell the two folders apart
+            for path in (folders[-1] / side).glob("*.png"):
+                path.rename(path.with_name(f"{name}-{path.name}"))
+    cfg = load_config(
+        tiny_config(tmp_path, lfw_tree, "none"),
+        [
+            f"data.mix_train=[{folders[0]}, {folders[1]}]",
+            "data.mix_fraction=[0.25, 0.5]",
+            f"data.mix_val=[{folders[0]}, {folders[1]}]",
+            "data.mix_val_count=1",
+        ],
+    )
+    train_set, val = build_datasets(cfg.data, seed=0)
+    lfw_only, lfw_val = build_datasets(
+        load_config(tiny_config(tmp_path, lfw_tree, "none")).data, seed=0
+    )
+    assert len(train_set) == 4 * len(lfw_only)  # LFW is the remaining quarter
+    train_set.set_epoch(0)
+    drawn = [train_set[i]["id"] for i in range(len(train_set))]
+    assert sum(i.startswith("video-") for i in drawn) == len(train_set) // 4
+    assert sum(i.startswith("motion-") for i in drawn) == len(train_set) // 2
+    assert len(val) == len(lfw_val) + 2
+
+
+def test_mix_fractions_must_match_the_folders_and_leave_room(tmp_path, lfw_tree):
+    base = tiny_config(tmp_path, lfw_tree, "none")
+    with pytest.raises(UsageError, match="one per folder"):
+        load_config(base, ["data.mix_train=[a, b]", "data.mix_fraction=0.2"])
+    with pytest.raises(UsageError, match="together below 1"):
+        load_config(base, ["data.mix_train=[a, b]", "data.mix_fraction=[0.5, 0.5]"])
 
 
 def test_multiscale_preset_trains_a_step(tmp_path, lfw_tree):
@@ -264,7 +301,7 @@ def test_sigkill_then_resume_on_the_cli(tmp_path, lfw_tree):
     )
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [str(BIN / "facedeblur"), "train", str(config), "--run-dir", str(run_dir), "--quiet"],
+        [str(BIN / "facedeblur"), "train", str(config), "-o", str(run_dir), "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -302,7 +339,7 @@ def test_two_process_ddp_on_gloo(tmp_path, lfw_tree):
             "facedeblur",
             "train",
             str(config),
-            "--run-dir",
+            "-o",
             str(tmp_path / "ddp"),
             "--quiet",
         ],

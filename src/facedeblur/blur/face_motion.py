@@ -54,7 +54,7 @@ EXPRESSION_CHANNELS = ("lips", "jaw", "corners")
 HEAD_AMPLITUDE = {"rotation": 3.0, "shift_x": 0.45, "shift_y": 0.3, "scale": 0.03, "yaw": 6.0}
 """Largest head motion at amplitude 1: degrees for rotation and yaw, fractions of the
 inter-ocular distance (IOD) for the shifts, relative size change for scale. Tuned so that the
-left eye's travel covers that of the held-out talking-face clips (MODEL_CARD.md)."""
+left eye's travel covers that of the held-out talking-face clips (docs/synthesis.md)."""
 HEAD_SKEW = 3.0
 """Head amplitudes are ``HEAD_AMPLITUDE * u ** HEAD_SKEW`` with u ~ U(0, 1): most exposures see a
 small head motion and a few a large one, as in the clips."""

@@ -52,8 +52,10 @@ class SampleSettings:
             ``face-motion`` (a still face moved by its landmarks, sub-frames averaged).
         size: side of the square output images in pixels, 16..1024.
         crop: ``center`` (largest centred square) or ``face`` (detected face with margin).
-        margin: extra space around a detected face on each side, as a fraction of its size,
-            in [0, 4].
+        margin: extra space around a detected face (dlib HOG's box) on each side, as a fraction
+            of its larger side, in [0, 4]. The default frames faces as MTCNN's box with
+            ``faces.pasteback.DEFAULT_MARGIN`` (0.5) does, the framing ``deblur --faces`` cuts and
+            the shipped models were trained on: HOG's box is tighter than MTCNN's.
         blur: kernel, noise and JPEG settings (frames mode uses its gamma, noise and JPEG;
             face-motion also its exposure range, and its trajectory with ``motion.shake``); a
             fixed kernel support must be below 2 * size.
@@ -72,7 +74,7 @@ class SampleSettings:
     mode: str = "kernel"
     size: int = 128
     crop: str = "center"
-    margin: float = 0.4
+    margin: float = 0.7
     blur: KernelBlurSettings = field(default_factory=KernelBlurSettings)
     frame_counts: tuple[int, ...] = DEFAULT_FRAME_COUNTS
     frame_step: int = 1

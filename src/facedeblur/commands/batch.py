@@ -6,6 +6,8 @@ finished outputs as they are when asked (resume).
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,11 +20,15 @@ from ..errors import FaceDeblurError, InputError, UsageError, check_number
 from ..io import (
     IMAGE_EXTENSIONS,
     ImageConversionWarning,
+    ImageData,
     is_image_file,
     list_images,
     read_image,
+    read_image_data,
     write_image,
 )
+
+log = logging.getLogger(__name__)
 
 PNG_OR_JPEG = (".jpg", ".jpeg", ".png")
 MAX_MARGIN = 4.0
@@ -173,8 +179,19 @@ def read_input(src: Path) -> np.ndarray:
         return read_image(src)
 
 
-def write_all(images: list[tuple[Path, np.ndarray]]) -> list[Path]:
-    """Write each (path, float RGB image in [0, 1]) in order, or none of them.
+def read_input_data(src: Path) -> ImageData:
+    """An input image of a batch with its alpha channel and bit depth (``io.read_image_data``).
+
+    Raises:
+        InputError: not an image file, or one that cannot be decoded.
+    """
+    if not is_image_file(src):
+        raise InputError(src, "not an image file")
+    return read_image_data(src)
+
+
+def write_all(images: list[tuple[Path, np.ndarray | ImageData]]) -> list[Path]:
+    """Write each (path, float RGB image in [0, 1] or ``ImageData``) in order, or none of them.
 
     When one write fails (or is interrupted), the files already written by this call are
     removed and the error is raised.
@@ -211,7 +228,7 @@ def run_batch(
     or ``OSError`` from ``work`` goes to ``report.skipped`` as one line, the files of
     ``outputs(dst)`` that the call created are removed, and the batch goes on; with
     ``raise_single`` a batch of one input raises it instead. ``report.written`` receives each
-    output that ``work`` finished.
+    output that ``work`` finished. Each input's time is logged at INFO level (``-v``).
     """
     sources = input_paths(pairs)
     for src, dst in tqdm(pairs, desc=desc, unit="image", disable=not progress):
@@ -223,7 +240,9 @@ def run_batch(
             clash = [p for p in planned if p.resolve() in sources]
             if clash:
                 raise InputError(clash[0], "output would overwrite an input; choose another -o")
+            start = time.perf_counter()
             _work_or_undo(src, dst, work, planned)
+            log.info("%s -> %s: %.2f s", src, dst, time.perf_counter() - start)
             report.written.append(dst)
         except FaceDeblurError as exc:
             if raise_single and len(pairs) == 1:

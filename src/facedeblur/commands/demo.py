@@ -24,6 +24,7 @@ from ..faces.dlib_faces import FaceDescriptor
 from ..faces.pasteback import crop_with_padding, face_crop_box
 from ..faces.registry import build_detector
 from ..io import image_to_tensor, read_image, tensor_to_image
+from ..io.outputs import check_output
 from ..io.sheets import contact_sheet
 from ..metrics import psnr
 from ..metrics.identity import identity_distances
@@ -76,18 +77,23 @@ def blur_photo(photo: np.ndarray, crop_side: int, seed: int = DEMO_SEED) -> np.n
 
 
 def run_demo(
-    out: str | Path = "demo", model: str | Path | None = None, seed: int = DEMO_SEED
+    out: str | Path = "demo",
+    model: str | Path | None = None,
+    seed: int = DEMO_SEED,
+    device: str = "auto",
+    overwrite: bool = False,
 ) -> DemoResult:
     """Blur the astronaut photo, restore its face with ``model``, write ``out/``.
 
-    ``model`` defaults to the shipped one.
+    ``model`` defaults to the shipped one; ``device`` is ``auto``, ``cpu`` or ``cuda``.
 
     Writes ``astronaut_blurry.png``, ``astronaut_restored.png`` and ``sheet.png`` (face crops
     sharp | blurry | restored with PSNR and identity distance printed on them, and the photos):
-    all three or, when a write fails, none.
+    all three or, when a write fails, none. An ``out`` that is not empty is refused unless
+    ``overwrite`` (``io.outputs.check_output``).
     """
-    out = Path(out)
-    deblurrer = load_model(model)
+    out = check_output(out, [model] if model else [], overwrite=overwrite, keep_option="")
+    deblurrer = load_model(model, device=device)
     photo = read_image(example_face_path())
     detector = build_detector("mtcnn")
     faces = detect_faces(photo, detector)

@@ -9,6 +9,10 @@ with the image.
 
 An image in which some found face is left visible (too small with ``small_faces="leave"``, or
 not changed enough) is still written, with its sidecar, and named in ``report.visible``.
+
+A video file becomes an H.264 MP4 with its audio (``privacy.video.obfuscate_video``: faces
+tracked through the clip and hidden in every frame), with a sidecar that has one entry per
+face track instead of per face (``commands.video`` says where each clip goes).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import atomic_write_text, write_image
+from ..io.outputs import check_output
 from ..privacy.attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from ..privacy.attribute_names import attribute_index
 from ..privacy.obfuscate import (
@@ -29,7 +34,9 @@ from ..privacy.obfuscate import (
     obfuscate_photo,
     resolve_options,
 )
+from ..privacy.video import VideoObfuscation, obfuscate_video
 from .batch import BatchReport, plan_outputs, read_input, run_batch
+from .video import check_mixed_output, frames_note, plan_videos, split_videos
 
 
 @dataclass
@@ -93,6 +100,17 @@ def face_summary(result: ObfuscationResult) -> list[dict]:
     return summary
 
 
+def video_visible_line(src: Path, result: VideoObfuscation) -> str | None:
+    """One line naming the face tracks of a video left visible in some frame, or None."""
+    if not result.visible:
+        return None
+    frames = sum(record.visible_frames for record in result.visible)
+    return (
+        f"{src}: {len(result.visible)} of {len(result.tracks)} face track(s) left visible "
+        f"in {frames} face-frame(s) (too small with --small-faces leave, or changed too little)"
+    )
+
+
 def obfuscate_files(
     inputs: list[str | Path],
     out: str | Path,
@@ -105,11 +123,12 @@ def obfuscate_files(
     obfuscator: AttributeObfuscator | None = None,
     classifier: str | Path | None = None,
     rebuilder: str | Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     min_face: int = MIN_FACE,
     small_faces: str = DEFAULT_SMALL_FACES,
     skip_existing: bool = False,
+    overwrite: bool = False,
 ) -> ObfuscationReport:
     """Hide every face of every image of ``inputs`` (files or folders) into ``out``.
 
@@ -117,16 +136,26 @@ def obfuscate_files(
     (``commands.batch.plan_outputs``). The options are ``obfuscate_photo``'s; ``classifier`` and
     ``rebuilder`` are weight files for the attribute method when no ``obfuscator`` is given
     (None: the shipped ones). Options are checked and the networks loaded before any image is
-    read. With ``skip_existing`` an image whose sidecar exists already is left as it is
-    (``report.existing``).
+    read. ``out`` follows ``io.outputs.check_output`` (not empty: refused unless ``overwrite``
+    or ``skip_existing``). With ``skip_existing`` an image whose sidecar exists already is
+    left as it is (``report.existing``).
 
     A bad file (not an image, corrupt, no face) is reported in ``skipped`` and the batch goes
     on; when the batch is a single image, its error is raised instead. Faces left visible are
     counted and each such image named in ``report.visible`` (``visible_line``).
+
+    A video file is hidden frame by frame with tracked faces into an H.264 MP4 with its audio:
+    the ``out`` file for one video named ``.mp4``, else ``out/<name>.mp4``; its sidecar lists
+    the face tracks, and its faces count per track in ``found``, ``hidden`` (hidden in every
+    frame) and ``too_small``. With ``progress`` its frames show on progress bars.
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     resolve_options(method, attributes, allow_protected, strength, feather, min_face, small_faces)
-    pairs = plan_outputs(inputs, out)
+    videos, images = split_videos(inputs)
+    check_mixed_output(videos, images, out)
+    pairs = plan_outputs(images, out) if images else []
+    video_pairs = plan_videos(videos, out, alone=len(inputs) == 1) if videos else []
+    check_output(out, inputs, overwrite=overwrite, keep=skip_existing)
     if method == ATTRIBUTES and obfuscator is None:
         obfuscator = load_attribute_obfuscator(classifier, rebuilder, device=device)
     settings = {
@@ -164,13 +193,49 @@ def obfuscate_files(
         if line:
             report.visible.append(line)
 
-    return run_batch(
-        pairs,
-        hide_one,
-        report,
-        "obfuscate",
-        progress,
-        outputs=lambda dst: [dst, sidecar_path(dst)],
-        raise_single=True,
-        skip_existing=skip_existing,
-    )
+    def hide_video(src: Path, dst: Path) -> None:
+        result = obfuscate_video(
+            src,
+            dst,
+            method,
+            attributes,
+            allow_protected,
+            strength,
+            feather,
+            seed,
+            obfuscator,
+            device=device,
+            min_face=min_face,
+            small_faces=small_faces,
+            progress=progress,
+        )
+        small = sum(record.too_small for record in result.tracks)
+        hidden = sum(not record.visible_frames for record in result.tracks)
+        found = len(result.tracks)
+        counts = {"frames": result.frames, "found": found, "hidden": hidden, "too_small": small}
+        tracks = [record.summary() for record in result.tracks]
+        record = {"source": str(src), **settings, **counts, "tracks": tracks}
+        atomic_write_text(sidecar_path(dst), json.dumps(record, indent=2) + "\n")
+        report.found += found
+        report.hidden += hidden
+        report.too_small += small
+        what = f"{found} face track(s), {hidden} hidden in every frame"
+        fps = float(result.frame_rate)
+        report.notes.append(frames_note(src, result.frames, fps, what, result.fps, result.audio))
+        line = video_visible_line(src, result)
+        if line:
+            report.visible.append(line)
+
+    for batch, work, bar in ((pairs, hide_one, progress), (video_pairs, hide_video, False)):
+        if batch:
+            run_batch(
+                batch,
+                work,
+                report,
+                "obfuscate",
+                bar,
+                outputs=lambda dst: [dst, sidecar_path(dst)],
+                raise_single=len(pairs) + len(video_pairs) == 1,
+                skip_existing=skip_existing,
+            )
+    return report

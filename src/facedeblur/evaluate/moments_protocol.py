@@ -24,6 +24,7 @@ from ..faces.dlib_faces import FaceDescriptor
 from ..io import tensor_to_image
 from ..metrics import psnr, ssim
 from ..metrics.identity import identity_distances
+from ..models.runtime import resolve_device
 from ..models.weights import weights_label
 from ..restore.moments import load_moments_model
 from ..splits import spread_indices
@@ -128,7 +129,7 @@ def evaluate_moments(
     methods: list[str],
     frame_order: str = "fmr",
     limit: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     identity: bool = True,
     identity_backend: str = "torch",
     progress: bool = True,
@@ -143,6 +144,7 @@ def evaluate_moments(
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
+    device = resolve_device(device)
     built = [build_moment_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)

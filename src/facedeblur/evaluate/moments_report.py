@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from ..io import atomic_write_bytes, atomic_write_text, write_image
+from ..io.outputs import check_output
 from ..io.sheets import contact_sheet
 from .moments_protocol import MomentsResult
 from .tables import format_value, plot_png, write_csv
@@ -83,12 +84,17 @@ def _sheet(result: MomentsResult, out: Path) -> None:
         write_image(out / "moments_cases.png", contact_sheet(rows, cell=112, captions=captions))
 
 
-def write_moments_report(result: MomentsResult, out: str | Path, data: str) -> Path:
+def write_moments_report(
+    result: MomentsResult, out: str | Path, data: str, overwrite: bool = False
+) -> Path:
     """Write ``report.md``, ``summary.json``, ``per_sample.csv`` and the pictures.
 
     Returns report.md.
+
+    ``out`` must be new or empty unless ``overwrite``, and never inside the ``data`` folder
+    (``io.outputs.check_output``).
     """
-    out = Path(out)
+    out = check_output(out, [data], overwrite=overwrite, keep_option="")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
         out / "summary.json",

@@ -27,6 +27,7 @@ from ..io import image_to_tensor, list_images, read_image, tensor_to_image
 from ..metrics import psnr, ssim
 from ..metrics.detection import match_face
 from ..metrics.identity import identity_distances
+from ..models.runtime import resolve_device
 from ..models.weights import weights_label
 from .baselines import richardson_lucy, unsharp_mask, wiener
 from .tables import all_finite
@@ -172,16 +173,48 @@ def check_complete(root: str | Path, records: list | None = None) -> None:
         )
 
 
+def pair_folders(root: str | Path) -> list[Path]:
+    """The folders that each hold one set of pairs: ``root`` itself when it has ``blur/`` or
+    manifest.jsonl, else the outermost folders below it that have (the split folders of
+    ``synth --split``, GoPro's sequences), in name order."""
+    root = Path(root)
+    if (root / "blur").is_dir() or (root / "manifest.jsonl").is_file():
+        return [root]
+    found = {p.parent for p in root.rglob("blur") if p.is_dir()}
+    found |= {p.parent for p in root.rglob("manifest.jsonl") if p.is_file()}
+    return sorted(f for f in found if not any(other in f.parents for other in found))
+
+
 def list_pairs(
     root: str | Path, allow_incomplete: bool = False
 ) -> tuple[list[PairFiles], list[str]]:
     """Pairs of a ``facedeblur synth`` output or any blur/sharp folder, and problem lines.
 
-    A synth output comes with kernels, via its manifest; it must be complete
-    (``check_complete``) unless ``allow_incomplete``. A manifest line that is malformed or
-    points outside ``root`` becomes a problem line instead of a pair.
+    A folder of splits or sequences is read folder by folder (``pair_folders``). A synth
+    output comes with kernels, via its manifest; it must be complete (``check_complete``, in
+    ``root`` and in each split folder) unless ``allow_incomplete``. A manifest line that is
+    malformed or points outside its folder becomes a problem line instead of a pair.
     """
     root = Path(root)
+    if not root.is_dir():
+        raise InputError(root, "no such folder")
+    folders = pair_folders(root)
+    if not allow_incomplete and folders != [root]:
+        check_complete(root)
+    if not folders:
+        raise InputError(
+            root, "no blur/sharp image pairs found (expected blur/ and sharp/ folders)"
+        )
+    pairs, problems = [], []
+    for folder in folders:
+        found, issues = _folder_pairs(folder, allow_incomplete)
+        pairs += found
+        problems += issues
+    return pairs, problems
+
+
+def _folder_pairs(root: Path, allow_incomplete: bool) -> tuple[list[PairFiles], list[str]]:
+    """The pairs and problem lines of one folder of ``pair_folders``."""
     manifest = root / "manifest.jsonl"
     records = read_manifest(manifest) if manifest.is_file() else None
     if not allow_incomplete:
@@ -266,7 +299,7 @@ def evaluate(
     methods: list[str],
     detector: str = "mtcnn",
     limit: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     identity: bool = True,
     identity_backend: str = "torch",
     progress: bool = True,
@@ -282,6 +315,7 @@ def evaluate(
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
+    device = resolve_device(device)
     built = [build_method(m, device) for m in methods]
     names = [m.name for m in built]
     check_unique_names(names)

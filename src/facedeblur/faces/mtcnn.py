@@ -1,8 +1,9 @@
 """MTCNN face detector (Zhang et al., 2016) in plain PyTorch, with facenet-pytorch's weights.
 
-The three networks (P-Net, R-Net, O-Net) have the state-dict keys of the plain state dicts shipped
-in the facenet-pytorch 2.6.0 wheel (``facenet_pytorch/data/{pnet,rnet,onet}.pt``). Only those data
-files are used: the ``facenet_pytorch`` package itself is never imported (it imports torchvision).
+The three networks (P-Net, R-Net, O-Net) have the state-dict keys of the plain state dicts of the
+facenet-pytorch 2.6.0 wheel (``facenet_pytorch/data/{pnet,rnet,onet}.pt``). Those weights ship in
+this package as safetensors (``pretrained/third_party/mtcnn``, MIT, with their licence notices), so
+loading them never unpickles; facenet-pytorch is neither needed nor imported.
 The cascade follows facenet-pytorch's ``detect_face``: an image pyramid (factor 0.709, smallest face
 ``min_face_size``), P-Net proposals with per-scale and global NMS, R-Net refinement on 24x24 crops,
 O-Net scoring, box regression and five landmarks on 48x48 crops, and a final "Min" NMS.
@@ -10,20 +11,21 @@ O-Net scoring, box regression and five landmarks on 48x48 crops, and a final "Mi
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.resources
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import FaceDeblurError
 from ..models.statedicts import state_dict_problems
 from .detect import Detection
 
-_INSTALL_HINT = "install them with: pip install --no-deps facenet-pytorch==2.6.0"
-_FILES = ("pnet.pt", "rnet.pt", "onet.pt")
+_FILES = ("pnet.safetensors", "rnet.safetensors", "onet.safetensors")
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,45 +129,37 @@ class ONet(nn.Module):
 
 
 def mtcnn_weights_dir() -> Path:
-    """The folder holding facenet-pytorch's ``pnet.pt``, ``rnet.pt`` and ``onet.pt``.
+    """The folder of the shipped MTCNN weights: ``pnet``, ``rnet`` and ``onet.safetensors``.
 
-    Found through the installed ``facenet_pytorch`` distribution without importing it.
-    Raises ``FaceDeblurError`` when the package or its data files are missing.
+    Raises ``FaceDeblurError`` when a file is missing from this installation.
     """
-    try:
-        spec = importlib.util.find_spec("facenet_pytorch")
-    except (ImportError, ValueError):
-        spec = None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for loc in locations:
-        folder = Path(loc) / "data"
-        if all((folder / name).is_file() for name in _FILES):
-            return folder
-    raise FaceDeblurError(
-        "MTCNN weights not found (facenet_pytorch/data/{pnet,rnet,onet}.pt); " + _INSTALL_HINT
+    folder = Path(
+        str(importlib.resources.files("facedeblur") / "pretrained" / "third_party" / "mtcnn")
     )
+    missing = [name for name in _FILES if not (folder / name).is_file()]
+    if missing:
+        raise FaceDeblurError(
+            f"{folder}: the shipped MTCNN weights are missing ({', '.join(missing)}); "
+            "reinstall facedeblur"
+        )
+    return folder
 
 
 def load_net_weights(net: nn.Module, path: Path) -> nn.Module:
-    """Load a facenet-pytorch MTCNN weights file into ``net`` strictly (eval mode).
+    """Load an MTCNN weights file (safetensors, facenet-pytorch's keys) into ``net`` (eval mode).
 
-    The file is one of facenet-pytorch's ``pnet.pt`` / ``rnet.pt`` / ``onet.pt``.
+    The keys and shapes must fit ``net`` exactly; ``FaceDeblurError`` names the file otherwise.
     """
     if not path.is_file():
-        raise FaceDeblurError(f"MTCNN weights file missing: {path}; {_INSTALL_HINT}")
+        raise FaceDeblurError(f"{path}: MTCNN weights file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise FaceDeblurError(
-            f"MTCNN weights file {path} cannot be read ({exc}); {_INSTALL_HINT}"
-        ) from None
-    if not isinstance(state, dict):
-        raise FaceDeblurError(f"MTCNN weights file {path} is not a state dict; {_INSTALL_HINT}")
+        state = load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise FaceDeblurError(f"{path}: MTCNN weights file cannot be read ({exc})") from None
     problems = state_dict_problems(state, {k: v.shape for k, v in net.state_dict().items()})
     if problems:
         raise FaceDeblurError(
-            f"MTCNN weights file {path} does not fit {type(net).__name__} "
-            f"({'; '.join(problems)}); {_INSTALL_HINT}"
+            f"{path}: MTCNN weights file does not fit {type(net).__name__} ({'; '.join(problems)})"
         )
     net.load_state_dict(state)
     return net.eval()
@@ -273,8 +267,8 @@ class MTCNN:
     """Multi-task cascaded CNN face detector with five landmarks.
 
     Args:
-        weights_dir: folder with ``pnet.pt``, ``rnet.pt``, ``onet.pt`` (facenet-pytorch's plain
-            state dicts); ``None`` finds them in the installed facenet-pytorch wheel.
+        weights_dir: folder with ``pnet.safetensors``, ``rnet.safetensors`` and
+            ``onet.safetensors`` (facenet-pytorch's state dicts); ``None`` uses the shipped ones.
         min_face_size: smallest face side in pixels searched for.
         thresholds: face-probability thresholds of P-Net, R-Net and O-Net.
         factor: scale step of the image pyramid.
@@ -295,11 +289,11 @@ class MTCNN:
     ):
         folder = mtcnn_weights_dir() if weights_dir is None else Path(weights_dir)
         if not folder.is_dir():
-            raise FaceDeblurError(f"MTCNN weights folder not found: {folder}; {_INSTALL_HINT}")
+            raise FaceDeblurError(f"{folder}: MTCNN weights folder not found")
         self.device = torch.device(device)
-        self.pnet = load_net_weights(PNet(), folder / "pnet.pt").to(self.device)
-        self.rnet = load_net_weights(RNet(), folder / "rnet.pt").to(self.device)
-        self.onet = load_net_weights(ONet(), folder / "onet.pt").to(self.device)
+        self.pnet = load_net_weights(PNet(), folder / "pnet.safetensors").to(self.device)
+        self.rnet = load_net_weights(RNet(), folder / "rnet.safetensors").to(self.device)
+        self.onet = load_net_weights(ONet(), folder / "onet.safetensors").to(self.device)
         self.min_face_size = min_face_size
         self.thresholds = tuple(float(t) for t in thresholds)
         self.factor = factor

@@ -7,6 +7,7 @@ CHW/NCHW tensors). uint8 and OpenCV's BGR order exist only in this package.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io as _bytes_io
 import os
 import re
@@ -42,11 +43,45 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # In entropy-coded JPEG data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker.
 _JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
+# TIFF tag 338, ExtraSamples: 1 says the alpha channel is associated (colour premultiplied).
+_TIFF_EXTRA_SAMPLES, _ASSOCIATED_ALPHA = 338, 1
 _UNREADABLE = "not a readable image (corrupt file or unsupported format)"
 
 
 class ImageConversionWarning(UserWarning):
     """An image was usable only after a conversion (grayscale, alpha, 16-bit)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageData:
+    """An image as its file holds it: colour, alpha channel and bits per channel.
+
+    Attributes:
+        rgb: float32 (H, W, 3) in [0, 1], the colour as stored beneath any alpha (not
+            composited); a grey image is replicated to three channels.
+        alpha: float32 (H, W) in [0, 1] (1 is opaque), or None when the file has no alpha.
+        bit_depth: 8 or 16, the file's bits per channel.
+        grey: the file's image is grey (one colour channel).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    grey: bool = False
+
+    def on_white(self) -> np.ndarray:
+        """The colour composited on white as viewers show it, float32 (H, W, 3) in [0, 1]."""
+        if self.alpha is None:
+            return self.rgb
+        alpha = self.alpha[:, :, None]
+        return self.rgb * alpha + (1.0 - alpha)
+
+    def with_rgb(self, rgb: np.ndarray) -> ImageData:
+        """The same alpha and bit depth under new colour of the same size (a restored image)."""
+        if rgb.shape != self.rgb.shape:
+            raise ValueError(f"new colour of shape {rgb.shape} for an image of {self.rgb.shape}")
+        return dataclasses.replace(self, rgb=rgb)
 
 
 def is_image_file(path: Path) -> bool:
@@ -119,10 +154,31 @@ def _check_complete(path: Path, data: bytes) -> None:
         raise InputError(path, "truncated PNG (no IEND chunk)")
 
 
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from a WebP's first chunk (extended, lossless or lossy); None otherwise."""
+    kind = data[12:16]
+    if kind == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[27:30], "little") + 1, int.from_bytes(data[24:27], "little") + 1
+    if kind == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return ((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1
+    if kind == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return (
+            int.from_bytes(data[28:30], "little") & 0x3FFF,
+            int.from_bytes(data[26:28], "little") & 0x3FFF,
+        )
+    return None
+
+
 def _header_size(data: bytes) -> tuple[int, int] | None:
-    """(height, width) from a PNG or JPEG header without decoding; None for other formats."""
+    """(height, width) from a PNG, JPEG or WebP header without decoding; None for other formats.
+
+    WebP is read here because Pillow opens only WebP files whose image data it can decode.
+    """
     if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR":
         return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_size(data)
     if data[:2] != b"\xff\xd8":
         return None
     pos = 2
@@ -213,17 +269,66 @@ def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     return img
 
 
-def decode_image(
-    data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
-) -> np.ndarray:
-    """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
+def _tiff_with_alpha(path: Path, data: bytes, raw: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A 4-channel TIFF (BGRA order, upright) and whether its colour is premultiplied.
 
-    Grayscale is replicated to three channels, alpha is composited on white and 16-bit images
-    are scaled to [0, 1]; each conversion emits an ``ImageConversionWarning``. An animated GIF
-    gives its first frame. Images of more than ``max_pixels`` pixels (None: no limit beyond
-    OpenCV's own) are refused from their header, before decoding, so only formats whose header
-    Pillow reads are accepted then. Bytes after the end of a complete image are ignored. An
-    EXIF orientation (phone photos) is applied, so the image is upright as viewers show it.
+    OpenCV reads 8-bit TIFFs through libtiff's RGBA interface, which premultiplies colour by an
+    unassociated alpha and gives CMYK an alpha channel of its own; Pillow reads those files as
+    they are (and, as OpenCV, turns them by their orientation tag). 16-bit files come from
+    OpenCV as stored, premultiplied where the file says its alpha is associated.
+    """
+    try:
+        with Image.open(_bytes_io.BytesIO(data)) as image:
+            if raw.dtype == np.uint16:
+                extra = image.tag_v2.get(_TIFF_EXTRA_SAMPLES)
+                return raw, tuple(extra or ())[:1] == (_ASSOCIATED_ALPHA,)
+            has_alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA")
+            pixels = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    except Exception:  # Pillow's plugins raise many kinds of errors on files they cannot read
+        raise InputError(path, _UNREADABLE) from None
+    order = [2, 1, 0, 3] if has_alpha else [2, 1, 0]
+    return np.ascontiguousarray(pixels[:, :, order]), False
+
+
+def _pixels(raw: np.ndarray, path: Path, premultiplied: bool) -> ImageData:
+    """OpenCV's decoded array (grey, BGR or BGRA; uint8 or uint16) as ``ImageData``."""
+    if raw.dtype == np.uint8 and raw.ndim == 3 and raw.shape[2] == 3:
+        # The common case, converted with one float32 array alive (large photos).
+        img = np.ascontiguousarray(raw[:, :, ::-1]).astype(np.float32)
+        img /= 255.0
+        return ImageData(img)
+    if raw.dtype not in (np.uint8, np.uint16):
+        raise InputError(path, f"unsupported pixel type {raw.dtype}")
+    bit_depth = 8 if raw.dtype == np.uint8 else 16
+    img = raw.astype(np.float32) / float(np.iinfo(raw.dtype).max)
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if channels == 1:
+        rgb = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+        return ImageData(rgb, None, bit_depth, grey=True)
+    if channels not in (3, 4):
+        raise InputError(path, f"unsupported image with {channels} channels")
+    rgb = np.ascontiguousarray(img[:, :, 2::-1])
+    if channels == 3:
+        return ImageData(rgb, None, bit_depth)
+    alpha = np.ascontiguousarray(img[:, :, 3])
+    if premultiplied:
+        np.divide(rgb, alpha[:, :, None], out=rgb, where=alpha[:, :, None] > 0)
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+    return ImageData(rgb, alpha, bit_depth)
+
+
+def decode_image_data(
+    data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> ImageData:
+    """Decode encoded image bytes to their colour, alpha channel and bit depth (``ImageData``).
+
+    Nothing is lost that the library keeps: 16-bit samples stay at their precision in float32,
+    alpha stays beside the colour (not composited), grey is replicated to three channels. An
+    EXIF orientation (phone photos) is applied, so the image is upright as viewers show it. An
+    animated GIF or WebP gives its first frame. Images of more than ``max_pixels`` pixels
+    (None: no limit beyond OpenCV's own) are refused from their header, before decoding, so
+    only formats whose header this module or Pillow reads are accepted then. Bytes after the
+    end of a complete image are ignored. Raises ``InputError`` naming ``path``.
     """
     path = Path(path)
     _check_complete(path, data)
@@ -235,46 +340,43 @@ def decode_image(
     if raw is None or raw.size == 0:
         raise InputError(path, _UNREADABLE)
     _check_pixels(path, raw.shape[0], raw.shape[1], max_pixels)
-    raw = apply_orientation(raw, exif_orientation(data))
-    if raw.dtype == np.uint8 and raw.ndim == 3 and raw.shape[2] == 3:
-        # The common case, converted with one float32 array alive (large photos).
-        img = np.ascontiguousarray(raw[:, :, ::-1]).astype(np.float32)
-        img /= 255.0
-        return img
-    if raw.dtype == np.uint8:
-        img = raw.astype(np.float32) / 255.0
-    elif raw.dtype == np.uint16:
-        img = raw.astype(np.float32) / 65535.0
+    premultiplied = False
+    # OpenCV (and Pillow) turn TIFFs by their orientation tag themselves; other formats here.
+    if data[:4] not in _TIFF_SIGNATURES:
+        raw = apply_orientation(raw, exif_orientation(data))
+    elif raw.ndim == 3 and raw.shape[2] == 4:
+        raw, premultiplied = _tiff_with_alpha(path, data, raw)
+    return _pixels(raw, path, premultiplied)
+
+
+def decode_image(
+    data: bytes, path: str | Path = "<bytes>", max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> np.ndarray:
+    """Decode encoded image bytes to float32 RGB in [0, 1], shape (H, W, 3).
+
+    As ``decode_image_data``, then alpha is composited on white. Grayscale, alpha and 16-bit
+    images each emit an ``ImageConversionWarning``.
+    """
+    picture = decode_image_data(data, path, max_pixels)
+    if picture.bit_depth == 16:
         warnings.warn(
             f"{path}: 16-bit image converted to 8-bit precision",
             ImageConversionWarning,
             stacklevel=2,
         )
-    else:
-        raise InputError(path, f"unsupported pixel type {raw.dtype}")
-    if img.ndim == 2 or img.shape[2] == 1:
-        img = np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+    if picture.grey:
         warnings.warn(
             f"{path}: grayscale image converted to RGB", ImageConversionWarning, stacklevel=2
         )
-    elif img.shape[2] == 4:
-        alpha = img[:, :, 3:4]
-        img = img[:, :, :3] * alpha + (1.0 - alpha)
+    if picture.alpha is not None:
         warnings.warn(
             f"{path}: alpha channel composited on white", ImageConversionWarning, stacklevel=2
         )
-    elif img.shape[2] != 3:
-        raise InputError(path, f"unsupported image with {img.shape[2]} channels")
-    return np.ascontiguousarray(img[:, :, ::-1], dtype=np.float32)
+    return np.ascontiguousarray(picture.on_white(), dtype=np.float32)
 
 
-def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Read an image file as float32 RGB in [0, 1], shape (H, W, 3).
-
-    Raises ``InputError`` naming the file when it is missing, unreadable, not an image or
-    larger than ``max_pixels`` pixels (None: no limit beyond OpenCV's own).
-    """
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of an image file; ``InputError`` naming it when it cannot be read or is empty."""
     if path.is_dir():
         raise InputError(path, "is a folder, not an image file")
     if path.exists() and not path.is_file():
@@ -287,7 +389,26 @@ def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> n
         raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
     if not data:
         raise InputError(path, "empty file")
-    return decode_image(data, path, max_pixels)
+    return data
+
+
+def read_image(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Read an image file as float32 RGB in [0, 1], shape (H, W, 3) (``decode_image``).
+
+    Raises ``InputError`` naming the file when it is missing, unreadable, not an image or
+    larger than ``max_pixels`` pixels (None: no limit beyond OpenCV's own).
+    """
+    path = Path(path)
+    return decode_image(_read_bytes(path), path, max_pixels)
+
+
+def read_image_data(path: str | Path, max_pixels: int | None = MAX_IMAGE_PIXELS) -> ImageData:
+    """Read an image file with its alpha channel and bit depth (``decode_image_data``).
+
+    Raises ``InputError`` as ``read_image`` does.
+    """
+    path = Path(path)
+    return decode_image_data(_read_bytes(path), path, max_pixels)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -314,11 +435,35 @@ def to_float32(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32, copy=False)
 
 
-def encode_png(img: np.ndarray) -> bytes:
-    """Encode a float RGB (H, W, 3) or grayscale (H, W) image in [0, 1], or uint8, as PNG bytes."""
-    arr = to_uint8(img)
+def _to_uint16(img: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] to uint16 with rounding (clipped); uint8 is scaled by 257."""
+    if img.dtype == np.uint8:
+        return img.astype(np.uint16) * 257
+    scaled = np.asarray(img, dtype=np.float32) * 65535.0
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 65535, out=scaled)
+    return scaled.astype(np.uint16)
+
+
+def encode_png(img: np.ndarray, alpha: np.ndarray | None = None, bit_depth: int = 8) -> bytes:
+    """Encode an image as PNG bytes.
+
+    Args:
+        img: float RGB (H, W, 3) or grayscale (H, W) in [0, 1], or uint8.
+        alpha: float (H, W) in [0, 1] (1 opaque) or uint8, written as the alpha channel of an
+            RGB image; None writes no alpha.
+        bit_depth: 8 or 16 bits per channel.
+    """
+    if bit_depth not in (8, 16):
+        raise ValueError(f"PNG bit depth must be 8 or 16, got {bit_depth}")
+    convert = to_uint8 if bit_depth == 8 else _to_uint16
+    arr = convert(img)
     if arr.ndim == 3:
         arr = arr[:, :, ::-1]
+    if alpha is not None:
+        if arr.ndim != 3 or alpha.shape != arr.shape[:2]:
+            raise ValueError(f"alpha of shape {alpha.shape} for an image of shape {arr.shape}")
+        arr = np.dstack([arr, convert(alpha)])
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
     if not ok:
         raise RuntimeError("PNG encoding failed")
@@ -377,14 +522,22 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_image(path: str | Path, img: np.ndarray, jpeg_quality: int = 95) -> Path:
-    """Write a float RGB image in [0, 1] (or uint8) as PNG or JPEG (by extension), atomically."""
+def write_image(path: str | Path, img: np.ndarray | ImageData, jpeg_quality: int = 95) -> Path:
+    """Write an image as PNG or JPEG (by extension), atomically.
+
+    ``img`` is float RGB (H, W, 3) in [0, 1], uint8, or an ``ImageData``, whose alpha channel
+    and 16-bit depth a PNG keeps; a JPEG, which has neither, gets the colour composited on
+    white in 8 bits.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
+    picture = img if isinstance(img, ImageData) else None
     if suffix == ".png":
-        return atomic_write_bytes(path, encode_png(img))
+        if picture is None:
+            return atomic_write_bytes(path, encode_png(img))
+        return atomic_write_bytes(path, encode_png(picture.rgb, picture.alpha, picture.bit_depth))
     if suffix in (".jpg", ".jpeg"):
-        arr = to_uint8(img)
+        arr = to_uint8(img if picture is None else picture.on_white())
         ok, buf = cv2.imencode(
             ".jpg", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         )

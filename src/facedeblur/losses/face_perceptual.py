@@ -4,8 +4,8 @@ CFMD-GAN weights an LPIPS term by 0.01. LPIPS needs ImageNet AlexNet weights, wh
 have but these machines cannot download, so :class:`LPIPSLoss` loads them from given files and
 fails clearly without them. :class:`OnetFeatureLoss` is the substitute our runs use: the same
 LPIPS recipe (channel-normalised feature maps, squared differences, spatial mean) on the first
-three convolution stages of MTCNN's O-Net, whose trained weights come inside the
-facenet-pytorch wheel. O-Net was trained to find faces and their landmarks, so its early filters
+three convolution stages of MTCNN's O-Net, whose trained weights (facenet-pytorch's) ship in
+this package. O-Net was trained to find faces and their landmarks, so its early filters
 respond to facial edges and parts; it is not an ImageNet network and not a calibrated LPIPS.
 """
 
@@ -50,7 +50,8 @@ class OnetFeatureLoss(nn.Module):
     ``output`` only.
 
     Args:
-        weights_dir: folder of facenet-pytorch's ``onet.pt``; None finds the installed wheel's.
+        weights_dir: folder of an ``onet.safetensors`` (facenet-pytorch's keys); None uses the
+            shipped one.
         stages: how many conv stages to compare, 1 to 3.
     """
 
@@ -59,7 +60,7 @@ class OnetFeatureLoss(nn.Module):
         if not 1 <= stages <= 3:
             raise UsageError(f"onet perceptual loss: stages must be 1, 2 or 3, got {stages}")
         folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
-        onet = load_net_weights(ONet(), folder / "onet.pt")
+        onet = load_net_weights(ONet(), folder / "onet.safetensors")
         self.stages = nn.ModuleList(
             [
                 nn.Sequential(onet.conv1, onet.prelu1),

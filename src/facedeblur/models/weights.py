@@ -253,6 +253,21 @@ def pretrained_path(filename: str, what: str = "default model", option: str = "-
     return path
 
 
+SHIPPED_DEBLURRERS = {"default": DEFAULT_MODEL_FILE, "default-v1": "default-v1.safetensors"}
+"""The face deblurrers shipped in ``facedeblur/pretrained``, by the name ``--model`` takes."""
+
+
+def deblurrer_path(model: str | Path | None) -> Path:
+    """The weights file of ``model``: a shipped deblurrer's name (``SHIPPED_DEBLURRERS``), None
+    for the default, or a path (a file of that name in the current folder wins over a name).
+    """
+    if model is None:
+        return default_model_path()
+    if str(model) in SHIPPED_DEBLURRERS and not Path(model).exists():
+        return pretrained_path(SHIPPED_DEBLURRERS[str(model)])
+    return Path(model)
+
+
 def default_model_path() -> Path:
     """The shipped default face deblurrer (``facedeblur/pretrained/default.safetensors``).
 

@@ -22,6 +22,7 @@ from ..faces.align import align_face, unalign
 from ..faces.mask import face_mask
 from ..io import image_to_tensor, tensor_to_image
 from ..models.privacy import landmark_heatmaps, rebuild_input
+from ..models.runtime import resolve_device
 from ..models.weights import load_network, pretrained_path
 from .attribute_names import CELEBA_ATTRIBUTES
 
@@ -114,9 +115,10 @@ class AttributeObfuscator:
 
 
 def load_attribute_obfuscator(
-    classifier: str | Path | None = None, rebuilder: str | Path | None = None, device: str = "cpu"
+    classifier: str | Path | None = None, rebuilder: str | Path | None = None, device: str = "auto"
 ) -> AttributeObfuscator:
-    """The attribute obfuscator from two weights files.
+    """The attribute obfuscator from two weights files, on ``device`` (``auto``, ``cpu`` or
+    ``cuda``, as ``models.runtime.resolve_device`` reads it).
 
     The default files are the ones shipped in ``facedeblur/pretrained``.
 
@@ -146,4 +148,4 @@ def load_attribute_obfuscator(
             f"{classifier_path} and {rebuilder_path} were trained on different crop sizes "
             f"{sorted(sizes)}"
         )
-    return AttributeObfuscator(net_c, net_r, size=sizes.pop(), device=device)
+    return AttributeObfuscator(net_c, net_r, size=sizes.pop(), device=resolve_device(device))

@@ -33,8 +33,10 @@ from ..errors import FaceDeblurError, InputError, NoFaceError, UsageError
 from ..evaluate.tables import mean_of_known
 from ..faces.detect import Detection
 from ..io import image_to_tensor
+from ..io.outputs import check_output
 from ..metrics.detection import match_face
 from ..metrics.image import region_ssim
+from ..models.runtime import resolve_device
 from ..restore.deblurrer import Deblurrer
 from ..restore.faces import restore_faces
 from ..restore.loading import load_model
@@ -267,8 +269,9 @@ def privacy_audit(
     obfuscator: AttributeObfuscator | None = None,
     classifier: str | Path | None = None,
     rebuilder: str | Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
+    overwrite: bool = False,
 ) -> AuditReport:
     """Audit obfuscation methods against machine recognition; write the report into ``out``.
 
@@ -291,8 +294,11 @@ def privacy_audit(
         reader, obfuscate, obfuscator: a ``FaceReader``, an ``obfuscate_photo``-like function and
             loaded attribute networks, to replace the defaults; ``classifier`` and ``rebuilder``
             are the attribute networks' weights when no ``obfuscator`` is given.
-        device: where the networks run.
+        device: where the networks run: ``auto``, ``cpu`` or ``cuda``.
         progress: show progress bars with an ETA.
+        overwrite: allow an ``out`` that is not empty (``io.outputs.check_output``: without
+            it such an ``out`` is refused, and ``out`` is never inside ``gallery`` or
+            ``probes``); checked before anything runs.
 
     Gallery photos and probes that cannot be read or show no face are left out and listed in
     ``skipped``; probes whose person has no other gallery photo are counted in ``unknown``.
@@ -306,6 +312,8 @@ def privacy_audit(
     if people is not None and people < 1:
         raise UsageError(f"people must be at least 1, got {people}")
     gallery_photos, probe_photos = list_people(gallery), list_people(probes)
+    check_output(out, [gallery, probes], overwrite=overwrite, keep_option="")
+    device = resolve_device(device)
     seeds = {photo.key: sample_seed(seed, k) for k, photo in enumerate(probe_photos)}
     if people is not None:
         chosen = set(sorted({p.person for p in probe_photos})[:people])

@@ -29,6 +29,7 @@ from ..faces.dlib_faces import landmarks68
 from ..faces.mask import face_ellipse, face_mask, feathered_inside
 from ..faces.registry import build_detector
 from ..io import to_float32
+from ..io.kinds import from_array, to_array
 from ..restore.faces import detect_faces
 from .attribute_model import AttributeObfuscator, load_attribute_obfuscator
 from .attribute_names import CELEBA_ATTRIBUTES, resolve_flips
@@ -290,7 +291,7 @@ def _small_face(
 
 
 def obfuscate_photo(
-    image: np.ndarray,
+    image,
     method: str = ATTRIBUTES,
     attributes: Iterable[str] | None = None,
     allow_protected: bool = False,
@@ -300,14 +301,16 @@ def obfuscate_photo(
     obfuscator: AttributeObfuscator | None = None,
     detector: str | Callable = "dlib-hog",
     label: str = "image",
-    device: str = "cpu",
+    device: str = "auto",
     min_face: int = MIN_FACE,
     small_faces: str = DEFAULT_SMALL_FACES,
 ) -> ObfuscationResult:
     """Hide every face of a photo; everything outside the face masks is left bit-identical.
 
     Args:
-        image: RGB (H, W, 3), float in [0, 1] or uint8; the result is float32 in [0, 1].
+        image: a path, a PIL image, an RGB (H, W, 3) array (float in [0, 1] or uint8) or a
+            CHW / 1CHW tensor; ``result.image`` is the same kind (``io.kinds``: an array for a
+            path), float in [0, 1].
         method: one of ``OBFUSCATION_METHODS``: ``attributes`` rebuilds each face with CelebA
             attributes flipped; the others are ``classical.obfuscate_classical``.
         attributes: attribute names to flip (case-insensitive, or ``["all"]``); None flips
@@ -327,7 +330,8 @@ def obfuscate_photo(
             photo larger than ``restore.faces.DETECT_MAX_SIDE`` is searched on a smaller copy, so
             its smallest findable face grows with it; landmarks and masks are at full resolution.
         label: names the photo in error messages.
-        device: where the shipped obfuscator runs when ``obfuscator`` is None.
+        device: where the shipped obfuscator runs when ``obfuscator`` is None: ``auto``,
+            ``cpu`` or ``cuda``.
         min_face: faces whose detection box's longer side is below this (pixels) are too small
             for landmarks and get ``small_faces`` inside their box.
         small_faces: ``blur``, ``pixelate`` or ``blackout`` (at ``SMALL_FACE_STRENGTH``) for
@@ -347,6 +351,7 @@ def obfuscate_photo(
     flips = resolve_options(
         method, attributes, allow_protected, strength, feather, min_face, small_faces
     )
+    image, kind = to_array(image)
     image = np.asarray(image)
     if (
         image.ndim != 3
@@ -398,11 +403,11 @@ def obfuscate_photo(
             out = obfuscate_classical(out, weight, method, strength, seed + k)
         face.hidden = is_hidden(before, out, weight)
         faces.append(face)
-    return ObfuscationResult(out, method, faces, min_face, small_faces)
+    return ObfuscationResult(from_array(out, kind), method, faces, min_face, small_faces)
 
 
 def obfuscate(
-    image: np.ndarray,
+    image,
     method: str = ATTRIBUTES,
     attributes: Iterable[str] | None = None,
     allow_protected: bool = False,
@@ -411,13 +416,14 @@ def obfuscate(
     seed: int = 0,
     obfuscator: AttributeObfuscator | None = None,
     detector: str | Callable = "dlib-hog",
-    device: str = "cpu",
+    device: str = "auto",
     min_face: int = MIN_FACE,
     small_faces: str = DEFAULT_SMALL_FACES,
-) -> np.ndarray:
+):
     """Hide the identity of every face of a photo.
 
-    Float32 RGB (H, W, 3) in [0, 1] in, the same size out.
+    A path, a PIL image, an RGB (H, W, 3) array or a tensor in; the same kind out
+    (``io.kinds``: an array for a path), at the same size.
 
     The arguments are ``obfuscate_photo``'s; use that for the face masks, the flipped
     attributes and the counts of faces found, hidden and too small. Faces left visible are

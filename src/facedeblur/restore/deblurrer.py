@@ -11,6 +11,8 @@ import torch.nn.functional as F
 
 from ..errors import FaceDeblurError
 from ..io import image_to_tensor, tensor_to_image, to_float32
+from ..io.kinds import from_array, to_array
+from ..models.nafnet import fold_for_inference
 from ..models.ops import final_output
 
 # Smallest side restored: a few pixels hold no face to restore, and padding by reflection to
@@ -35,6 +37,8 @@ class Deblurrer:
         max_pixels: most pixels (batch x height x width) one network call may take; a larger
             image without tiles is refused with ``FaceDeblurError`` instead of running out of
             memory.
+        fold: run ``models.nafnet.fold_for_inference``'s copy of an ``nn.Module`` (the same
+            output up to float rounding, fewer operations); False runs ``model`` as given.
 
     Every call refuses (``FaceDeblurError``, one line) images with a side under ``min_side``
     (``MIN_SIDE`` or the network's pad multiple, whichever is larger) and network outputs that
@@ -49,9 +53,14 @@ class Deblurrer:
         overlap: int = 32,
         header: dict | None = None,
         max_pixels: int = MAX_PIXELS,
+        fold: bool = True,
     ):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
+        if isinstance(model, torch.nn.Module):
+            model = model.to(self.device).eval()
+            self.model = fold_for_inference(model) if fold else model
+        else:
+            self.model = model
         self.multiple = int(getattr(model, "pad_multiple", 1))
         if self.multiple < 1:
             raise FaceDeblurError(
@@ -92,7 +101,8 @@ class Deblurrer:
                 w = (ramp[:ph, None] * ramp[None, :pw])[None, None]
                 out[..., top : top + ph, left : left + pw] += self._run(patch) * w
                 weight[..., top : top + ph, left : left + pw] += w
-        return out / weight
+        out /= weight  # in place: no third photo-sized tensor
+        return out
 
     def deblur_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Restore several HWC images of one size in a single network call (e.g. face crops)."""
@@ -105,10 +115,15 @@ class Deblurrer:
         return [tensor_to_image(y) for y in self._run(x)]
 
     def deblur(self, image):
-        """Restore an image: HWC numpy (float in [0, 1] or uint8), or a CHW / NCHW tensor in [0, 1].
+        """Restore an image at its own size: a path, a PIL image, an HWC numpy array (float in
+        [0, 1] or uint8), or a CHW / NCHW tensor in [0, 1] (any batch size).
 
-        Returns the same kind of array or tensor, float in [0, 1], at the input's size.
+        Returns the same kind (``io.kinds``: an array for a path, a tensor on the input's
+        device), float in [0, 1].
         """
+        if not isinstance(image, (np.ndarray, torch.Tensor)):
+            array, kind = to_array(image)
+            return from_array(self.deblur(array), kind)
         is_numpy = isinstance(image, np.ndarray)
         if is_numpy:
             x = image_to_tensor(to_float32(image))[None]
@@ -122,6 +137,7 @@ class Deblurrer:
         y = self._tiled(x) if big else self._run(x)
         if is_numpy:
             return tensor_to_image(y[0])
+        y = y.to(image.device)
         return y[0] if image.dim() == 3 else y
 
 

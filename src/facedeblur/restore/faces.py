@@ -23,8 +23,10 @@ from ..faces.pasteback import (
 from ..faces.registry import build_detector
 from ..io import to_float32
 from ..io.geometry import resize
+from ..io.kinds import ARRAY, from_array, to_array
 from .deblurrer import Deblurrer
 from .loading import load_model
+from .memory import check_memory, faces_peak
 
 # Faces are searched on a copy whose longer side is at most this (detectors find faces of 20+ px).
 DETECT_MAX_SIDE = 1600
@@ -44,7 +46,8 @@ class FaceRecord:
     """One detected face: its box (x0, y0, x1, y1), detector score, crop box (x0, y0, side), status.
 
     ``before`` and ``after`` are the (side, side, 3) crops of the input and of the restored
-    face alone (before other faces are blended in); None when the face was skipped.
+    face alone (before other faces are blended in); None when the face was skipped or
+    ``restore_faces`` was told not to keep crops.
     """
 
     box: tuple[float, float, float, float]
@@ -124,29 +127,44 @@ def detect_faces(
 
 
 def restore_faces(
-    image: np.ndarray,
+    image,
     deblurrer: Deblurrer,
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
     min_face: int = DEFAULT_MIN_FACE,
     face_size: int | None = None,
+    keep_crops: bool = True,
+    in_place: bool = False,
+    memory_budget: float | None = None,
 ) -> FaceRestoreResult:
     """Restore every face of a photo and paste it back; the rest of the photo is left untouched.
 
     Args:
-        image: RGB (H, W, 3), float in [0, 1] or uint8; the result is float32 in [0, 1].
+        image: a path, a PIL image, an RGB (H, W, 3) array (float in [0, 1] or uint8) or a
+            CHW / 1CHW tensor; ``result.image`` is the same kind (``io.kinds``), float in
+            [0, 1]. The face crops of the records are float32 arrays.
         deblurrer: the model (``load_model``).
         detector: a detector name (``faces.DETECTORS``) or a callable image -> list of
             ``Detection``.
         margin: space around each face box on every side, as a fraction of its larger side.
         min_face: faces whose box's larger side is smaller (pixels) are skipped, status "too small".
         face_size: crop side the model sees; default ``model_face_size(deblurrer)``.
+        keep_crops: give each record its crops before and after; False leaves them None and
+            saves their memory (for a face that fills the photo, twice the photo's).
+        in_place: paste into ``image`` itself when it is a writable float32 array, instead of
+            into a copy; the caller's array then holds the result. A photo that this function
+            made itself (from a path, a PIL image, a tensor or a uint8 array) is always pasted
+            in place.
+        memory_budget: refuse (``FaceDeblurError``, one line) a photo whose estimated peak
+            memory (``memory.faces_peak``, writing the result included) is over this many GB,
+            once its faces are found and before any is restored; None: no limit.
 
     Each crop (``face_crop_box``) is resized to ``face_size``; all crops go through the network
     in batches; each restoration is turned into a colour-consistent change at the crop's own
     resolution (``face_correction``) and blended in with a feathered mask (``paste_corrections``).
-    With no face found the result has no records and the image is a copy of the input.
+    With no face found the result has no records and the image equals the input.
     """
+    image, kind = to_array(image)
     if (
         image.ndim != 3
         or image.shape[2] != 3
@@ -156,7 +174,9 @@ def restore_faces(
             "expected an RGB (H, W, 3) image, float in [0, 1] or uint8, "
             f"got {image.dtype} {image.shape}"
         )
+    given = image
     image = to_float32(image)
+    owned = image.flags.writeable and (in_place or kind.kind != ARRAY or image is not given)
     if margin < 0:
         raise FaceDeblurError(f"margin must be non-negative, got {margin}")
     detect = build_detector(detector) if isinstance(detector, str) else detector
@@ -173,28 +193,53 @@ def restore_faces(
             )
         )
     todo = [r for r in records if r.status == RESTORED]
-    crops = [crop_with_padding(image, r.crop_box) for r in todo]
-    small = [resize(c, size) for c in crops]
+    height, width = image.shape[:2]
+    check_memory(
+        faces_peak(
+            height,
+            width,
+            [r.crop_box[2] for r in todo],
+            min(len(todo), FACE_BATCH) * size * size,
+            copy_image=not owned,
+            keep_crops=keep_crops,
+        ),
+        memory_budget,
+        f"a {width}x{height} photo with {len(todo)} face(s) to restore",
+    )
+    # Crops are made one at a time and, unless kept, made again for their change: only one
+    # native-size crop is alive at once.
+    small = []
+    for record in todo:
+        crop = crop_with_padding(image, record.crop_box)
+        small.append(resize(crop, size))
+        record.before = crop if keep_crops else None
     restored = []
     for start in range(0, len(small), FACE_BATCH):
         restored += deblurrer.deblur_batch(small[start : start + FACE_BATCH])
     corrections = []
-    for record, crop, crop_small, out_small in zip(todo, crops, small, restored):
+    for record, crop_small, out_small in zip(todo, small, restored):
+        crop = record.before if keep_crops else crop_with_padding(image, record.crop_box)
         change = face_correction(crop, out_small, crop_small)
-        record.before, record.after = crop, np.clip(crop + change, 0.0, 1.0)
+        if keep_crops:
+            record.after = np.clip(crop + change, 0.0, 1.0)
         corrections.append((record.crop_box, change))
-    return FaceRestoreResult(paste_corrections(image, corrections, margin), records, min_face)
+        del crop
+    pasted = paste_corrections(image, corrections, margin, in_place=owned)
+    restored_image = from_array(pasted, kind)
+    return FaceRestoreResult(restored_image, records, min_face)
 
 
 def deblur(
-    image: np.ndarray,
+    image,
     model: str | Path | Deblurrer | None = None,
     faces: bool = False,
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
     device: str = "cpu",
 ) -> np.ndarray:
-    """Restore an image: float32 RGB (H, W, 3) in [0, 1] in, the same size and range out.
+    """Restore an image at its own size: a path, a PIL image, an RGB (H, W, 3) array (float
+    in [0, 1] or uint8) or a tensor in [0, 1]; the result is the same kind (``io.kinds``: an
+    array for a path), float in [0, 1].
 
     Args:
         model: weights path, a loaded ``Deblurrer`` (faster when called many times), or None
@@ -204,7 +249,7 @@ def deblur(
             leave everything else untouched (``restore_faces``); raises ``NoFaceError`` when
             the photo has no face big enough.
         detector, margin: see ``restore_faces``.
-        device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+        device: ``auto``, ``cpu`` or ``cuda`` when ``model`` is not already loaded.
     """
     deblurrer = (
         model if isinstance(model, Deblurrer) else load_model(model, device=device, tile=512)

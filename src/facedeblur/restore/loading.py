@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from ..errors import FaceDeblurError, UsageError
-from ..models.weights import default_model_path, load_network
+from ..models.runtime import resolve_device, set_threads
+from ..models.weights import deblurrer_path, load_network
 from .deblurrer import Deblurrer
 
 BACKENDS = ("torch", "onnxruntime")
@@ -15,7 +16,7 @@ BACKENDS = ("torch", "onnxruntime")
 
 def load_model(
     path: str | Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     tile: int = 0,
     backend: str = "torch",
     threads: int | None = None,
@@ -24,32 +25,35 @@ def load_model(
 
     Its header names the architecture.
 
-    With no ``path``, the default model shipped inside the package (see MODEL_CARD.md). Only
+    With no ``path``, the default model shipped inside the package (see MODEL_CARD.md); a
+    shipped model's name (``default``, ``default-v1``: ``models.weights.SHIPPED_DEBLURRERS``)
+    loads that one. Only
     single-image deblurring networks load (``models.ROLES``); a CFMD moments model, an attribute
     classifier or a discriminator is refused with one line (``InputError``).
 
     Args:
         path: weights (``.safetensors``), or for the onnxruntime backend also a ``.onnx`` file
             written by ``facedeblur export``; a weights file is then exported in memory first.
-        device: ``cpu`` or ``cuda``.
+        device: ``auto`` (CUDA when the backend can use it, else the CPU), ``cpu`` or ``cuda``
+            (``models.runtime.resolve_device``).
         tile: restore images larger than this side tile by tile (0 = whole image at once).
         backend: ``torch`` or ``onnxruntime``.
-        threads: CPU threads. For onnxruntime the session's intra-op threads (default: one per
-            core); for torch this calls ``torch.set_num_threads``, which holds for the whole
-            process (default: torch's own setting is left alone).
+        threads: CPU threads, 1 .. 256. For torch this is ``models.runtime.set_threads``, which
+            holds for the whole process; None leaves the process's count (facedeblur's default,
+            ``models.runtime.default_threads``, set when the package is imported). For
+            onnxruntime the session's intra-op threads; None takes torch's current count.
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
-    if threads is not None and threads < 1:
-        raise UsageError(f"threads must be at least 1, got {threads}")
-    path = default_model_path() if path is None else Path(path)
+    device = resolve_device(device, backend)
+    if threads is not None:
+        set_threads(threads)
+    path = deblurrer_path(path)
     if backend == "onnxruntime":
-        runner = _onnx_runner(path, device, threads)
+        runner = _onnx_runner(path, device, torch.get_num_threads())
         return Deblurrer(runner, device=device, tile=tile, header=runner.header)
     if path.suffix.lower() == ".onnx":
         raise UsageError(f"{path}: an ONNX model runs with the onnxruntime backend, not torch")
-    if threads is not None:
-        torch.set_num_threads(threads)
     model, header = load_network(path, role="deblurrer")
     return Deblurrer(model, device=device, tile=tile, header=header)
 

@@ -20,7 +20,9 @@ from ..faces.motion_order import control_factors
 from ..faces.pasteback import DEFAULT_MARGIN
 from ..faces.registry import build_detector
 from ..io import image_to_tensor, tensor_to_image, to_float32
+from ..io.kinds import from_array, to_array
 from ..models import ROLES
+from ..models.runtime import resolve_device
 from ..models.weights import load_network, pretrained_path, read_header
 from .deblurrer import MAX_PIXELS, MIN_SIDE, Deblurrer, check_finite, check_size
 from .faces import DEFAULT_MIN_FACE, FaceRestoreResult, detect_faces, restore_faces
@@ -109,11 +111,13 @@ def moments_model_path() -> Path:
     return pretrained_path(DEFAULT_MOMENTS_FILE, "moments model")
 
 
-def load_moments_model(path: str | Path | None = None, device: str = "cpu") -> MomentRestorer:
-    """Load CFMD-GAN weights (default: the shipped ones).
+def load_moments_model(path: str | Path | None = None, device: str = "auto") -> MomentRestorer:
+    """Load CFMD-GAN weights (default: the shipped ones) on ``device`` (``auto``, ``cpu`` or
+    ``cuda``, as ``models.runtime.resolve_device`` reads it).
 
     Other architectures are refused clearly.
     """
+    device = resolve_device(device)
     path = moments_model_path() if path is None else Path(path)
     architecture = read_header(path)["architecture"]
     if ROLES.get(architecture) == "deblurrer":
@@ -160,34 +164,37 @@ def restore_face_moments(
 
 
 def moments(
-    image: np.ndarray,
+    image,
     n: int = 7,
     u: Sequence[float] | None = None,
     model: str | Path | MomentRestorer | None = None,
     faces: bool = False,
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
-    device: str = "cpu",
-) -> list[np.ndarray]:
-    """The sharp moments of a blurry face: float32 RGB images of the input's size, one per u.
+    device: str = "auto",
+) -> list:
+    """The sharp moments of a blurry face: images of the input's size, one per u.
 
     Args:
-        image: RGB (H, W, 3), float in [0, 1] or uint8: a face crop, or with ``faces`` a photo.
+        image: a face crop, or with ``faces`` a photo: a path, a PIL image, an RGB (H, W, 3)
+            array (float in [0, 1] or uint8) or a CHW / 1CHW tensor. Each moment is the same
+            kind (``io.kinds``: an array for a path), float in [0, 1].
         n: how many moments, at u = 0, 1/(n-1), ..., 1 (ignored when ``u`` is given).
         u: explicit control factors in [0, 1], e.g. ``[0.5]`` for the centre moment only.
         model: weights path, a loaded ``MomentRestorer``, or None for the shipped CFMD-GAN.
         faces: restore each detected face of a photo and paste it back (the rest is untouched);
             raises ``NoFaceError`` when there is none big enough.
         detector, margin: as in ``restore_faces``.
-        device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+        device: ``auto``, ``cpu`` or ``cuda`` when ``model`` is not already loaded.
     """
+    image, kind = to_array(image)
     restorer = (
         model if isinstance(model, MomentRestorer) else load_moments_model(model, device=device)
     )
     factors = moment_factors(n, u)
     if not faces:
-        return restorer.restore(image, factors)
+        return [from_array(frame, kind) for frame in restorer.restore(image, factors)]
     results = restore_face_moments(image, restorer, factors, detector=detector, margin=margin)
     if results[0].problem:
         raise NoFaceError("<image>", f"{results[0].problem}; faces=False restores the whole image")
-    return [r.image for r in results]
+    return [from_array(r.image, kind) for r in results]

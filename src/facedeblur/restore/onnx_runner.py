@@ -9,6 +9,8 @@ come from the model's metadata (key ``facedeblur``), which ``export.export_onnx`
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -16,6 +18,11 @@ from ..errors import FaceDeblurError, UsageError
 from ..models.weights import HEADER_KEY
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+OPTIMIZATION_LEVELS = {
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
 # Largest pad multiple accepted from a model's metadata (networks here use 1 to 16).
 MAX_PAD_MULTIPLE = 1024
 
@@ -42,6 +49,10 @@ class OnnxRunner:
         threads: onnxruntime's intra-op threads (None: onnxruntime's default, one per core).
         device: ``cpu``, or ``cuda`` where onnxruntime was built with CUDA.
         name: how errors name the model (e.g. its path).
+        spin: let idle intra-op threads spin-wait for work (onnxruntime's default). Off here:
+            spinning threads take cores from everything else on the machine, including torch
+            code (face detection) running between two calls; docs/speed.md has the
+            measurements.
     """
 
     def __init__(
@@ -50,6 +61,7 @@ class OnnxRunner:
         threads: int | None = None,
         device: str = "cpu",
         name: str = "ONNX model",
+        spin: bool = False,
     ):
         ort = import_onnxruntime()
         provider = PROVIDERS.get(str(device).split(":")[0])
@@ -61,6 +73,7 @@ class OnnxRunner:
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self.session = ort.InferenceSession(model, options, providers=[provider])
         except Exception as exc:  # onnxruntime's own exception types derive from Exception only
@@ -95,6 +108,39 @@ class OnnxRunner:
                 f"{self.name}: onnxruntime failed on a {tuple(x.shape)} input ({_first_line(exc)})"
             ) from None
         return torch.from_numpy(output)
+
+
+def optimized_model(model: bytes, level: str = "all") -> bytes:
+    """``model`` as onnxruntime runs it on this machine's CPU: after its graph optimisations.
+
+    Args:
+        model: a serialized ONNX model.
+        level: ``basic`` (constant folding, redundant nodes, fusions such as Conv+Mul into the
+            convolution), ``extended`` (more fusions) or ``all`` (also the CPU's blocked
+            memory layout, NCHWc, with its reorder nodes and convolutions with a fused Add).
+
+    The result comes from ``SessionOptions.optimized_model_filepath``. At ``all`` it holds
+    operators of this CPU's kernels: for inspecting what was fused, not for shipping.
+    """
+    if level not in OPTIMIZATION_LEVELS:
+        raise UsageError(
+            f"unknown optimisation level {level!r}; valid: {', '.join(OPTIMIZATION_LEVELS)}"
+        )
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[level]
+    )
+    options.log_severity_level = 3  # saving at "all" warns that the result is CPU-specific
+    with tempfile.TemporaryDirectory(prefix="facedeblur-ort-") as tmp:
+        options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        try:
+            ort.InferenceSession(model, options, providers=[PROVIDERS["cpu"]])
+        except Exception as exc:  # see OnnxRunner.__init__
+            raise FaceDeblurError(
+                f"onnxruntime cannot load the model ({_first_line(exc)})"
+            ) from None
+        return Path(options.optimized_model_filepath).read_bytes()
 
 
 def _pad_multiple(value, name: str) -> int:

@@ -78,14 +78,39 @@ class FaceMotionFields:
 
 @dataclass
 class MixFields:
-    """A paired folder (e.g. ``facedeblur synth --mode frames`` over videos) that makes up
-    ``mix_fraction`` of the training draws; ``mix_val`` adds ``mix_val_count`` of its pairs to the
-    validation samples."""
+    """Paired folders (e.g. ``facedeblur synth --mode frames`` over videos) mixed into the training
+    draws: ``mix_train`` is one folder or a list, ``mix_fraction`` the share of all draws each
+    makes up (one number, or a list as long as ``mix_train``); ``mix_val`` (one folder or a list)
+    adds ``mix_val_count`` pairs of each to the validation samples."""
 
-    mix_train: str = ""
-    mix_val: str = ""
-    mix_fraction: float = 0.25
+    mix_train: str | list = ""
+    mix_val: str | list = ""
+    mix_fraction: float | list = 0.25
     mix_val_count: int = 0
+
+    def mix_sources(self) -> list[tuple[str, float]]:
+        """(training folder, share of all draws) per mixed-in folder; empty without a mix."""
+        trains = _as_list(self.mix_train)
+        if not trains:
+            return []
+        fractions = [float(f) for f in _as_list(self.mix_fraction)]
+        if len(fractions) != len(trains):
+            raise UsageError(
+                f"data.mix_fraction: {len(fractions)} fraction(s) for {len(trains)} "
+                "data.mix_train folder(s); give one per folder"
+            )
+        return list(zip(trains, fractions))
+
+    def mix_val_folders(self) -> list[str]:
+        """The validation folders of the mix (``mix_val`` as a list)."""
+        return _as_list(self.mix_val)
+
+
+def _as_list(value) -> list:
+    """A config value that is one item or a list of them, as a list; ``""`` is the empty list."""
+    if isinstance(value, list):
+        return [v for v in value if v != ""]
+    return [] if value == "" else [value]
 
 
 @dataclass
@@ -177,8 +202,9 @@ class NetConfig:
     the shipped default model, built into the generator as its frozen base (``CFMDGenerator``'s
     ``base``).
 
-    ``init_weights``: a weights file of this very network (name and arguments), or ``default``,
-    whose tensors the generator starts from instead of a random initialisation (fine-tuning).
+    ``init_weights``: a weights file of this very network (name and arguments), or a shipped
+    deblurrer's name (``default``, ``default-v1``), whose tensors the generator starts from
+    instead of a random initialisation (fine-tuning).
     """
 
     name: str = "deblurgan"
@@ -306,8 +332,13 @@ def _coerce(value, hint, where: str):
     elif origin in (typing.Union, types.UnionType):
         if value is None:
             return None
-        inner = [a for a in typing.get_args(hint) if a is not type(None)][0]
-        return _coerce(value, inner, where)
+        alternatives = [a for a in typing.get_args(hint) if a is not type(None)]
+        for inner in alternatives[:-1]:
+            try:
+                return _coerce(value, inner, where)
+            except UsageError:
+                continue
+        return _coerce(value, alternatives[-1], where)
     elif dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     raise UsageError(
@@ -427,6 +458,14 @@ def validate(config: RunConfig, where: str) -> None:
             (
                 config.data.length_distribution in LENGTH_DISTRIBUTIONS,
                 f"data.length_distribution must be one of {', '.join(LENGTH_DISTRIBUTIONS)}",
+            )
+        )
+    if isinstance(config.data, MixFields):
+        fractions = [f for _, f in config.data.mix_sources()]
+        checks.append(
+            (
+                all(0.0 < f < 1.0 for f in fractions) and sum(fractions) < 1.0,
+                "data.mix_fraction: each share must lie in (0, 1) and together below 1",
             )
         )
     if isinstance(config.data, MomentsData):

@@ -25,7 +25,14 @@ from ..data import (
 from ..errors import InputError, UsageError
 from ..io import list_images
 from ..splits import person_split, spread_indices
-from .config import CelebAData, DataConfig, FaceMotionFields, KernelBlurFields, MomentsData
+from .config import (
+    CelebAData,
+    DataConfig,
+    FaceMotionFields,
+    KernelBlurFields,
+    MixFields,
+    MomentsData,
+)
 
 
 def _augment(cfg: DataConfig) -> list:
@@ -78,16 +85,29 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, list[dict]]:
             val_ds = OnTheFlyBlur(val_files[: cfg.val_count], cfg.size, settings, seed=seed + 1)
     val_ds.set_epoch(0)
     val = [val_ds[i] for i in range(min(cfg.val_count, len(val_ds)))]
-    if cfg.mix_train:
+    train = _mixed(train, cfg, seed)
+    if cfg.mix_val_count:
+        for folder in cfg.mix_val_folders():
+            val += _evenly_spaced(PairedFolder(folder), cfg.mix_val_count)
+    return train, val
+
+
+def _mixed(train: Dataset, cfg: MixFields, seed: int) -> Dataset:
+    """``train`` with each folder of ``cfg.mix_sources()`` making up its share of all draws.
+
+    Nested mixes: the k-th folder's share of (train + folders 1..k) is its share of the whole
+    divided by what the folders after it leave over."""
+    sources = cfg.mix_sources()
+    later = sum(f for _, f in sources)
+    for k, (folder, fraction) in enumerate(sources):
+        later -= fraction
         train = MixedDataset(
             train,
-            PairedFolder(cfg.mix_train, augment=_augment(cfg), seed=seed + 2),
-            cfg.mix_fraction,
-            seed=seed + 3,
+            PairedFolder(folder, augment=_augment(cfg), seed=seed + 2 + 2 * k),
+            fraction / (1.0 - later),
+            seed=seed + 3 + 2 * k,
         )
-    if cfg.mix_val and cfg.mix_val_count:
-        val += _evenly_spaced(PairedFolder(cfg.mix_val), cfg.mix_val_count)
-    return train, val
+    return train
 
 
 def kernel_settings(cfg: KernelBlurFields) -> KernelBlurSettings:

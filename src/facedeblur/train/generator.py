@@ -8,12 +8,12 @@ from torch import nn
 
 from ..errors import UsageError
 from ..models import build_model
-from ..models.weights import default_model_path, load_network
+from ..models.weights import deblurrer_path, load_network
 from .config import NetConfig
 
 
 def _weights_file(name: str) -> Path:
-    return default_model_path() if name == "default" else Path(name)
+    return deblurrer_path(name)
 
 
 def _origin(name: str, header: dict) -> dict:
