@@ -41,6 +41,7 @@ from facedeblur.restore.onnx_runner import OnnxRunner, optimized_model
 BASELINE = "DeblurGAN-9"
 BASELINE_ARGS = {"n_blocks": 9, "ngf": 64}
 BACKENDS = ("torch", "onnxruntime")
+FOLD_NAMES = {True: "folded", False: "unfolded"}
 SPINNING = "onnxruntime, spinning"
 
 
@@ -116,9 +117,10 @@ def _cell(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
 
 
-def print_graphs(exports: dict) -> None:
+def print_graphs(exports: dict, weights: dict) -> None:
     """Node counts by operator of each exported graph {(label, fold): bytes}, as exported and
-    after onnxruntime's graph optimisations (``optimized_model``)."""
+    after onnxruntime's graph optimisations (``optimized_model``); ``weights`` names each
+    (label, fold)."""
     print("\nONNX graphs (nodes by operator; Constant nodes not counted):")
     for (label, fold), exported in exports.items():
         for stage, data in (
@@ -130,8 +132,7 @@ def print_graphs(exports: dict) -> None:
             ops = collections.Counter(n.op_type for n in graph.node if n.op_type != "Constant")
             listed = ", ".join(f"{op} {count}" for op, count in sorted(ops.items()))
             print(
-                f"  {label}, {'folded' if fold else 'unfolded'}, {stage}: "
-                f"{sum(ops.values())} nodes ({listed})"
+                f"  {label}, {weights[label, fold]}, {stage}: {sum(ops.values())} nodes ({listed})"
             )
 
 
@@ -214,6 +215,11 @@ def main() -> None:
         for fold in folds
         if backends != ["torch"] or args.graph
     }
+    weights = {
+        (label, fold): "as is (nothing folds)" if label in as_is else FOLD_NAMES[fold]
+        for label, (_, _, folds) in subjects.items()
+        for fold in folds
+    }
     settings = build_settings(subjects, exports, backends, args.threads)
     results = {}
     for batch in args.batches:
@@ -223,14 +229,9 @@ def main() -> None:
     print()
     print(
         f"| model | weights | backend | threads | batch | ms / face | faces / s | "
-        f"time / folded | time / torch | x {BASELINE} faces / s |"
+        f"time / folded | time / torch | time / not spinning | x {BASELINE} faces / s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    weights = {
-        (True, True): "as is (nothing folds)",
-        (False, True): "folded",
-        (False, False): "unfolded",
-    }
+    print("|---" * 11 + "|")
     for batch, times in results.items():
         for setting in settings:
             label, fold, backend, threads = setting.key
@@ -238,15 +239,17 @@ def main() -> None:
             folded = (label, True, backend, threads)
             torch_key = (label, fold, "torch", threads)
             faster = ratio(times, (BASELINE, True, backend, threads), setting.key)
+            still = (label, fold, "onnxruntime", threads)
+            spinning = ratio(times, setting.key, still) if backend == SPINNING else None
             print(
-                f"| {label} | {weights[label in as_is, fold]} | {backend} | {threads} | "
+                f"| {label} | {weights[label, fold]} | {backend} | {threads} | "
                 f"{batch} | {1000 * seconds:.1f} | {1 / seconds:.1f} | "
                 f"{_cell(ratio(times, setting.key, folded))} | "
-                f"{_cell(ratio(times, setting.key, torch_key))} | "
+                f"{_cell(ratio(times, setting.key, torch_key))} | {_cell(spinning)} | "
                 f"{'' if label == BASELINE else _cell(faster)} |"
             )
     if args.graph:
-        print_graphs(exports)
+        print_graphs(exports, weights)
 
 
 if __name__ == "__main__":

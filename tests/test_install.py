@@ -22,6 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from packaging.requirements import Requirement
@@ -29,6 +30,7 @@ from PIL import Image, ImageOps
 
 from facedeblur.faces.mtcnn import MTCNN
 from facedeblur.io import read_image
+from tests.videos import make_clip, shrink_frames
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "facedeblur"
@@ -211,7 +213,9 @@ def _check_wheel_contents(wheel: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_built_wheel_restores_a_phone_photo_in_a_fresh_venv(tmp_path, data_dir):
+def test_the_built_wheel_restores_a_phone_photo_and_a_video_in_a_fresh_venv(
+    tmp_path, data_dir, short_video
+):
     wheel = _build_wheel(tmp_path)
     _check_wheel_contents(wheel)
 
@@ -247,3 +251,16 @@ def test_the_built_wheel_restores_a_phone_photo_in_a_fresh_venv(tmp_path, data_d
     # corners away from it are left as they were (3e-5: JPEG decoders agree to the pixel).
     assert change[y0:y1, x0:x1].mean() > 0.003
     assert change[:20, :20].mean() < 0.001 and change[-20:, -20:].mean() < 0.001
+
+    frames = shrink_frames(short_video, 96, 6, pad=16)
+    make_clip(tmp_path / "clip.mp4", frames, tone=True)
+    _run(
+        [str(venv / "bin" / "facedeblur"), "deblur", "clip.mp4", "--faces", "-o", "out.mp4"]
+        + ["--quiet"],
+        tmp_path,
+    )
+    with av.open(str(tmp_path / "out.mp4")) as clip:
+        assert clip.streams.video[0].codec_context.name == "h264"
+        assert len(clip.streams.audio) == 1, "the audio was not kept"
+        restored_frames = [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]
+    assert len(restored_frames) == len(frames)

@@ -492,7 +492,8 @@ def _add_deblur(sub) -> None:
         "--model",
         type=Path,
         default=None,
-        help="weights .safetensors (default: the shipped model); "
+        help="weights .safetensors, or default-v1 for the first default model "
+        "(default: the shipped model); "
         "with --backend onnxruntime also a .onnx",
     )
     _add_runtime(p)
@@ -1021,6 +1022,25 @@ def _add_export(sub) -> None:
         default=17,
         help=f"ONNX opset version, {MIN_OPSET} to {MAX_OPSET} (default 17)",
     )
+    p.add_argument(
+        "--int8",
+        choices=["dynamic", "static"],
+        default=None,
+        help="quantize to int8 with onnxruntime (static needs --calibration); not the default: "
+        "slower than float32 and slightly worse on the CPUs measured (docs/speed.md)",
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="for --int8 static: folder of blurry face crops of training people",
+    )
+    p.add_argument(
+        "--calibration-count",
+        type=_bounded(int, 1, 4096),
+        default=64,
+        help="calibration images used, the first by name (default 64)",
+    )
     _add_runtime(p, device=False)
     _add_verbosity(p)
 
@@ -1031,8 +1051,17 @@ def _run_export(args) -> int:
 
     inputs = [args.model] if args.model else []
     check_output(args.out, inputs, overwrite=args.overwrite, keep_option="")
-    path = export_onnx(args.model, args.out, size=args.size, opset=args.opset)
-    print(f"wrote {path} (checked against torch)")
+    path = export_onnx(
+        args.model,
+        args.out,
+        size=args.size,
+        opset=args.opset,
+        int8=args.int8,
+        calibration=args.calibration,
+        calibration_count=args.calibration_count,
+    )
+    checked = f", then quantized to int8 ({args.int8})" if args.int8 else ""
+    print(f"wrote {path} (float32 graph checked against torch{checked})")
     return 0
 
 

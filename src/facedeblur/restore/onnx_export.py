@@ -22,6 +22,7 @@ from ..models.nafnet import fold_for_inference
 from ..models.ops import final_output
 from ..models.weights import HEADER_KEY, default_model_path, load_network
 from .deblurrer import Deblurrer
+from .onnx_quantize import INT8_MODES, calibration_faces, quantize_onnx
 from .onnx_runner import OnnxRunner
 
 DEFAULT_OPSET = 17
@@ -139,6 +140,9 @@ def export_onnx(
     out_path: str | Path,
     size: int = 128,
     opset: int = DEFAULT_OPSET,
+    int8: str | None = None,
+    calibration: str | Path | None = None,
+    calibration_count: int = 64,
 ) -> Path:
     """Export a generator to an ONNX file, atomically; returns its path.
 
@@ -148,7 +152,16 @@ def export_onnx(
         out_path: the ``.onnx`` file to write.
         size: side of the square input the graph is traced on (any size runs afterwards).
         opset: ONNX opset version.
+        int8: None for float32, or ``dynamic`` / ``static`` to quantize the checked float32
+            graph (``onnx_quantize.quantize_onnx``). Not the default: on the CPUs measured it
+            was slower than float32 and slightly worse (docs/speed.md).
+        calibration: for ``static``, a folder of blurry face crops of training people; its first
+            ``calibration_count`` images calibrate the activation ranges.
     """
+    if int8 is not None and int8 not in INT8_MODES:
+        raise UsageError(f"unknown int8 mode {int8!r}; valid modes: {', '.join(INT8_MODES)}")
+    if (int8 == "static") != (calibration is not None):
+        raise UsageError("static int8 needs calibration faces (a folder); other exports take none")
     if isinstance(source, Deblurrer):
         if not isinstance(source.model, nn.Module):
             raise UsageError(
@@ -166,7 +179,16 @@ def export_onnx(
         raise UsageError(
             f"{out_path}: name the ONNX file with the .onnx suffix (the backend goes by it)"
         )
-    return atomic_write_bytes(out_path, onnx_bytes(model, header, size=size, opset=opset))
+    data = onnx_bytes(model, header, size=size, opset=opset)
+    if int8 is not None:
+        multiple = int(getattr(model, "pad_multiple", 1))
+        faces = (
+            calibration_faces(calibration, calibration_count, -(-size // multiple) * multiple)
+            if int8 == "static"
+            else None
+        )
+        data = quantize_onnx(data, int8, faces)
+    return atomic_write_bytes(out_path, data)
 
 
 def _import_onnx():
