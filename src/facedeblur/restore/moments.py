@@ -98,8 +98,12 @@ class MomentRestorer:
 
         For whole photos through ``restore_faces``.
         """
+        # Not folded: folding copies the generator, and this runs once per moment.
         return Deblurrer(
-            FixedMoment(self.generator, u), device=str(self.device), header=self.header
+            FixedMoment(self.generator, u),
+            device=str(self.device),
+            header=self.header,
+            fold=False,
         )
 
 

@@ -2,8 +2,8 @@
 
 Two kinds (``INT8_MODES``):
 
-- ``dynamic``: int8 weights; each convolution quantizes its input on the fly from that input's
-  own range (``ConvInteger``). Needs no data.
+- ``dynamic``: 8-bit (uint8) weights; each convolution quantizes its input on the fly from
+  that input's own range (``ConvInteger``). Needs no data.
 - ``static``: int8 weights and activations with fixed ranges measured beforehand on
   calibration faces (QDQ format: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses
   into int8 convolutions), per-channel weight scales.

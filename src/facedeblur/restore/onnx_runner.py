@@ -115,9 +115,9 @@ def optimized_model(model: bytes, level: str = "all") -> bytes:
 
     Args:
         model: a serialized ONNX model.
-        level: ``basic`` (constant folding, redundant nodes, fusions such as Conv+Mul into the
-            convolution), ``extended`` (more fusions) or ``all`` (also the CPU's blocked
-            memory layout, NCHWc, with its reorder nodes and convolutions with a fused Add).
+        level: ``basic`` (constant folding, redundant nodes, simple fusions), ``extended``
+            (more fusions) or ``all`` (also the CPU's blocked memory layout, NCHWc, with its
+            reorder nodes, and Adds fused into convolutions where shapes are known to match).
 
     The result comes from ``SessionOptions.optimized_model_filepath``. At ``all`` it holds
     operators of this CPU's kernels: for inspecting what was fused, not for shipping.
