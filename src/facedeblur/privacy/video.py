@@ -102,7 +102,7 @@ def obfuscate_video(
     seed: int = 0,
     obfuscator: AttributeObfuscator | None = None,
     detector: str | Callable = "dlib-hog",
-    device: str = "cpu",
+    device: str = "auto",
     min_face: int = MIN_FACE,
     small_faces: str = DEFAULT_SMALL_FACES,
     tracking: TrackSettings = DEFAULT_TRACKING,

@@ -206,7 +206,7 @@ def deblur_video(
     face_size: int | None = None,
     batch: int = FACE_BATCH,
     tracking: TrackSettings = DEFAULT_TRACKING,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = False,
 ) -> VideoResult:
     """Restore a clip into an H.264 MP4 at ``dst`` (atomically), keeping its audio.
@@ -224,7 +224,7 @@ def deblur_video(
         face_size: crop side the model sees; default ``model_face_size``.
         batch: face crops restored per network call (crops of several frames together).
         tracking: association, gap and smoothing settings (``TrackSettings``).
-        device: ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+        device: ``auto``, ``cpu`` or ``cuda`` when ``model`` is not already loaded.
         progress: show progress bars (frames, frames per second, time left).
 
     The output has the source's frame count and frame rate (a variable-rate clip is written at
