@@ -18,7 +18,8 @@ from facedeblur.models import NAFNet
 from facedeblur.models.weights import load_network, read_weights, save_weights
 from facedeblur.restore import moments
 from facedeblur.train import load_config, make_trainer
-from facedeblur.train.config import OptimConfig
+from facedeblur.train.config import NetConfig, OptimConfig
+from facedeblur.train.generator import build_generator
 from facedeblur.train.schedule import lr_factor
 from facedeblur.train.tasks import MomentsTask
 
@@ -160,6 +161,36 @@ def test_tiny_cfmd_run_on_a_base_deblurrer_keeps_its_weights(moments_root, tmp_p
             tmp_path / "run2",
             progress=False,
         )
+
+
+def test_a_moments_model_moves_onto_another_base(tmp_path):
+    nafnet_args = {"width": 8, "enc_blocks": [1, 1, 1], "middle_blocks": 1, "dec_blocks": [1, 1, 1]}
+    bases = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        bases.append(
+            save_weights(
+                tmp_path / f"base{seed}.safetensors", NAFNet(**nafnet_args), "nafnet", nafnet_args
+            )
+        )
+    cfmd = {"channels": 8, "blocks": 1, "control_channels": 8, "anchored": True}
+    trained, args, _ = build_generator(NetConfig("cfmd", dict(cfmd), base_weights=str(bases[0])))
+    torch.manual_seed(2)
+    for value in trained.parameters():
+        value.data.normal_()
+    moments_file = save_weights(tmp_path / "moments.safetensors", trained, "cfmd", args)
+
+    moved, _, origin = build_generator(
+        NetConfig("cfmd", dict(cfmd), base_weights=str(bases[1]), init_weights=str(moments_file))
+    )
+    assert origin["base"]["weights"] == str(bases[1])
+    assert origin["init"]["weights"] == str(moments_file)
+    new_base = read_weights(bases[1])[1]
+    for name, value in moved.state_dict().items():
+        if name.startswith("base."):
+            assert torch.equal(value, new_base[name.removeprefix("base.")]), name
+        else:
+            assert torch.equal(value, trained.state_dict()[name]), name
 
 
 def test_moments_config_is_checked():

@@ -204,7 +204,8 @@ class NetConfig:
 
     ``init_weights``: a weights file of this very network (name and arguments), or a shipped
     deblurrer's name (``default``, ``default-v1``), whose tensors the generator starts from
-    instead of a random initialisation (fine-tuning).
+    instead of a random initialisation (fine-tuning). With both, the base's tensors come from
+    ``base_weights``: a trained moments model moves onto another base.
     """
 
     name: str = "deblurgan"

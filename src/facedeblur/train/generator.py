@@ -27,7 +27,8 @@ def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict]:
     With ``net.base_weights`` (a weights file, or ``default`` for the shipped default model) the
     file's architecture and arguments become the generator's ``base`` argument and its tensors
     the base's weights. With ``net.init_weights`` the whole generator starts from that file's
-    tensors (fine-tuning), which must hold this very architecture and arguments. The third
+    tensors (fine-tuning), which must hold this very architecture and arguments; with both, the
+    base comes from ``base_weights`` (a moments model moved onto a new base). The third
     result holds header entries ``base`` and ``init`` saying which file (as the config names it),
     preset and steps each was; it is empty without either.
     """
@@ -38,8 +39,6 @@ def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict]:
         args["base"] = {"architecture": header["architecture"], "args": header.get("args", {})}
         origin["base"] = _origin(net.base_weights, header)
     generator = build_model(net.name, **args)
-    if net.base_weights:
-        generator.base.load_state_dict(deblurrer.state_dict())
     if net.init_weights:
         path = _weights_file(net.init_weights)
         start, header = load_network(path)
@@ -50,4 +49,6 @@ def build_generator(net: NetConfig) -> tuple[nn.Module, dict, dict]:
             )
         generator.load_state_dict(start.state_dict())
         origin["init"] = _origin(net.init_weights, header)
+    if net.base_weights:
+        generator.base.load_state_dict(deblurrer.state_dict())
     return generator, args, origin
