@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import re
 from pathlib import Path
 
@@ -168,3 +169,21 @@ def test_frames_means_moments_to_restore_and_frame_counts_means_frames_to_averag
     commands = _commands()
     assert [n for n, p in commands.items() if _option(p, "--frames")] == ["moments"]
     assert [n for n, p in commands.items() if _option(p, "--frame-counts")] == ["synth"]
+
+
+def test_python_entry_points_choose_the_device_as_the_commands_do():
+    import facedeblur
+    from facedeblur.privacy.video import obfuscate_video
+    from facedeblur.restore.video import deblur_video
+    from facedeblur.restore.video_moments import moments_video
+
+    public = [getattr(facedeblur, name) for name in facedeblur.__all__]
+    functions = [f for f in public if inspect.isfunction(f)]
+    functions += [deblur_video, obfuscate_video, moments_video]
+    defaults = {
+        f.__name__: inspect.signature(f).parameters["device"].default
+        for f in functions
+        if "device" in inspect.signature(f).parameters
+    }
+    assert {"deblur", "moments", "obfuscate", "load_model"} <= set(defaults)
+    assert {name: d for name, d in defaults.items() if d != "auto"} == {}

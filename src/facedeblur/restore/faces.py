@@ -235,7 +235,7 @@ def deblur(
     faces: bool = False,
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
-    device: str = "cpu",
+    device: str = "auto",
 ) -> np.ndarray:
     """Restore an image at its own size: a path, a PIL image, an RGB (H, W, 3) array (float
     in [0, 1] or uint8) or a tensor in [0, 1]; the result is the same kind (``io.kinds``: an
