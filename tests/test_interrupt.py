@@ -24,6 +24,13 @@ STOP_SECONDS = 1.0
 FACE = ("George_W_Bush", "George_W_Bush_0001.jpg")
 
 
+def _default_sigint() -> None:
+    # A terminal's foreground job gets SIGINT at its default. A test run started in the
+    # background (`cmd &`, nohup) passes it on ignored, and Python then keeps ignoring Ctrl-C,
+    # as a background job should; the command under test must start as a user's would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(args: list[str], started: Callable[[], bool]) -> tuple[int, str, float]:
     """Run ``facedeblur ARGS``, send SIGINT once ``started()``; (exit code, stderr, seconds
     from the signal to the exit)."""
@@ -32,6 +39,7 @@ def interrupt(args: list[str], started: Callable[[], bool]) -> tuple[int, str, f
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 180
     while not started():
