@@ -180,10 +180,7 @@ def test_python_entry_points_choose_the_device_as_the_commands_do():
     public = [getattr(facedeblur, name) for name in facedeblur.__all__]
     functions = [f for f in public if inspect.isfunction(f)]
     functions += [deblur_video, obfuscate_video, moments_video]
-    defaults = {
-        f.__name__: inspect.signature(f).parameters["device"].default
-        for f in functions
-        if "device" in inspect.signature(f).parameters
-    }
+    parameters = {f.__name__: inspect.signature(f).parameters for f in functions}
+    defaults = {name: p["device"].default for name, p in parameters.items() if "device" in p}
     assert {"deblur", "moments", "obfuscate", "load_model"} <= set(defaults)
     assert {name: d for name, d in defaults.items() if d != "auto"} == {}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def heading_slugs(text: str) -> set[str]:
     return slugs
 
 
+@functools.cache
+def file_slugs(path: Path) -> set[str]:
+    return heading_slugs(path.read_text(encoding="utf-8"))
+
+
 def relative_links(doc: Path) -> list[str]:
     text = FENCE.sub("", doc.read_text(encoding="utf-8"))
     return [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
@@ -55,6 +61,6 @@ def test_relative_links_resolve(doc):
         if not file.exists():
             broken.append(f"{target}: no such file")
         elif anchor and file.suffix == ".md":
-            if anchor not in heading_slugs(file.read_text(encoding="utf-8")):
+            if anchor not in file_slugs(file):
                 broken.append(f"{target}: no heading with that anchor")
     assert not broken, f"{doc.name}: {broken}"
