@@ -673,7 +673,8 @@ def _add_evaluate(sub) -> None:
         action="append",
         required=True,
         help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | "
-        "model:PATH (repeatable); "
+        "model:PATH | moments | moments:PATH (a moments model's centre moment, u = 0.5) "
+        "(repeatable); "
         "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC",
     )
     p.add_argument(

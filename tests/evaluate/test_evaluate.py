@@ -6,12 +6,13 @@ import torch
 
 from facedeblur.blur import SampleSettings, blur_image, camera_shake_kernel, synthesize
 from facedeblur.cli import main
-from facedeblur.errors import UsageError
+from facedeblur.errors import InputError, UsageError
 from facedeblur.evaluate.baselines import richardson_lucy, unsharp_mask, wiener
 from facedeblur.evaluate.protocol import build_method, evaluate
 from facedeblur.evaluate.report import write_report
 from facedeblur.io import image_to_tensor, read_image
 from facedeblur.metrics import psnr
+from facedeblur.models.weights import pretrained_path
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,20 @@ def test_oracle_deconvolution_beats_the_blur(face):
 def test_unknown_method_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown method"):
         build_method("magic")
+
+
+def test_a_moments_model_is_scored_at_its_centre_moment(face):
+    kernel, _ = camera_shake_kernel(np.random.default_rng(5), output_size=128)
+    blurred = torch.round(blur_image(face, kernel) * 255) / 255
+    centre = build_method("moments")
+    base = build_method("model:default-v1")
+    assert centre.name == "CFMD (shipped), centre"
+    restored = centre.restore(blurred, None)
+    assert float((restored - blurred).abs().max()) > 0.05, "the centre moment is deblurred"
+    # The shipped moments model is anchored on default version 1: its centre is that model's result.
+    np.testing.assert_allclose(restored.numpy(), base.restore(blurred, None).numpy(), atol=1e-4)
+    with pytest.raises(InputError, match="moments model"):
+        build_method(f"model:{pretrained_path('moments.safetensors')}")
 
 
 @pytest.fixture()

@@ -48,8 +48,9 @@ class Method:
 def build_method(spec: str, device: str = "cpu") -> Method:
     """The method named by ``spec``.
 
-    ``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model) or
-    ``model:PATH``.
+    ``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model),
+    ``model:PATH``, or ``moments`` / ``moments:PATH``: a CFMD moments model's centre moment
+    (u = 0.5), scored against the sharp image like any single-image method.
     """
     if spec == "blurry":
         return Method("blurry", lambda blur, kernel: blur)
@@ -72,9 +73,16 @@ def build_method(spec: str, device: str = "cpu") -> Method:
         deblurrer = load_model(path, device=device)
         name = "default model" if path is None else f"model {weights_label(path)}"
         return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
+    if spec == "moments" or spec.startswith("moments:"):
+        from ..restore.moments import load_moments_model
+
+        path = None if spec == "moments" else Path(spec[len("moments:") :])
+        centre = load_moments_model(path, device=device).at(0.5)
+        label = "CFMD (shipped)" if path is None else f"CFMD {weights_label(path)}"
+        return Method(f"{label}, centre", lambda blur, kernel: centre.deblur(blur))
     raise UsageError(
-        f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default "
-        "or model:PATH"
+        f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default, "
+        "model:PATH, moments or moments:PATH"
     )
 
 
