@@ -25,10 +25,15 @@ from ..io import tensor_to_image
 from ..metrics import psnr, ssim
 from ..metrics.identity import identity_distances
 from ..models.runtime import resolve_device
-from ..models.weights import weights_label
 from ..restore.moments import load_moments_model
 from ..splits import spread_indices
-from .protocol import build_method, check_complete, check_unique_names, record_files
+from .protocol import (
+    build_method,
+    check_complete,
+    check_unique_names,
+    moments_model_spec,
+    record_files,
+)
 from .tables import all_finite, mean_of_known
 
 CASE_ROWS = 3
@@ -51,10 +56,9 @@ def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
     ``repeat:SPEC`` works for any ``evaluate`` method SPEC (``repeat:default``,
     ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last).
     """
-    if spec == "moments" or spec.startswith("moments:"):
-        path = None if spec == "moments" else Path(spec[len("moments:") :])
+    if (named := moments_model_spec(spec)) is not None:
+        path, name = named
         restorer = load_moments_model(path, device=device)
-        name = "CFMD (shipped)" if path is None else f"CFMD {weights_label(path)}"
 
         def restore(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():

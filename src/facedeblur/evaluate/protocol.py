@@ -45,6 +45,17 @@ class Method:
     needs_kernel: bool = False
 
 
+def moments_model_spec(spec: str) -> tuple[Path | None, str] | None:
+    """(weights file, or None for the shipped model; method name) of a ``moments`` or
+    ``moments:PATH`` spec; None for any other spec."""
+    if spec == "moments":
+        return None, "CFMD (shipped)"
+    if spec.startswith("moments:"):
+        path = Path(spec[len("moments:") :])
+        return path, f"CFMD {weights_label(path)}"
+    return None
+
+
 def build_method(spec: str, device: str = "cpu") -> Method:
     """The method named by ``spec``.
 
@@ -73,13 +84,12 @@ def build_method(spec: str, device: str = "cpu") -> Method:
         deblurrer = load_model(path, device=device)
         name = "default model" if path is None else f"model {weights_label(path)}"
         return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
-    if spec == "moments" or spec.startswith("moments:"):
+    if (named := moments_model_spec(spec)) is not None:
         from ..restore.moments import load_moments_model
 
-        path = None if spec == "moments" else Path(spec[len("moments:") :])
+        path, name = named
         centre = load_moments_model(path, device=device).at(0.5)
-        label = "CFMD (shipped)" if path is None else f"CFMD {weights_label(path)}"
-        return Method(f"{label}, centre", lambda blur, kernel: centre.deblur(blur))
+        return Method(f"{name}, centre", lambda blur, kernel: centre.deblur(blur))
     raise UsageError(
         f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default, "
         "model:PATH, moments or moments:PATH"
