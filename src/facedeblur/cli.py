@@ -471,6 +471,16 @@ def _add_face_options(p) -> None:
     )
 
 
+def _add_flip_ensemble(p, what: str) -> None:
+    """``--flip-ensemble`` of the commands that run a restoring network."""
+    p.add_argument(
+        "--flip-ensemble",
+        action="store_true",
+        help=f"average each {what} with that of the mirror image: twice the network time, "
+        "a little closer to the sharp face (MODEL_CARD.md)",
+    )
+
+
 def _add_resume_options(p) -> None:
     """``--overwrite``, ``--skip-existing``, ``-v`` and ``--quiet`` of the file batches."""
     _add_overwrite(p)
@@ -515,6 +525,7 @@ def _add_deblur(sub) -> None:
         help="restore only the detected faces and paste them back (default: the whole image)",
     )
     _add_face_options(p)
+    _add_flip_ensemble(p, "result")
     p.add_argument(
         "--save-crops",
         type=Path,
@@ -553,6 +564,7 @@ def _run_deblur(args) -> int:
         skip_existing=args.skip_existing,
         overwrite=args.overwrite,
         memory_budget=args.memory_budget,
+        flip_ensemble=args.flip_ensemble,
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -605,6 +617,7 @@ def _add_moments(sub) -> None:
         "(default: the whole image)",
     )
     _add_face_options(p)
+    _add_flip_ensemble(p, "moment")
     p.add_argument(
         "--fps",
         type=_bounded(float, 0.0, MAX_FPS, low_open=True),
@@ -647,6 +660,7 @@ def _run_moments(args) -> int:
         skip_existing=args.skip_existing,
         overwrite=args.overwrite,
         time=args.time,
+        flip_ensemble=args.flip_ensemble,
     )
     print(f"wrote the moments of {len(report.written)} image(s) into {args.out}{_existing(report)}")
     return _batch_exit(report.skipped, report.done)
@@ -673,9 +687,10 @@ def _add_evaluate(sub) -> None:
         action="append",
         required=True,
         help="blurry | wiener | richardson-lucy | unsharp | default (the shipped model) | "
-        "model:PATH | moments | moments:PATH (a moments model's centre moment, u = 0.5) "
-        "(repeatable); "
-        "with --moments: moments (shipped CFMD-GAN) | moments:PATH | blurry | repeat:SPEC",
+        "model:PATH | moments | moments:PATH (a moments model's centre moment, u = 0.5), "
+        "flip: before a network's for its flip ensemble, e.g. flip:default (repeatable); "
+        "with --moments: moments (shipped CFMD-GAN) | moments:PATH | flip:moments[:PATH] | "
+        "blurry | repeat:SPEC",
     )
     p.add_argument(
         "--moments",

@@ -124,6 +124,7 @@ def deblur_files(
     skip_existing: bool = False,
     overwrite: bool = False,
     memory_budget: float | None = DEFAULT_MEMORY_BUDGET,
+    flip_ensemble: bool = False,
 ) -> BatchReport:
     """Restore every image and video of ``inputs`` (image or video files, folders) into ``out``.
 
@@ -137,7 +138,8 @@ def deblur_files(
     (``restore.faces.restore_faces``); a photo without a usable face is reported and nothing is
     written for it. ``save_crops`` (with ``faces``) is a folder that receives, per photo, each
     face's crop before and after restoration and the two side by side. ``backend`` and
-    ``threads`` go to ``restore.load_model``.
+    ``threads`` go to ``restore.load_model``, and so does ``flip_ensemble`` (each result
+    averaged with the mirror image's).
 
     An image whose estimated peak memory (``restore.memory``) is over ``memory_budget`` GB
     (0.5 .. 1024; None: no limit) is skipped with one line before it is restored; with
@@ -172,7 +174,14 @@ def deblur_files(
     sources = input_paths(pairs + video_pairs)
     # The detector first: a wrong name is reported before a model is loaded (or exported to ONNX).
     detect = build_detector(detector) if faces else None
-    deblurrer = load_model(model, device=device, tile=tile, backend=backend, threads=threads)
+    deblurrer = load_model(
+        model,
+        device=device,
+        tile=tile,
+        backend=backend,
+        threads=threads,
+        flip_ensemble=flip_ensemble,
+    )
     if memory_budget is not None:
         deblurrer.max_pixels = network_pixel_budget(memory_budget)
     report = BatchReport()

@@ -179,6 +179,7 @@ def moments_files(
     skip_existing: bool = False,
     overwrite: bool = False,
     time: float | None = None,
+    flip_ensemble: bool = False,
 ) -> BatchReport:
     """Restore the moments of every image of ``inputs`` (files or folders) into ``out``.
 
@@ -194,7 +195,8 @@ def moments_files(
     A video file gives its moments as the module docstring says: the whole clip in slow
     motion, or with ``time`` (seconds) the frame shown then. ``fps`` is the playback rate
     (default ``IMAGE_FPS`` for an image or a frame, the clip's own rate for a whole clip). A
-    single video that fails raises its error instead of being reported.
+    single video that fails raises its error instead of being reported. ``flip_ensemble``
+    averages each moment with the mirror image's (``restore.moments.run_moments``).
     """
     inputs, out = [Path(p) for p in inputs], Path(out)
     factors = moment_factors(n, u)
@@ -204,7 +206,7 @@ def moments_files(
     pairs = _plan(inputs, out)
     check_output(out, inputs, overwrite=overwrite, keep=skip_existing)
     detect = build_detector(detector) if faces else None
-    restorer = load_moments_model(model, device=device)
+    restorer = load_moments_model(model, device=device, flip_ensemble=flip_ensemble)
 
     def restore_one(src: Path, folder: Path) -> None:
         if is_video_file(src):

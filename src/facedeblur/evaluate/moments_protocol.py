@@ -31,6 +31,8 @@ from .protocol import (
     build_method,
     check_complete,
     check_unique_names,
+    flip_name,
+    flip_spec,
     moments_model_spec,
     record_files,
 )
@@ -51,26 +53,21 @@ class MomentMethod:
 
 
 def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
-    """``moments`` (shipped CFMD-GAN), ``moments:PATH``, or ``repeat:SPEC``.
+    """``moments`` (shipped CFMD-GAN), ``moments:PATH``, ``flip:`` before either (the flip
+    ensemble, ``restore.moments.run_moments``), or ``repeat:SPEC``.
 
     ``repeat:SPEC`` works for any ``evaluate`` method SPEC (``repeat:default``,
     ``repeat:model:PATH``, ``repeat:blurry``; ``blurry`` is short for the last).
     """
-    if (named := moments_model_spec(spec)) is not None:
+    flip, model_spec = flip_spec(spec)
+    if (named := moments_model_spec(model_spec)) is not None:
         path, name = named
-        restorer = load_moments_model(path, device=device)
+        restorer = load_moments_model(path, device=device, flip_ensemble=flip)
 
         def restore(blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                batch = blur[None].to(restorer.device).expand(len(u), -1, -1, -1)
-                return (
-                    restorer.generator(batch, u.to(restorer.device))[-1]
-                    .float()
-                    .clamp(0.0, 1.0)
-                    .cpu()
-                )
+            return restorer.run(blur[None].expand(len(u), -1, -1, -1), u).cpu()
 
-        return MomentMethod(name, restore)
+        return MomentMethod(flip_name(name, flip), restore)
     if spec == "blurry":
         spec = "repeat:blurry"
     if spec.startswith("repeat:"):
@@ -86,7 +83,8 @@ def build_moment_method(spec: str, device: str = "cpu") -> MomentMethod:
         name = "blurry (repeated)" if single.name == "blurry" else f"{single.name}, repeated"
         return MomentMethod(name, repeat)
     raise UsageError(
-        f"unknown moments method {spec!r}; use moments, moments:PATH, blurry or repeat:SPEC"
+        f"unknown moments method {spec!r}; use moments, moments:PATH, flip:moments[:PATH], "
+        "blurry or repeat:SPEC"
     )
 
 

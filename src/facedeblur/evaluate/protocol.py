@@ -61,8 +61,17 @@ def build_method(spec: str, device: str = "cpu") -> Method:
 
     ``blurry``, ``wiener``, ``richardson-lucy``, ``unsharp``, ``default`` (the shipped model),
     ``model:PATH``, or ``moments`` / ``moments:PATH``: a CFMD moments model's centre moment
-    (u = 0.5), scored against the sharp image like any single-image method.
+    (u = 0.5), scored against the sharp image like any single-image method. ``flip:SPEC`` runs
+    one of the networks (``default``, ``model:PATH``, ``moments[:PATH]``) with its flip
+    ensemble (``restore.Deblurrer``).
     """
+    flip, spec = flip_spec(spec)
+    network = spec == "default" or spec.startswith("model:") or moments_model_spec(spec)
+    if flip and not network:
+        raise UsageError(
+            f"flip:{spec}: only a network has a flip ensemble "
+            "(flip:default, flip:model:PATH, flip:moments, flip:moments:PATH)"
+        )
     if spec == "blurry":
         return Method("blurry", lambda blur, kernel: blur)
     if spec == "wiener":
@@ -81,19 +90,31 @@ def build_method(spec: str, device: str = "cpu") -> Method:
         from ..restore.loading import load_model
 
         path = None if spec == "default" else Path(spec[len("model:") :])
-        deblurrer = load_model(path, device=device)
+        deblurrer = load_model(path, device=device, flip_ensemble=flip)
         name = "default model" if path is None else f"model {weights_label(path)}"
-        return Method(name, lambda blur, kernel: deblurrer.deblur(blur))
+        return Method(flip_name(name, flip), lambda blur, kernel: deblurrer.deblur(blur))
     if (named := moments_model_spec(spec)) is not None:
         from ..restore.moments import load_moments_model
 
         path, name = named
-        centre = load_moments_model(path, device=device).at(0.5)
-        return Method(f"{name}, centre", lambda blur, kernel: centre.deblur(blur))
+        centre = load_moments_model(path, device=device, flip_ensemble=flip).at(0.5)
+        return Method(flip_name(f"{name}, centre", flip), lambda blur, kernel: centre.deblur(blur))
     raise UsageError(
         f"unknown method {spec!r}; use blurry, wiener, richardson-lucy, unsharp, default, "
-        "model:PATH, moments or moments:PATH"
+        "model:PATH, moments or moments:PATH, or flip: before a network's"
     )
+
+
+def flip_spec(spec: str) -> tuple[bool, str]:
+    """(whether ``spec`` asks for the flip ensemble, the spec without ``flip:``)."""
+    if spec.startswith("flip:"):
+        return True, spec[len("flip:") :]
+    return False, spec
+
+
+def flip_name(name: str, flip: bool) -> str:
+    """A method's name in reports, marked when it runs with the flip ensemble."""
+    return f"{name}, flip ensemble" if flip else name
 
 
 @dataclass

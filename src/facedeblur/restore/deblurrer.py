@@ -39,6 +39,10 @@ class Deblurrer:
             memory.
         fold: run ``models.nafnet.fold_for_inference``'s copy of an ``nn.Module`` (the same
             output up to float rounding, fewer operations); False runs ``model`` as given.
+        flip_ensemble: restore each image and its mirror image (left-right) and average the
+            two results, the mirror one flipped back: twice the network time for a result
+            that no longer depends on which way the face was mirrored (MODEL_CARD.md has
+            what it gains on held-out faces).
 
     Every call refuses (``FaceDeblurError``, one line) images with a side under ``min_side``
     (``MIN_SIDE`` or the network's pad multiple, whichever is larger) and network outputs that
@@ -54,8 +58,10 @@ class Deblurrer:
         header: dict | None = None,
         max_pixels: int = MAX_PIXELS,
         fold: bool = True,
+        flip_ensemble: bool = False,
     ):
         self.device = torch.device(device)
+        self.flip_ensemble = flip_ensemble
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device).eval()
             self.model = fold_for_inference(model) if fold else model
@@ -77,8 +83,14 @@ class Deblurrer:
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
         check_size(x.shape, self.min_side, self.max_pixels, self.multiple)
+        y = self._restore_padded(x)
+        if self.flip_ensemble:
+            y = (y + self._restore_padded(x.flip(-1)).flip(-1)) / 2
+        return y
+
+    def _restore_padded(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
         pad_h = (-height) % self.multiple
         pad_w = (-width) % self.multiple
         # Reflection needs pads under the sides, which min_side >= multiple ensures.

@@ -236,6 +236,7 @@ def deblur(
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
     device: str = "auto",
+    flip_ensemble: bool = False,
 ) -> np.ndarray:
     """Restore an image at its own size: a path, a PIL image, an RGB (H, W, 3) array (float
     in [0, 1] or uint8) or a tensor in [0, 1]; the result is the same kind (``io.kinds``: an
@@ -250,9 +251,13 @@ def deblur(
             the photo has no face big enough.
         detector, margin: see ``restore_faces``.
         device: ``auto``, ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+        flip_ensemble: average the result with the mirror image's (``Deblurrer``) when
+            ``model`` is not already loaded; twice the time.
     """
     deblurrer = (
-        model if isinstance(model, Deblurrer) else load_model(model, device=device, tile=512)
+        model
+        if isinstance(model, Deblurrer)
+        else load_model(model, device=device, tile=512, flip_ensemble=flip_ensemble)
     )
     if not faces:
         return deblurrer.deblur(image)

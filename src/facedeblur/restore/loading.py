@@ -20,6 +20,7 @@ def load_model(
     tile: int = 0,
     backend: str = "torch",
     threads: int | None = None,
+    flip_ensemble: bool = False,
 ) -> Deblurrer:
     """Load a deblurring model from a facedeblur safetensors file.
 
@@ -42,6 +43,8 @@ def load_model(
             holds for the whole process; None leaves the process's count (facedeblur's default,
             ``models.runtime.default_threads``, set when the package is imported). For
             onnxruntime the session's intra-op threads; None takes torch's current count.
+        flip_ensemble: average each result with that of the mirror image (``Deblurrer``):
+            twice the time, a little closer to the sharp face.
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
@@ -51,11 +54,13 @@ def load_model(
     path = deblurrer_path(path)
     if backend == "onnxruntime":
         runner = _onnx_runner(path, device, torch.get_num_threads())
-        return Deblurrer(runner, device=device, tile=tile, header=runner.header)
+        return Deblurrer(
+            runner, device=device, tile=tile, header=runner.header, flip_ensemble=flip_ensemble
+        )
     if path.suffix.lower() == ".onnx":
         raise UsageError(f"{path}: an ONNX model runs with the onnxruntime backend, not torch")
     model, header = load_network(path, role="deblurrer")
-    return Deblurrer(model, device=device, tile=tile, header=header)
+    return Deblurrer(model, device=device, tile=tile, header=header, flip_ensemble=flip_ensemble)
 
 
 def _onnx_runner(path: Path, device: str, threads: int | None):

@@ -34,15 +34,41 @@ MAX_FRAMES = 64
 
 
 class FixedMoment(nn.Module):
-    """A CFMD generator with u fixed: a plain deblurring network for ``Deblurrer`` and friends."""
+    """A CFMD generator with u fixed: a plain deblurring network for ``Deblurrer`` and friends.
 
-    def __init__(self, generator: nn.Module, u: float):
+    With ``flip_ensemble`` it averages the moment at u of the image and the moment at 1 - u
+    of its mirror image, flipped back (mirroring reverses the motion, so u = 0 becomes u = 1).
+    """
+
+    def __init__(self, generator: nn.Module, u: float, flip_ensemble: bool = False):
         super().__init__()
-        self.generator, self.u = generator, float(u)
+        self.generator, self.u, self.flip_ensemble = generator, float(u), flip_ensemble
         self.pad_multiple = getattr(generator, "pad_multiple", 1)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.generator(x, self.u)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = torch.full((x.shape[0],), self.u, dtype=torch.float32, device=x.device)
+        return run_moments(self.generator, x, u, self.flip_ensemble)
+
+
+def run_moments(
+    generator: nn.Module, blur: torch.Tensor, u: torch.Tensor, flip_ensemble: bool = False
+) -> torch.Tensor:
+    """The moments at ``u`` (N,) of the blurry faces ``blur`` (N, 3, H, W) in [0, 1]: (N, 3, H, W)
+    in [0, 1].
+
+    ``flip_ensemble`` averages them with the moments at 1 - u of the mirror images, flipped
+    back: twice the network time, and moments that do not depend on which way a face was
+    mirrored. NaN or infinite network outputs raise ``FaceDeblurError`` (one line).
+    """
+
+    def checked(x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+        y = generator(x, at)[-1].float()
+        return check_finite(y, x.shape[-1], x.shape[-2]).clamp(0.0, 1.0)
+
+    out = checked(blur, u)
+    if flip_ensemble:
+        out = (out + checked(blur.flip(-1), 1.0 - u).flip(-1)) / 2
+    return out
 
 
 class MomentRestorer:
@@ -54,6 +80,8 @@ class MomentRestorer:
         header: the weights header (architecture, training data, metrics).
         max_pixels: most pixels (moments x height x width) one network call may take; moments
             are restored fewer at a time to stay under it, and a larger image is refused.
+        flip_ensemble: average each moment with the mirror image's moment at 1 - u
+            (``run_moments``).
     """
 
     def __init__(
@@ -62,9 +90,11 @@ class MomentRestorer:
         device: str = "cpu",
         header: dict | None = None,
         max_pixels: int = MAX_PIXELS,
+        flip_ensemble: bool = False,
     ):
         self.device = torch.device(device)
         self.generator = generator.to(self.device).eval()
+        self.flip_ensemble = flip_ensemble
         self.header = header or {}
         self.multiple = int(getattr(generator, "pad_multiple", 1))
         self.min_side = max(MIN_SIDE, self.multiple)
@@ -88,10 +118,17 @@ class MomentRestorer:
             chunk = torch.tensor(
                 list(u[start : start + per_call]), dtype=torch.float32, device=self.device
             )
-            restored = self.generator(x.expand(len(chunk), -1, -1, -1), chunk)[-1].float().cpu()
-            check_finite(restored, width, height)
-            out += [tensor_to_image(t) for t in restored.clamp(0.0, 1.0)]
+            restored = self.run(x.expand(len(chunk), -1, -1, -1), chunk).cpu()
+            out += [tensor_to_image(t) for t in restored]
         return out
+
+    @torch.no_grad()
+    def run(self, blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Moments of a batch: ``blur`` (N, 3, H, W) in [0, 1] with sides a multiple of
+        ``multiple``, ``u`` (N,) in [0, 1]; (N, 3, H, W) in [0, 1] on the restorer's device."""
+        return run_moments(
+            self.generator, blur.to(self.device), u.to(self.device), self.flip_ensemble
+        )
 
     def at(self, u: float) -> Deblurrer:
         """A ``Deblurrer`` restoring the moment at ``u``.
@@ -100,7 +137,7 @@ class MomentRestorer:
         """
         # Not folded: folding copies the generator, and this runs once per moment.
         return Deblurrer(
-            FixedMoment(self.generator, u),
+            FixedMoment(self.generator, u, self.flip_ensemble),
             device=str(self.device),
             header=self.header,
             fold=False,
@@ -115,11 +152,13 @@ def moments_model_path() -> Path:
     return pretrained_path(DEFAULT_MOMENTS_FILE, "moments model")
 
 
-def load_moments_model(path: str | Path | None = None, device: str = "auto") -> MomentRestorer:
+def load_moments_model(
+    path: str | Path | None = None, device: str = "auto", flip_ensemble: bool = False
+) -> MomentRestorer:
     """Load CFMD-GAN weights (default: the shipped ones) on ``device`` (``auto``, ``cpu`` or
     ``cuda``, as ``models.runtime.resolve_device`` reads it).
 
-    Other architectures are refused clearly.
+    Other architectures are refused clearly. ``flip_ensemble``: see ``MomentRestorer``.
     """
     device = resolve_device(device)
     path = moments_model_path() if path is None else Path(path)
@@ -131,7 +170,7 @@ def load_moments_model(path: str | Path | None = None, device: str = "auto") -> 
             "facedeblur moments needs CFMD-GAN weights (architecture 'cfmd')",
         )
     model, header = load_network(path, role="moments model")
-    return MomentRestorer(model, device=device, header=header)
+    return MomentRestorer(model, device=device, header=header, flip_ensemble=flip_ensemble)
 
 
 def moment_factors(n: int | None = None, u: Sequence[float] | None = None) -> list[float]:
@@ -176,6 +215,7 @@ def moments(
     detector: str | Callable = "mtcnn",
     margin: float = DEFAULT_MARGIN,
     device: str = "auto",
+    flip_ensemble: bool = False,
 ) -> list:
     """The sharp moments of a blurry face: images of the input's size, one per u.
 
@@ -190,10 +230,14 @@ def moments(
             raises ``NoFaceError`` when there is none big enough.
         detector, margin: as in ``restore_faces``.
         device: ``auto``, ``cpu`` or ``cuda`` when ``model`` is not already loaded.
+        flip_ensemble: average each moment with the mirror image's (``MomentRestorer``) when
+            ``model`` is not already loaded; twice the time.
     """
     image, kind = to_array(image)
     restorer = (
-        model if isinstance(model, MomentRestorer) else load_moments_model(model, device=device)
+        model
+        if isinstance(model, MomentRestorer)
+        else load_moments_model(model, device=device, flip_ensemble=flip_ensemble)
     )
     factors = moment_factors(n, u)
     if not faces:
