@@ -492,11 +492,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         raise InputError(path, f"cannot write ({path.parent} is a file, not a folder)") from None
     except OSError as exc:
         raise _write_error(path, exc) from None
+    # Created inside the try: a Ctrl-C right after the file appears still reaches the unlink.
     try:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise _write_error(path, exc) from None
-    try:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
