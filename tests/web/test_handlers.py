@@ -58,7 +58,7 @@ def test_no_upload_too_many_bytes_and_too_many_pixels_are_refused(tmp_path, tiny
 def test_a_failure_of_the_server_is_one_line_in_the_page_and_a_traceback_in_its_log(
     handlers, tmp_path, monkeypatch, caplog
 ):
-    def broken():
+    def broken(*_):
         raise RuntimeError("out of memory\nsecond line")
 
     monkeypatch.setattr(handlers, "deblurrer", broken)
@@ -92,6 +92,18 @@ def test_deblur_returns_the_slider_pair_the_face_crops_and_the_full_size_downloa
     assert [caption for _, caption in faces] == ["face 1: before", "face 1: after"]
     assert faces[0][0].shape == faces[1][0].shape == (CROP_SIDE, CROP_SIDE, 3)
     assert summary.startswith("Restored 1 face(s) of **blurry.png** (250 x 250 px)")
+
+
+def test_the_flip_ensemble_switch_reaches_the_model(handlers, blurry_face):
+    from facedeblur import load_model
+
+    blurry = read_image(blurry_face)
+    *_, plain, _ = handlers.deblur(str(blurry_face), whole_image=True)
+    *_, flipped, summary = handlers.deblur(str(blurry_face), whole_image=True, flip_ensemble=True)
+    expected = load_model(handlers.model, device="cpu", flip_ensemble=True).deblur(blurry)
+    np.testing.assert_allclose(read_image(flipped), expected, atol=1 / 255)
+    assert np.abs(read_image(flipped) - read_image(plain)).max() > 2 / 255
+    assert summary.startswith("Restored all of **blurry.png**")
 
 
 @pytest.mark.slow

@@ -44,11 +44,20 @@ def _upload(prefix: str) -> gr.File:
     )
 
 
+def _flip_checkbox() -> gr.Checkbox:
+    """The flip-ensemble switch of the deblur and moments tabs (``--flip-ensemble``)."""
+    return gr.Checkbox(
+        label="Flip ensemble (also restore the mirror image and average: twice the time)",
+        value=False,
+    )
+
+
 def _deblur_tab(handlers: Handlers) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             upload = _upload("deblur")
             whole = gr.Checkbox(label="Whole image (the photo is a face crop)", value=False)
+            flip = _flip_checkbox()
             run = gr.Button("Deblur", variant="primary", elem_id="deblur-run")
             summary = gr.Markdown(elem_id="deblur-summary")
         with gr.Column(scale=2):
@@ -71,7 +80,7 @@ def _deblur_tab(handlers: Handlers) -> None:
             )
     run.click(
         handlers.deblur,
-        [upload, whole],
+        [upload, whole, flip],
         [slider, faces, download, summary],
         concurrency_id=MODELS,
         concurrency_limit=1,
@@ -86,6 +95,7 @@ def _moments_tab(handlers: Handlers) -> None:
                 3, min(15, MAX_FRAMES), value=DEFAULT_MOMENTS, step=1, label="Moments"
             )
             whole = gr.Checkbox(label="Whole image (the photo is a face crop)", value=False)
+            flip = _flip_checkbox()
             run = gr.Button("Restore moments", variant="primary", elem_id="moments-run")
             summary = gr.Markdown(elem_id="moments-summary")
         with gr.Column(scale=2):
@@ -104,7 +114,7 @@ def _moments_tab(handlers: Handlers) -> None:
             )
     run.click(
         handlers.moments,
-        [upload, count, whole],
+        [upload, count, whole, flip],
         [animation, frames, download, summary],
         concurrency_id=MODELS,
         concurrency_limit=1,

@@ -128,9 +128,14 @@ class Handlers:
                 self._loaded[name] = load()
             return self._loaded[name]
 
-    def deblurrer(self):
-        """The deblurring model (``load_model``)."""
-        return self._get("deblur", lambda: load_model(self.model, device=self.device, tile=512))
+    def deblurrer(self, flip_ensemble: bool = False):
+        """The deblurring model (``load_model``), with or without its flip ensemble."""
+        return self._get(
+            f"deblur-flip-{flip_ensemble}",
+            lambda: load_model(
+                self.model, device=self.device, tile=512, flip_ensemble=flip_ensemble
+            ),
+        )
 
     def detector(self):
         """The MTCNN face detector shared by the deblur and moments tabs."""
@@ -174,8 +179,9 @@ class Handlers:
         return folder
 
     @_page_errors
-    def deblur(self, upload: str | None, whole_image: bool = False):
-        """Deblur tab: restore every face of the upload (or, with ``whole_image``, all of it).
+    def deblur(self, upload: str | None, whole_image: bool = False, flip_ensemble: bool = False):
+        """Deblur tab: restore every face of the upload (or, with ``whole_image``, all of it);
+        ``flip_ensemble`` averages each result with the mirror image's (twice the time).
 
         Returns:
             (before, after) previews for the slider; the gallery of faces, two (crop, caption)
@@ -183,7 +189,7 @@ class Handlers:
         """
         name, image = self.read_upload(upload)
         stem = Path(name).stem
-        deblurrer = self.deblurrer()
+        deblurrer = self.deblurrer(flip_ensemble)
         if whole_image:
             restored, faces = deblurrer.deblur(image), []
             summary = f"Restored all of **{name}** ({image.shape[1]} x {image.shape[0]} px)."
@@ -212,8 +218,15 @@ class Handlers:
         return (preview(image), preview(restored)), faces, str(download), summary
 
     @_page_errors
-    def moments(self, upload: str | None, count: int = DEFAULT_MOMENTS, whole_image: bool = False):
-        """Moments tab: ``count`` sharp moments of the upload's faces (or of all of it), animated.
+    def moments(
+        self,
+        upload: str | None,
+        count: int = DEFAULT_MOMENTS,
+        whole_image: bool = False,
+        flip_ensemble: bool = False,
+    ):
+        """Moments tab: ``count`` sharp moments of the upload's faces (or of all of it), animated;
+        ``flip_ensemble`` as in ``restore.moments.MomentRestorer``.
 
         Returns:
             the animated GIF's path (played forward and back, longer side at most
@@ -223,7 +236,10 @@ class Handlers:
         name, image = self.read_upload(upload)
         factors = moment_factors(int(count))
         restorer = self._get(
-            "moments", lambda: load_moments_model(self.moments_model, device=self.device)
+            f"moments-flip-{flip_ensemble}",
+            lambda: load_moments_model(
+                self.moments_model, device=self.device, flip_ensemble=flip_ensemble
+            ),
         )
         if whole_image:
             frames = restorer.restore(image, factors)
