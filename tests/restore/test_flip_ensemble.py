@@ -15,6 +15,7 @@ from facedeblur.io import read_image, write_image
 from facedeblur.models import build_model
 from facedeblur.models.weights import save_weights
 from facedeblur.restore.deblurrer import Deblurrer
+from facedeblur.restore.moments import MomentRestorer
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,27 @@ def test_moments_ensemble_mirrors_the_motion(tiny_weights):
     crop = blur[1].permute(1, 2, 0).numpy()
     via_photo_path = ensemble.at(0.25).deblur(crop)
     assert np.allclose(via_photo_path, out[1].permute(1, 2, 0).numpy(), atol=1e-5)
+
+
+def test_one_face_over_many_u_stays_one_face_for_the_mirror_pass():
+    class Recording(torch.nn.Module):
+        """Records whether each call gets one face expanded over its batch (stride 0)."""
+
+        pad_multiple = 1
+
+        def __init__(self):
+            super().__init__()
+            self.one_face = []
+
+        def forward(self, x, u):
+            self.one_face.append(x.stride(0) == 0)
+            return [x]
+
+    generator = Recording()
+    image = np.random.default_rng(0).random((16, 20, 3), dtype=np.float32)
+    moments = MomentRestorer(generator, flip_ensemble=True).restore(image, [0.0, 0.5, 1.0])
+    assert generator.one_face == [True, True]
+    assert np.allclose(moments[0], image, atol=1e-6)  # the identity network, mirrored and back
 
 
 def test_flip_methods_in_evaluate(moments_root, tiny_weights):

@@ -67,8 +67,16 @@ def run_moments(
 
     out = checked(blur, u)
     if flip_ensemble:
-        out = (out + checked(blur.flip(-1), 1.0 - u).flip(-1)) / 2
+        out = (out + checked(_mirrored(blur), 1.0 - u).flip(-1)) / 2
     return out
+
+
+def _mirrored(blur: torch.Tensor) -> torch.Tensor:
+    """``blur`` flipped left-right; one face expanded over many u stays one expanded face, so
+    the generator still runs its base deblurrer once for it (``CFMDGenerator.forward``)."""
+    if blur.shape[0] > 1 and blur.stride(0) == 0:
+        return blur[:1].flip(-1).expand_as(blur)
+    return blur.flip(-1)
 
 
 class MomentRestorer:
