@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from facedeblur.errors import InputError, UsageError
 from facedeblur.evaluate.baselines import richardson_lucy, unsharp_mask, wiener
 from facedeblur.evaluate.protocol import build_method, evaluate
 from facedeblur.evaluate.report import write_report
-from facedeblur.io import image_to_tensor, read_image
+from facedeblur.io import ImageConversionWarning, image_to_tensor, read_image
 from facedeblur.metrics import psnr
 from facedeblur.models.weights import pretrained_path
 
@@ -79,7 +80,9 @@ def test_evaluation_report_has_the_numbers_of_its_json(pairs, tmp_path):
         if name != "sharp":
             assert f"| {name} | {summary['psnr']:.2f} | {summary['ssim']:.4f} |" in text
     for picture in ("failure_rates.png", "psnr_gain.png", "cases.png"):
-        assert read_image(tmp_path / "report" / picture).shape[0] > 100
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ImageConversionWarning)
+            assert read_image(tmp_path / "report" / picture).shape[0] > 100
     assert len((tmp_path / "report" / "report.csv").read_text().splitlines()) == 1 + 4 * 4
 
 

@@ -124,9 +124,8 @@ def _plots(result: EvalResult, out: Path) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name in result.methods:
-        if name == "blurry":
-            continue
+    restorers = [name for name in result.methods if name != "blurry"]
+    for name in restorers:
         ax.hist(
             [r["psnr_gain"] for r in result.rows if r["method"] == name],
             bins=30,
@@ -136,7 +135,8 @@ def _plots(result: EvalResult, out: Path) -> None:
     ax.axvline(0.0, color="black", linewidth=1)
     ax.set_xlabel("PSNR gain over the blurry input (dB)")
     ax.set_ylabel("images")
-    ax.legend()
+    if restorers:
+        ax.legend()
     atomic_write_bytes(out / "psnr_gain.png", plot_png(fig))
     plt.close(fig)
 

@@ -9,6 +9,7 @@ import numbers
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..io import atomic_write_text
 
@@ -41,10 +42,14 @@ def format_value(value, digits: int = 2, percent: bool = False) -> str:
 
 
 def plot_png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes."""
+    """A matplotlib figure as opaque RGB PNG bytes (matplotlib writes RGBA; the figure's own
+    background is kept, so image readers need not composite an alpha channel)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
+    buffer.seek(0)
+    rgb = io.BytesIO()
+    Image.open(buffer).convert("RGB").save(rgb, format="PNG")
+    return rgb.getvalue()
 
 
 def write_csv(path: Path, rows: list[dict], fields: list[str]) -> Path:
