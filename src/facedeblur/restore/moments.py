@@ -67,16 +67,17 @@ def run_moments(
 
     out = checked(blur, u)
     if flip_ensemble:
-        out = (out + checked(_mirrored(blur), 1.0 - u).flip(-1)) / 2
+        out = (out + checked(_per_face(blur, lambda x: x.flip(-1)), 1.0 - u).flip(-1)) / 2
     return out
 
 
-def _mirrored(blur: torch.Tensor) -> torch.Tensor:
-    """``blur`` flipped left-right; one face expanded over many u stays one expanded face, so
-    the generator still runs its base deblurrer once for it (``CFMDGenerator.forward``)."""
+def _per_face(blur: torch.Tensor, change: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``change`` (flip, device move) applied to a batch of faces; one face expanded over many
+    u stays one expanded face, so the generator still runs its base deblurrer once for it
+    (``CFMDGenerator.forward``) instead of once per moment."""
     if blur.shape[0] > 1 and blur.stride(0) == 0:
-        return blur[:1].flip(-1).expand_as(blur)
-    return blur.flip(-1)
+        return change(blur[:1]).expand_as(blur)
+    return change(blur)
 
 
 class MomentRestorer:
@@ -134,9 +135,8 @@ class MomentRestorer:
     def run(self, blur: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Moments of a batch: ``blur`` (N, 3, H, W) in [0, 1] with sides a multiple of
         ``multiple``, ``u`` (N,) in [0, 1]; (N, 3, H, W) in [0, 1] on the restorer's device."""
-        return run_moments(
-            self.generator, blur.to(self.device), u.to(self.device), self.flip_ensemble
-        )
+        blur = _per_face(blur, lambda x: x.to(self.device))
+        return run_moments(self.generator, blur, u.to(self.device), self.flip_ensemble)
 
     def at(self, u: float) -> Deblurrer:
         """A ``Deblurrer`` restoring the moment at ``u``.
